@@ -1,0 +1,143 @@
+"""The interface every store adapter implements: a handful of one-round-trip primitives.
+
+The election algorithm (deadlines, renew schedule, jeopardy, signals) lives once, in the core.
+An adapter only answers questions about the store. Times passed in (``sent``) are read from the
+elector's clock just before the request leaves; adapters return them as lease anchors.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .lease import Leader, LostReason
+from .urls import StoreUrl
+
+
+@dataclass(frozen=True)
+class Grant:
+    """The store made this candidacy leader.
+
+    token: the fencing token. ttl: the TTL the store granted, in seconds.
+    anchor: the elector-clock time of the send of the request that last refreshed the lease
+    (never later than the ``sent`` given to ``campaign``).
+    """
+
+    token: int
+    ttl: float
+    anchor: float
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Someone else leads; ``expires_in`` is the store's remaining lease time if known."""
+
+    expires_in: float | None = None
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """One candidacy after a keep-alive.
+
+    Renewed for ``ttl`` seconds; or gone (``ttl`` None) for ``reason``; or, with both None, the
+    candidacy held no lease when the keep-alive ran (a waiting candidate).
+    """
+
+    ttl: float | None
+    reason: LostReason | None = LostReason.TAKEN
+
+
+class Candidacy(ABC):
+    """One process's standing in one election, created by ``Session.candidacy``."""
+
+    def __init__(self, name: str, identity: str, metadata: str) -> None:
+        self.name = name
+        self.identity = identity
+        self.metadata = metadata
+
+    @abstractmethod
+    def campaign(self, sent: float) -> Grant | Waiting:
+        """Register if needed and try to lead; a request sent at ``sent``."""
+
+    @abstractmethod
+    def wait(self, waiting: Waiting, timeout: float) -> None:
+        """Block until the store reports a change worth a new ``campaign``, or ``timeout``."""
+
+    @abstractmethod
+    def resign(self) -> None:
+        """Give up leadership if held, leave the queue and wake the next candidate."""
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """Make a ``wait`` blocked in another thread return now."""
+
+
+class Session(ABC):
+    """What a process holds with one TTL; one keep-alive renews every lease it holds."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+
+    @abstractmethod
+    def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
+        """A new candidacy in election ``name``."""
+
+    @abstractmethod
+    def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
+        """Renew every lease in ``held`` in as few round trips as the store allows."""
+
+    def close(self) -> None:
+        """Release what the session holds in the store."""
+
+
+class Backend(ABC):
+    """A connection to one coordination store."""
+
+    scheme: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._sessions: dict[float, Session] = {}
+        self._sessions_lock = threading.Lock()
+
+    def session(self, ttl: float) -> Session:
+        """The session shared by every elector of this backend that uses ``ttl``."""
+        with self._sessions_lock:
+            if ttl not in self._sessions:
+                self._sessions[ttl] = self._open_session(ttl)
+            return self._sessions[ttl]
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: StoreUrl) -> Backend:
+        """A backend for a parsed URL of this backend's scheme."""
+
+    def check_ttl(self, ttl: float) -> None:
+        """Raise ``ConfigError`` if the store cannot honour ``ttl``."""
+
+    @abstractmethod
+    def observe(self, name: str) -> Leader | None:
+        """The current leader of ``name`` as the store sees it, or None."""
+
+    @abstractmethod
+    def _open_session(self, ttl: float) -> Session:
+        """Create the store-side state for a new session."""
+
+    def _close(self) -> None:
+        """Close the client connection."""
+
+    def close(self) -> None:
+        """Close every session, then the connection."""
+        with self._sessions_lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
+        self._close()
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

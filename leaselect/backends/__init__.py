@@ -1,0 +1,1 @@
+"""Store adapters, imported lazily by ``leaselect.connect``."""

@@ -1,0 +1,41 @@
+"""Runs user callbacks on their own thread, in order, never on a renew or watchdog thread."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger("leaselect")
+
+_STOP = object()
+
+
+class Dispatcher:
+    """A FIFO of callbacks run one at a time on a daemon thread."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"leaselect-callbacks-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, callback: Callable[[], None]) -> None:
+        """Queue ``callback``; it runs after everything queued before it."""
+        self._queue.put(callback)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Run what is queued, then end the thread (waits at most ``timeout``)."""
+        self._queue.put(_STOP)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            try:
+                item()  # type: ignore[operator]
+            except Exception:
+                log.exception("a callback raised")

@@ -1,0 +1,107 @@
+"""One keep-alive loop per backend session, renewing every lease the process holds there."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .backend import Candidacy, Renewal, Session
+from .clock import Clock
+from .urls import redact
+
+log = logging.getLogger("leaselect")
+
+
+@dataclass
+class _Holder:
+    candidacy: Candidacy
+    renew_every: float
+    retry_delay: float
+    on_renewal: Callable[[Renewal, float], None]
+    on_failure: Callable[[float], None]
+
+
+class Keeper:
+    """Renews all held leases of one session together, on the earliest holder's schedule."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+        self._holders: dict[int, _Holder] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._due = 0.0
+
+    def hold(self, holder: _Holder) -> None:
+        """Start renewing ``holder.candidacy``'s lease."""
+        with self._lock:
+            self._holders[id(holder.candidacy)] = holder
+            self._due = min(self._due, self._clock.now() + holder.renew_every) if self._due else (
+                self._clock.now() + holder.renew_every
+            )
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="leaselect-keeper", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def drop(self, candidacy: Candidacy) -> None:
+        """Stop renewing ``candidacy``'s lease."""
+        with self._lock:
+            self._holders.pop(id(candidacy), None)
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._holders:
+                    self._thread = None
+                    self._due = 0.0
+                    return
+                due = self._due
+            self._wake.clear()
+            delay = due - self._clock.now()
+            if delay > 0 and self._clock.wait(self._wake, delay):
+                continue
+            self._renew_once()
+
+    def _renew_once(self) -> None:
+        with self._lock:
+            holders = list(self._holders.values())
+        if not holders:
+            return
+        sent = self._clock.now()
+        try:
+            renewals = self._session.keep_alive([h.candidacy for h in holders], sent)
+        except Exception as exc:  # any failure to renew is handled the same way: retry
+            log.warning("renewal failed: %s", redact(str(exc)))
+            for holder in holders:
+                holder.on_failure(self._clock.now())
+            self._reschedule(sent, min(h.retry_delay for h in holders))
+            return
+        for holder, renewal in zip(holders, renewals, strict=True):
+            holder.on_renewal(renewal, sent)
+        self._reschedule(sent, min(h.renew_every for h in holders))
+
+    def _reschedule(self, sent: float, delay: float) -> None:
+        with self._lock:
+            self._due = sent + delay
+
+
+_keepers: weakref.WeakKeyDictionary[Session, dict[int, Keeper]] = weakref.WeakKeyDictionary()
+_keepers_lock = threading.Lock()
+
+
+def keeper_for(session: Session, clock: Clock) -> Keeper:
+    """The keeper shared by every elector that holds leases through ``session`` with ``clock``."""
+    with _keepers_lock:
+        by_clock = _keepers.setdefault(session, {})
+        if id(clock) not in by_clock:
+            by_clock[id(clock)] = Keeper(session, clock)
+        return by_clock[id(clock)]
+
+
+Holder = _Holder

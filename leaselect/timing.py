@@ -1,0 +1,84 @@
+"""Lease timing: validated settings and the local-deadline rule.
+
+A leader stops believing it leads at its local deadline::
+
+    deadline = sent + granted_ttl * (1 - drift) / (1 + drift) - margin
+
+where ``sent`` is when the acquire/renew request that succeeded was *sent* (the store starts its
+timer only after receiving it, so it cannot expire first), ``granted_ttl`` is the TTL the store
+granted, ``drift`` bounds the rate difference between our clock and the store's, and ``margin``
+is the time leader-only work gets to stop before the store may hand the lease to someone else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+DEFAULT_TTL = 15.0
+DEFAULT_DRIFT = 0.01
+MAX_MARGIN = 1.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long a lease lasts and how it is kept.
+
+    ttl: seconds the store keeps the lease without a renewal (default 15).
+    renew_interval: seconds between renewals (default ttl / 3).
+    drift: bound on the clock-rate difference between us and the store (default 1 %).
+    margin: seconds reserved to stop leader-only work (default min(1 s, ttl / 10)).
+    stop_grace: seconds leader-only work is warned before the deadline (default 0).
+    """
+
+    ttl: float = DEFAULT_TTL
+    renew_interval: float | None = None
+    drift: float = DEFAULT_DRIFT
+    margin: float | None = None
+    stop_grace: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require(self.ttl > 0, f"ttl must be positive, got {self.ttl!r}")
+        _require(0 <= self.drift < 0.5, f"drift must be in [0, 0.5), got {self.drift!r}")
+        _require(self.margin is None or self.margin >= 0, "margin must not be negative")
+        _require(self.renew_every > 0, "renew_interval must be positive")
+        _require(self.stop_grace >= 0, "stop_grace must not be negative")
+        window = self.usable(self.ttl)
+        _require(
+            window >= 1.5 * self.renew_every,
+            f"ttl {self.ttl:g}s is too small: after drift and a {self.safety_margin:g}s margin "
+            f"it leaves {window:.3f}s, less than 1.5 x the {self.renew_every:g}s renew interval",
+        )
+        _require(
+            self.stop_grace < window - self.renew_every,
+            f"stop_grace {self.stop_grace:g}s must be below {window - self.renew_every:.3f}s "
+            f"(usable lease {window:.3f}s minus one renew interval) for ttl {self.ttl:g}s",
+        )
+
+    @property
+    def renew_every(self) -> float:
+        """The renew interval in seconds."""
+        return self.ttl / 3 if self.renew_interval is None else self.renew_interval
+
+    @property
+    def safety_margin(self) -> float:
+        """The margin in seconds."""
+        return min(MAX_MARGIN, self.ttl / 10) if self.margin is None else self.margin
+
+    def usable(self, granted_ttl: float) -> float:
+        """Seconds after the send time that a lease of ``granted_ttl`` may be trusted."""
+        return granted_ttl * (1 - self.drift) / (1 + self.drift) - self.safety_margin
+
+    def deadline(self, sent: float, granted_ttl: float) -> float:
+        """The local deadline of a lease granted for ``granted_ttl`` by a request sent at ``sent``."""
+        return sent + self.usable(granted_ttl)
+
+    def retry_delay(self) -> float:
+        """Pause between attempts after a failed renewal: short, so several fit before the deadline."""
+        return min(self.renew_every / 4, 0.5)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)

@@ -1,0 +1,41 @@
+"""Where the test stores are: ``LEASELECT_TEST_*_URL`` from the environment or ``.env``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dotenv import dotenv_values
+
+ENV_FILES = (".env", ".backends-state/test.env")
+
+
+@dataclass(frozen=True)
+class Store:
+    """One backend under test: how to reach it and what it can do."""
+
+    kind: str
+    env: str | None
+    unreachable: str
+    fast_ttl: float  # the smallest TTL the tests use with this store
+
+
+STORES = {
+    "sqlite": Store("sqlite", None, "sqlite:////nonexistent-dir/leaselect/x.db", 1.0),
+    "redis": Store("redis", "LEASELECT_TEST_REDIS_URL", "redis://127.0.0.1:1/0", 1.0),
+    "etcd": Store("etcd", "LEASELECT_TEST_ETCD_URL", "etcd://127.0.0.1:1", 2.0),
+    "zookeeper": Store("zookeeper", "LEASELECT_TEST_ZK_URL", "zk://127.0.0.1:1", 2.0),
+}
+
+
+def configured_url(store: Store) -> str | None:
+    """The store's URL from the environment, else from a .env file, else None."""
+    if store.env is None:
+        return None
+    if os.environ.get(store.env):
+        return os.environ[store.env]
+    for path in ENV_FILES:
+        value = dotenv_values(path).get(store.env) if os.path.exists(path) else None
+        if value:
+            return value
+    return None
