@@ -17,7 +17,9 @@ class Dispatcher:
 
     def __init__(self, name: str) -> None:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=f"leaselect-callbacks-{name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"leaselect-callbacks-{name}", daemon=True
+        )
         self._thread.start()
 
     def submit(self, callback: Callable[[], None]) -> None:

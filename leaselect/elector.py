@@ -12,7 +12,7 @@ from .dispatch import Dispatcher
 from .errors import ConfigError, LeaselectError
 from .keeper import Holder, keeper_for
 from .lease import Leader, Lease, LostReason
-from .machine import Effect, ElectionMachine, Elected, Jeopardy, Lost, Phase, Recovered
+from .machine import Effect, Elected, ElectionMachine, Jeopardy, Lost, Phase, Recovered
 from .names import validate_identity, validate_metadata, validate_name
 from .registry import connect
 from .timing import DEFAULT_DRIFT, DEFAULT_TTL, Timing
@@ -54,7 +54,9 @@ class Elector:
         self.metadata = validate_metadata(metadata)
         self.timing = Timing(ttl, renew_interval, drift, margin)
         self._owns_backend = isinstance(backend_or_url, str)
-        self.backend = connect(backend_or_url) if isinstance(backend_or_url, str) else backend_or_url
+        self.backend = (
+            connect(backend_or_url) if isinstance(backend_or_url, str) else backend_or_url
+        )
         if not isinstance(self.backend, Backend):
             raise ConfigError("Elector needs a Backend or a store URL string")
         self._callbacks = (on_elected, on_lost, on_jeopardy)
@@ -268,8 +270,7 @@ class Elector:
                 self._last_elected = effect.lease
                 self.lost.clear()
                 self._elected.set()
-                log.info("elected %r token=%d as %s", self.name, effect.lease.token,
-                         self.identity)
+                log.info("elected %r token=%d as %s", self.name, effect.lease.token, self.identity)
                 self._call(0, effect.lease)
             elif isinstance(effect, Jeopardy):
                 log.warning("%r in jeopardy: renewals failing", self.name)
@@ -279,8 +280,7 @@ class Elector:
             elif isinstance(effect, Lost):
                 self._elected.clear()
                 self.lost.set()
-                log.info("lost %r token=%d: %s", self.name, effect.lease.token,
-                         effect.reason.value)
+                log.info("lost %r token=%d: %s", self.name, effect.lease.token, effect.reason.value)
                 self._call(1, effect.lease, effect.reason)
 
     def _call(self, which: int, lease: Lease, reason: LostReason | None = None) -> None:

@@ -40,11 +40,15 @@ class Keeper:
         """Start renewing ``holder.candidacy``'s lease."""
         with self._lock:
             self._holders[id(holder.candidacy)] = holder
-            self._due = min(self._due, self._clock.now() + holder.renew_every) if self._due else (
-                self._clock.now() + holder.renew_every
+            self._due = (
+                min(self._due, self._clock.now() + holder.renew_every)
+                if self._due
+                else (self._clock.now() + holder.renew_every)
             )
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="leaselect-keeper", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="leaselect-keeper", daemon=True
+                )
                 self._thread.start()
         self._wake.set()
 

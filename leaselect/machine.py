@@ -105,9 +105,7 @@ class ElectionMachine:
             effects += self._enter_jeopardy()
         return effects
 
-    def taken(
-        self, sent: float, now: float, reason: LostReason = LostReason.TAKEN
-    ) -> list[Effect]:
+    def taken(self, sent: float, now: float, reason: LostReason = LostReason.TAKEN) -> list[Effect]:
         """A request sent at ``sent`` found the lease no longer ours (ignored if it predates it)."""
         effects = self.tick(now)
         if self.lease is None or sent < self._anchor:

@@ -71,11 +71,11 @@ class Timing:
         return granted_ttl * (1 - self.drift) / (1 + self.drift) - self.safety_margin
 
     def deadline(self, sent: float, granted_ttl: float) -> float:
-        """The local deadline of a lease granted for ``granted_ttl`` by a request sent at ``sent``."""
+        """The local deadline of a ``granted_ttl`` lease whose request was sent at ``sent``."""
         return sent + self.usable(granted_ttl)
 
     def retry_delay(self) -> float:
-        """Pause between attempts after a failed renewal: short, so several fit before the deadline."""
+        """Pause after a failed renewal: short, so several retries fit before the deadline."""
         return min(self.renew_every / 4, 0.5)
 
 

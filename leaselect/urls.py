@@ -8,7 +8,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .errors import ConfigError
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)", re.I)
+_PASSWORD_IN_URL = re.compile(
+    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)", re.I
+)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import leaselect
 from leaselect.backend import Backend
 from tests.stores import STORES, Store, configured_url
 
+
 def _implemented(kind: str) -> bool:
     module = {"sqlite": "sqlite", "redis": "redis", "etcd": "etcd", "zookeeper": "zookeeper"}[kind]
     return importlib.util.find_spec(f"leaselect.backends.{module}") is not None

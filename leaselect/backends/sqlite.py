@@ -166,8 +166,15 @@ class SqliteCandidacy(Candidacy):
         (token,) = db.execute("SELECT token FROM counter WHERE name=?", (self.name,)).fetchone()
         db.execute(
             "INSERT OR REPLACE INTO lease VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (self.name, self.holder, self.identity, self.metadata, token, boot_id(),
-             now + self.session.ttl),
+            (
+                self.name,
+                self.holder,
+                self.identity,
+                self.metadata,
+                token,
+                boot_id(),
+                now + self.session.ttl,
+            ),
         )
         self.leading = True
         return int(token)

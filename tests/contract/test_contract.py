@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -24,7 +25,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def spawn(url: str, name: str, ttl: float, *mode: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.contract.worker", url, name, str(ttl), *mode],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -45,13 +48,19 @@ def test_mutual_exclusion_between_processes(store: Store, store_url: str, electi
         assert proc.returncode == 0, out
         events += [json.loads(line) for line in out.splitlines()]
     tenures = sorted(
-        (e["t"], next(r["t"] for r in events if r["event"] == "releasing" and r["token"] == e["token"]),
-         e["token"])
-        for e in events if e["event"] == "elected"
+        (
+            e["t"],
+            next(r["t"] for r in events if r["event"] == "releasing" and r["token"] == e["token"]),
+            e["token"],
+        )
+        for e in events
+        if e["event"] == "elected"
     )
     assert len(tenures) == 12
-    for (_, end, token), (start, _, next_token) in zip(tenures, tenures[1:]):
-        assert start >= end, f"tenures overlap: token {token} ended at {end}, {next_token} began {start}"
+    for (_, end, token), (start, _, next_token) in itertools.pairwise(tenures):
+        assert start >= end, (
+            f"tenures overlap: token {token} ended at {end}, {next_token} began {start}"
+        )
         assert next_token > token
 
 
@@ -70,7 +79,9 @@ def test_tokens_strictly_increase_across_tenures_and_connections(
     assert tokens == sorted(set(tokens)), tokens
 
 
-def test_renewal_keeps_the_lease(store: Store, backends: Callable[[], Backend], election: str) -> None:
+def test_renewal_keeps_the_lease(
+    store: Store, backends: Callable[[], Backend], election: str
+) -> None:
     ttl = store.fast_ttl
     leader = leaselect.Elector(backends(), election, ttl=ttl)
     rival = leaselect.Elector(backends(), election, ttl=ttl)
@@ -84,8 +95,9 @@ def test_renewal_keeps_the_lease(store: Store, backends: Callable[[], Backend], 
     rival.close()
 
 
-def test_expiry_after_the_leader_is_killed(store: Store, store_url: str, election: str,
-                                           backends: Callable[[], Backend]) -> None:
+def test_expiry_after_the_leader_is_killed(
+    store: Store, store_url: str, election: str, backends: Callable[[], Backend]
+) -> None:
     ttl = store.fast_ttl
     holder = spawn(store_url, election, ttl, "hold")
     first = read_event(holder, "elected")
@@ -124,13 +136,18 @@ def test_release_wakes_the_next_candidate(backends: Callable[[], Backend], elect
 def test_leader_is_observable(store: Store, backends: Callable[[], Backend], election: str) -> None:
     observer = backends()
     assert observer.observe(election) is None
-    elector = leaselect.Elector(backends(), election, ttl=store.fast_ttl, identity="node-a",
-                                metadata="http://10.0.0.1:8080")
+    elector = leaselect.Elector(
+        backends(), election, ttl=store.fast_ttl, identity="node-a", metadata="http://10.0.0.1:8080"
+    )
     lease = elector.acquire(timeout=10)
     assert lease is not None
     seen = elector.leader()
     assert seen is not None
-    assert (seen.identity, seen.token, seen.metadata) == ("node-a", lease.token, "http://10.0.0.1:8080")
+    assert (seen.identity, seen.token, seen.metadata) == (
+        "node-a",
+        lease.token,
+        "http://10.0.0.1:8080",
+    )
     assert seen.expires_in is None or 0 < seen.expires_in <= store.fast_ttl + 0.5
     assert observer.observe(election) == seen or observer.observe(election) is not None
     elector.release()
@@ -138,12 +155,15 @@ def test_leader_is_observable(store: Store, backends: Callable[[], Backend], ele
     elector.close()
 
 
-def test_callbacks_come_in_order_exactly_once(store: Store, backends: Callable[[], Backend],
-                                              election: str) -> None:
+def test_callbacks_come_in_order_exactly_once(
+    store: Store, backends: Callable[[], Backend], election: str
+) -> None:
     calls: list[tuple[str, int]] = []
     done = threading.Event()
     elector = leaselect.Elector(
-        backends(), election, ttl=store.fast_ttl,
+        backends(),
+        election,
+        ttl=store.fast_ttl,
         on_elected=lambda lease: calls.append(("elected", lease.token)),
         on_lost=lambda lease, reason: (calls.append((reason.value, lease.token)), done.set()),
     )

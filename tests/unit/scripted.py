@@ -1,0 +1,95 @@
+"""An in-memory backend for driving the Elector in unit tests: one holder, scripted renewals.
+
+It stands in for the store only in unit tests of the driver's timing; every store adapter is
+tested against its real server in tests/contract and tests/integration.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from leaselect.backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
+from leaselect.errors import BackendUnavailable
+from leaselect.lease import Leader, LostReason
+from leaselect.urls import StoreUrl
+
+
+class ScriptedBackend(Backend):
+    """Keep-alives behave as ``mode`` says: ok, fail, block, taken."""
+
+    scheme = "scripted"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mode = "ok"
+        self.unblock = threading.Event()
+        self.holder: ScriptedCandidacy | None = None
+        self.token = 0
+        self.keep_alives = 0
+        self.lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: StoreUrl) -> ScriptedBackend:
+        return cls()
+
+    def observe(self, name: str) -> Leader | None:
+        holder = self.holder
+        return None if holder is None else Leader(holder.identity, self.token, "", None)
+
+    def _open_session(self, ttl: float) -> Session:
+        return ScriptedSession(self, ttl)
+
+
+class ScriptedSession(Session):
+    def __init__(self, backend: ScriptedBackend, ttl: float) -> None:
+        super().__init__(ttl)
+        self.backend = backend
+
+    def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
+        return ScriptedCandidacy(self, name, identity, metadata)
+
+    def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
+        backend = self.backend
+        backend.keep_alives += 1
+        if backend.mode == "fail":
+            raise BackendUnavailable("scripted: store unreachable")
+        if backend.mode == "block":
+            backend.unblock.wait(30)
+        return [self._renewal(c) for c in held]
+
+    def _renewal(self, candidacy: Candidacy) -> Renewal:
+        if candidacy is not self.backend.holder:
+            return Renewal(None, None)
+        if self.backend.mode == "taken":
+            return Renewal(None, LostReason.TAKEN)
+        return Renewal(self.ttl)
+
+
+class ScriptedCandidacy(Candidacy):
+    def __init__(self, session: ScriptedSession, name: str, identity: str, metadata: str) -> None:
+        super().__init__(name, identity, metadata)
+        self.session = session
+        self.woken = threading.Event()
+
+    def campaign(self, sent: float) -> Grant | Waiting:
+        backend = self.session.backend
+        with backend.lock:
+            if backend.holder not in (None, self):
+                return Waiting(None)
+            backend.holder = self
+            backend.token += 1
+            return Grant(backend.token, self.session.ttl, sent)
+
+    def wait(self, waiting: Waiting, timeout: float) -> None:
+        self.woken.wait(timeout)
+        self.woken.clear()
+
+    def resign(self) -> None:
+        backend = self.session.backend
+        with backend.lock:
+            if backend.holder is self:
+                backend.holder = None
+
+    def interrupt(self) -> None:
+        self.woken.set()

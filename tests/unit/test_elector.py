@@ -1,0 +1,173 @@
+"""The threaded Elector on a fake clock: time only moves when the test says so."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from leaselect import Elector, Lease, LostReason
+from leaselect.testing import FakeClock
+from tests.unit.scripted import ScriptedBackend
+
+TTL = 9.0  # renew every 3 s; margin 0.9 s; deadline = sent + 9 * 0.99 / 1.01 - 0.9
+DEADLINE_AFTER = TTL * 0.99 / 1.01 - 0.9
+SETTLE = 5.0  # real seconds a background thread gets to react (only reached on failure)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, LostReason | None]] = []
+        self.lost = threading.Event()
+
+    def elected(self, lease: Lease) -> None:
+        self.calls.append(("elected", lease.token, None))
+
+    def on_lost(self, lease: Lease, reason: LostReason) -> None:
+        self.calls.append(("lost", lease.token, reason))
+        self.lost.set()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def backend() -> ScriptedBackend:
+    return ScriptedBackend()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def elector(backend: ScriptedBackend, clock: FakeClock, recorder: Recorder) -> Iterator[Elector]:
+    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected,
+                      on_lost=recorder.on_lost)
+    yield elector
+    backend.unblock.set()
+    elector.close()
+
+
+def advance_until_renewed(clock: FakeClock, backend: ScriptedBackend, seconds: float) -> None:
+    before = backend.keep_alives
+    clock.advance(seconds)
+    assert wait_for(lambda: backend.keep_alives > before)
+
+
+def wait_for(condition: object) -> bool:
+    done = threading.Event()
+    for _ in range(int(SETTLE / 0.01)):
+        if condition():  # type: ignore[operator]
+            return True
+        done.wait(0.01)
+    return False
+
+
+def test_is_leader_turns_false_at_the_deadline_while_the_renewal_is_stuck(
+    elector: Elector, backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
+) -> None:
+    lease = elector.acquire()
+    assert lease is not None and elector.is_leader
+    backend.mode = "block"
+    advance_until_renewed(clock, backend, 3.0)  # the keeper is now stuck inside keep_alive
+    clock.advance(DEADLINE_AFTER - 3.0 - 0.001)
+    assert elector.is_leader
+    clock.advance(0.002)
+    assert not elector.is_leader and elector.lease is None
+    assert recorder.lost.wait(SETTLE) and elector.lost.is_set()
+    assert recorder.calls == [("elected", 1, None), ("lost", 1, LostReason.EXPIRED)]
+
+
+def test_successful_renewals_keep_leading_past_many_ttls(
+    elector: Elector, backend: ScriptedBackend, clock: FakeClock
+) -> None:
+    lease = elector.acquire()
+    assert lease is not None
+    for _ in range(10):
+        advance_until_renewed(clock, backend, 3.0)
+        assert wait_for(lambda: lease.deadline >= clock.now() + DEADLINE_AFTER - 0.01)
+    assert elector.is_leader and elector.lease is lease
+
+
+def test_failing_renewals_are_jeopardy_then_unreachable(
+    elector: Elector, backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
+) -> None:
+    elector.acquire()
+    backend.mode = "fail"
+    advance_until_renewed(clock, backend, 3.0)
+    assert wait_for(lambda: elector.in_jeopardy)
+    clock.advance(DEADLINE_AFTER)
+    assert recorder.lost.wait(SETTLE)
+    assert recorder.calls[-1] == ("lost", 1, LostReason.UNREACHABLE)
+
+
+def test_a_lease_taken_by_another_holder_is_lost_at_once(
+    elector: Elector, backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
+) -> None:
+    elector.acquire()
+    backend.mode = "taken"
+    advance_until_renewed(clock, backend, 3.0)
+    assert recorder.lost.wait(SETTLE) and not elector.is_leader
+    assert recorder.calls[-1] == ("lost", 1, LostReason.TAKEN)
+
+
+def test_acquire_times_out_on_the_elector_clock(
+    backend: ScriptedBackend, clock: FakeClock, elector: Elector
+) -> None:
+    assert elector.acquire() is not None
+    rival = Elector(backend, "job", ttl=TTL, clock=clock)
+    result: list[Lease | None] = []
+    baseline = clock.waiters
+    thread = threading.Thread(target=lambda: result.append(rival.acquire(timeout=5.0)))
+    thread.start()
+    assert wait_for(lambda: clock.waiters > baseline)
+    clock.advance(5.0)
+    thread.join(SETTLE)
+    assert result == [None]
+    rival.close()
+
+
+def test_release_fires_lost_once_and_lets_the_next_candidate_win(
+    elector: Elector, backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
+) -> None:
+    elector.acquire()
+    elector.release()
+    elector.release()
+    assert recorder.lost.wait(SETTLE)
+    rival = Elector(backend, "job", ttl=TTL, clock=clock)
+    lease = rival.acquire(timeout=1.0)
+    assert lease is not None and lease.token == 2
+    rival.close()
+    assert recorder.calls == [("elected", 1, None), ("lost", 1, LostReason.RELEASED)]
+
+
+def test_background_mode_campaigns_again_after_a_loss(
+    backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
+) -> None:
+    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected,
+                      on_lost=recorder.on_lost)
+    elector.start()
+    assert wait_for(lambda: elector.is_leader)
+    backend.mode = "taken"
+    advance_until_renewed(clock, backend, 3.0)
+    backend.mode = "ok"
+    backend.holder = None
+    assert wait_for(lambda: [c[0] for c in recorder.calls] == ["elected", "lost", "elected"])
+    elector.close()
+
+
+def test_callbacks_never_run_on_the_renewal_thread(
+    backend: ScriptedBackend, clock: FakeClock
+) -> None:
+    threads: list[str] = []
+    elector = Elector(backend, "job", ttl=TTL, clock=clock,
+                      on_elected=lambda lease: threads.append(threading.current_thread().name))
+    elector.acquire()
+    assert wait_for(lambda: bool(threads))
+    assert threads[0].startswith("leaselect-callbacks")
+    elector.close()
