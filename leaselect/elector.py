@@ -9,8 +9,8 @@ from collections.abc import Callable
 from .backend import Backend, Candidacy, Grant, Renewal, Waiting
 from .clock import SYSTEM_CLOCK, Clock
 from .dispatch import Dispatcher
-from .errors import ConfigError, LeaselectError
-from .keeper import Holder, keeper_for
+from .errors import ConfigError, ElectionTimeout, LeaselectError
+from .keeper import Holder, Keeper, keeper_for
 from .lease import Leader, Lease, LostReason
 from .machine import Effect, Elected, ElectionMachine, Jeopardy, Lost, Phase, Recovered
 from .names import validate_identity, validate_metadata, validate_name
@@ -129,7 +129,7 @@ class Elector:
             candidacy.interrupt()
         self._join()
         if candidacy is not None:
-            keeper_for(self.backend.session(self.timing.ttl), self._clock).drop(candidacy)
+            self._keeper().drop(candidacy)
             self._resign(candidacy)
 
     def close(self) -> None:
@@ -142,7 +142,8 @@ class Elector:
 
     def __enter__(self) -> Lease:
         lease = self.acquire()
-        assert lease is not None
+        if lease is None:
+            raise ElectionTimeout(f"leadership of {self.name!r} ended before it was handed out")
         return lease
 
     def __exit__(self, *exc: object) -> None:
@@ -184,6 +185,7 @@ class Elector:
                 self._after_tenure(candidacy)
             else:
                 self._resign(candidacy)
+        self._keeper().drop(candidacy)
 
     def _wanted(self) -> bool:
         with self._lock:
@@ -195,7 +197,7 @@ class Elector:
                 session = self.backend.session(self.timing.ttl)
                 self._candidacy = session.candidacy(self.name, self.identity, self.metadata)
             candidacy = self._candidacy
-        keeper_for(self.backend.session(self.timing.ttl), self._clock).hold(
+        self._keeper().hold(
             Holder(
                 candidacy,
                 self.timing.renew_every,
@@ -205,6 +207,9 @@ class Elector:
             )
         )
         return candidacy
+
+    def _keeper(self) -> Keeper:
+        return keeper_for(self.backend.session(self.timing.ttl), self._clock)
 
     def _begin_tenure(self, grant: Grant) -> bool:
         with self._lock:

@@ -35,6 +35,7 @@ class Keeper:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._due = 0.0
+        self._failing = False
 
     def hold(self, holder: _Holder) -> None:
         """Start renewing ``holder.candidacy``'s lease."""
@@ -81,11 +82,17 @@ class Keeper:
         try:
             renewals = self._session.keep_alive([h.candidacy for h in holders], sent)
         except Exception as exc:  # any failure to renew is handled the same way: retry
-            log.warning("renewal failed: %s", redact(str(exc)))
+            log.log(
+                logging.DEBUG if self._failing else logging.WARNING,
+                "renewal failed: %s",
+                redact(str(exc)),
+            )
+            self._failing = True
             for holder in holders:
                 holder.on_failure(self._clock.now())
             self._reschedule(sent, min(h.retry_delay for h in holders))
             return
+        self._failing = False
         for holder, renewal in zip(holders, renewals, strict=True):
             holder.on_renewal(renewal, sent)
         self._reschedule(sent, min(h.renew_every for h in holders))

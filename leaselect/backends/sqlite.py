@@ -58,7 +58,8 @@ class SqliteBackend(Backend):
     def from_url(cls, url: StoreUrl) -> SqliteBackend:
         if url.hosts or not url.path or url.path == "/":
             raise ConfigError("sqlite URL must be sqlite:///path/to/file.db (three slashes)")
-        return cls(os.path.abspath(url.path), float(url.options.get("busy_timeout", 2.0)))
+        path = "/" + url.path.lstrip("/")  # sqlite:///tmp/x.db and sqlite:////tmp/x.db alike
+        return cls(os.path.normpath(path), float(url.options.get("busy_timeout", 2.0)))
 
     def check_ttl(self, ttl: float) -> None:
         if ttl < MIN_TTL:
