@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: Python deps, the real servers, lint, types, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/venv.sh all,dev
+python3 backends/launch.py up
+set -a; . .backends-state/test.env; set +a
+trap 'python3 backends/launch.py down >/dev/null 2>&1 || true' EXIT
+.venv/bin/ruff check leaselect tests benchmarks examples backends
+.venv/bin/mypy leaselect
+.venv/bin/python -m pytest -p no:cacheprovider "$@"
