@@ -1,0 +1,1 @@
+"""The ``leaselect`` command line: ``run``, ``status`` and ``demo``."""

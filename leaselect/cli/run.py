@@ -1,0 +1,183 @@
+"""``leaselect run NAME -- CMD``: run a command only while this process leads.
+
+The command starts when we are elected. It gets SIGTERM ``grace`` seconds before the local
+deadline (reached only when renewals stall) and SIGKILL at the deadline; a lease taken by
+someone else kills it at once. After a tenure we campaign again unless ``--once``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from types import FrameType
+
+from ..clock import SYSTEM_CLOCK
+from ..elector import Elector
+from ..lease import Lease, LostReason
+from ..timing import Timing
+from .child import Child
+
+log = logging.getLogger("leaselect.cli")
+
+MAX_DEFAULT_GRACE = 5.0
+BACKOFF_START = 1.0
+BACKOFF_MAX = 30.0
+HEALTHY_RUN = 10.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``leaselect run`` was asked to do."""
+
+    url: str
+    name: str
+    command: list[str]
+    ttl: float = 15.0
+    identity: str | None = None
+    metadata: str | None = None
+    grace: float | None = None
+    once: bool = False
+
+    def stop_grace(self) -> float:
+        """The grace, validated against the TTL (default min(ttl / 5, 5 s))."""
+        grace = min(self.ttl / 5, MAX_DEFAULT_GRACE) if self.grace is None else self.grace
+        return Timing(ttl=self.ttl, stop_grace=grace).stop_grace
+
+
+class Ending(enum.Enum):
+    """Why a tenure's command ended."""
+
+    EXITED = "exited"
+    LOST = "lost"
+    STOPPED = "stopped"
+
+
+class Runner:
+    """Drives one ``leaselect run``; all process control happens on the main thread."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.grace = options.stop_grace()
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.signals = 0
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+        self.elector = Elector(
+            options.url,
+            options.name,
+            ttl=options.ttl,
+            identity=options.identity,
+            metadata=options.metadata,
+            on_elected=self._poke,
+            on_lost=self._on_lost,
+            on_jeopardy=self._poke,
+        )
+        self._backoff = BACKOFF_START
+
+    def _poke(self, lease: Lease) -> None:
+        self.wake.set()
+
+    def _on_lost(self, lease: Lease, reason: LostReason) -> None:
+        log.info("lost token %d: %s", lease.token, reason.value)
+        self.wake.set()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        self.signals += 1
+        self.stopping.set()
+        self.wake.set()
+
+    def run(self) -> int:
+        """Campaign, supervise, repeat; the exit code of ``leaselect run``."""
+        code = 0
+        try:
+            self.elector.leader()  # fail fast (exit 2) if the store is unreachable at start
+            self.elector.start()
+            while not self.stopping.is_set():
+                lease = self._await_lease()
+                if lease is None:
+                    break
+                code, ending = self._tenure(lease)
+                if ending is Ending.STOPPED:
+                    return code if self.options.once else 0
+                if self.options.once:
+                    return code
+                if ending is Ending.EXITED:
+                    self._pause_after_exit()
+            return code if self.options.once else 0
+        finally:
+            self.elector.close()
+
+    def _await_lease(self) -> Lease | None:
+        while not self.stopping.is_set():
+            self.wake.clear()
+            lease = self.elector.lease
+            if lease is not None:
+                return lease
+            self.wake.wait()
+        return None
+
+    def _tenure(self, lease: Lease) -> tuple[int, Ending]:
+        log.info("elected with token %d: starting %s", lease.token, self.options.command[0])
+        child = Child(self.options.command, self._child_env(lease), self.wake)
+        started = SYSTEM_CLOCK.now()
+        hard_stop: float | None = None
+        while not child.done.is_set():
+            self.wake.clear()
+            now = SYSTEM_CLOCK.now()
+            if self.stopping.is_set() and (hard_stop is None or self.signals > 1):
+                hard_stop = now if self.signals > 1 else min(lease.deadline, now + self.grace)
+            kill_at = lease.deadline if hard_stop is None else min(hard_stop, lease.deadline)
+            term_at = kill_at - self.grace if hard_stop is None else now
+            if now >= term_at:
+                child.terminate()
+            if now >= kill_at:
+                child.kill()
+            SYSTEM_CLOCK.wait(self.wake, _next_wait(child, term_at, kill_at, now))
+        return child.code or 0, self._ending(lease, child, started)
+
+    def _ending(self, lease: Lease, child: Child, started: float) -> Ending:
+        now = SYSTEM_CLOCK.now()
+        if self.stopping.is_set():
+            return Ending.STOPPED
+        if now >= lease.deadline or child.terminated:
+            log.info("command stopped after losing the lease (exit %s)", child.code)
+            return Ending.LOST
+        log.info("command exited with %s while leading: releasing", child.code)
+        if now - started >= HEALTHY_RUN:
+            self._backoff = BACKOFF_START
+        return Ending.EXITED
+
+    def _pause_after_exit(self) -> None:
+        """Release, wait a growing backoff (against crash loops), campaign again."""
+        self.elector.release()
+        log.info("campaigning again in %.1fs", self._backoff)
+        SYSTEM_CLOCK.wait(self.stopping, self._backoff)
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+        if not self.stopping.is_set():
+            self.elector.start()
+
+    def _child_env(self, lease: Lease) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            LEASELECT_NAME=lease.name,
+            LEASELECT_TOKEN=str(lease.token),
+            LEASELECT_IDENTITY=lease.identity,
+        )
+        return env
+
+
+def _next_wait(child: Child, term_at: float, kill_at: float, now: float) -> float | None:
+    if child.killed:
+        return None
+    return max(0.0, (kill_at if child.terminated else term_at) - now)
+
+
+def run(options: RunOptions) -> int:
+    """Run ``options.command`` while leading ``options.name``."""
+    return Runner(options).run()
