@@ -22,7 +22,8 @@ log = logging.getLogger("leaselect")
 
 OnElected = Callable[[Lease], None]
 OnLost = Callable[[Lease, LostReason], None]
-RETRY_BACKOFF = 0.5
+RETRY_BACKOFF = 0.1  # first pause after a failed campaign; doubles up to MAX_BACKOFF
+MAX_BACKOFF = 5.0
 
 
 class Elector:
@@ -170,14 +171,18 @@ class Elector:
 
     def _run(self) -> None:
         candidacy = self._ensure_candidacy()
+        backoff = 0.0
         while self._wanted():
             try:
                 sent = self._clock.now()
                 outcome = candidacy.campaign(sent)
             except LeaselectError as exc:
-                log.warning("campaign for %r failed: %s", self.name, redact(str(exc)))
-                self._clock.wait(self._stop, RETRY_BACKOFF)
+                level = logging.DEBUG if backoff else logging.WARNING
+                log.log(level, "campaign for %r failed: %s", self.name, redact(str(exc)))
+                backoff = min(MAX_BACKOFF, backoff * 2 or RETRY_BACKOFF)
+                self._clock.wait(self._stop, backoff)
                 continue
+            backoff = 0.0
             if isinstance(outcome, Waiting):
                 candidacy.wait(outcome, self.timing.ttl)
             elif self._begin_tenure(outcome):
