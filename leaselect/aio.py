@@ -1,0 +1,250 @@
+"""``AsyncElector``: the threaded ``Elector`` driven from asyncio.
+
+Campaigning, renewal and the deadline watchdog stay on the core's threads, so an event loop that
+is busy with blocking code cannot starve them: the lease is renewed meanwhile, and if it is lost
+anyway the core steps down at the local deadline. Events reach the loop through
+``call_soon_threadsafe``. ``async with elector as lease:`` cancels the body's task at the local
+deadline (or as soon as the loss is signalled) and then raises ``LeaseLost``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import threading
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+from .backend import Backend
+from .clock import SYSTEM_CLOCK, Clock
+from .elector import Elector
+from .errors import ElectionTimeout, LeaseLost
+from .lease import Leader, Lease, LostReason
+
+AsyncOnElected = Callable[[Lease], "Awaitable[None] | None"]
+AsyncOnLost = Callable[[Lease, LostReason], "Awaitable[None] | None"]
+
+
+class _DeadlineGuard:
+    """Cancels one task when its lease reaches the local deadline (re-armed as it moves)."""
+
+    def __init__(self, task: asyncio.Task[Any], lease: Lease, clock: Clock) -> None:
+        self.task, self.lease, self._clock = task, lease, clock
+        self.fired = False
+        self._done = False
+        self._handle: asyncio.TimerHandle | None = None
+
+    def arm(self) -> None:
+        """Schedule the next check at the lease's current deadline."""
+        if self._done:
+            return
+        delay = self.lease.deadline - self._clock.now()
+        if delay <= 0:
+            self.fire()
+        else:
+            self._handle = self.task.get_loop().call_later(delay, self.arm)
+
+    def fire(self) -> None:
+        """Cancel the task once (the tenure is over)."""
+        if self._done or self.fired:
+            return
+        self.fired = True
+        self.task.cancel(f"leadership of {self.lease.name!r} token={self.lease.token} lost")
+
+    def disarm(self) -> None:
+        """The body is over: never cancel from now on."""
+        self._done = True
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+class AsyncElector:
+    """``Elector`` for asyncio: same options, awaitable blocking calls, loop-side callbacks.
+
+    Callbacks (plain functions or coroutine functions) run in the event loop in order. Options
+    not named here go to ``Elector`` (``ttl``, ``identity``, ``metadata``, ``margin`` ...).
+    """
+
+    def __init__(
+        self,
+        backend_or_url: Backend | str,
+        name: str,
+        *,
+        on_elected: AsyncOnElected | None = None,
+        on_lost: AsyncOnLost | None = None,
+        on_jeopardy: AsyncOnElected | None = None,
+        clock: Clock | None = None,
+        **options: Any,
+    ) -> None:
+        self._clock = clock or SYSTEM_CLOCK
+        self._callbacks = (on_elected, on_lost, on_jeopardy)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._guard: _DeadlineGuard | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.elector = Elector(
+            backend_or_url,
+            name,
+            clock=self._clock,
+            on_elected=lambda lease: self._to_loop(self._on_elected, lease),
+            on_lost=lambda lease, reason: self._to_loop(self._on_lost, lease, reason),
+            on_jeopardy=lambda lease: self._to_loop(self._on_jeopardy, lease),
+            **options,
+        )
+
+    # -- state (non-blocking) -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.elector.name
+
+    @property
+    def is_leader(self) -> bool:
+        """True while leading and before the local deadline (reads the clock, never blocks)."""
+        return self.elector.is_leader
+
+    @property
+    def in_jeopardy(self) -> bool:
+        """True while leading but renewals are failing."""
+        return self.elector.in_jeopardy
+
+    @property
+    def lease(self) -> Lease | None:
+        """The current lease, or None."""
+        return self.elector.lease
+
+    # -- awaitable API ------------------------------------------------------------------------
+
+    async def leader(self) -> Leader | None:
+        """Who leads, as the store reports it."""
+        return await asyncio.to_thread(self.elector.leader)
+
+    async def acquire(self, timeout: float | None = None) -> Lease | None:
+        """Wait until this process leads (one tenure); None after ``timeout`` seconds."""
+        loop = self._bind()
+        future: asyncio.Future[Lease | None] = loop.create_future()
+        threading.Thread(
+            target=self._acquire_in_thread,
+            args=(loop, future, timeout),
+            name=f"leaselect-aio-acquire-{self.name}",
+            daemon=True,
+        ).start()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            threading.Thread(target=self.elector.release, daemon=True).start()
+            raise
+
+    def start(self) -> None:
+        """Campaign in the background and again after every lost tenure (call from the loop)."""
+        self._bind()
+        self.elector.start()
+
+    async def release(self) -> None:
+        """Stop campaigning; step down if leading."""
+        await asyncio.to_thread(self.elector.release)
+
+    async def close(self) -> None:
+        """Release and close the backend if this elector opened it."""
+        await asyncio.to_thread(self.elector.close)
+
+    async def __aenter__(self) -> Lease:
+        lease = await self.acquire()
+        if lease is None:
+            raise ElectionTimeout(f"leadership of {self.name!r} ended before it was handed out")
+        task = asyncio.current_task()
+        assert task is not None, "async with needs a running task"
+        self._guard = _DeadlineGuard(task, lease, self._clock)
+        self._guard.arm()
+        return lease
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            guard.disarm()
+        try:
+            await self.release()
+        except asyncio.CancelledError:
+            if guard is None or not guard.fired:
+                raise
+        if guard is not None and guard.fired:
+            uncancel = getattr(guard.task, "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+            raise LeaseLost(
+                f"leadership of {self.name!r} token={guard.lease.token} was lost; "
+                "the body was cancelled at the local deadline"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"Async{self.elector!r}"
+
+    # -- thread -> loop bridge ----------------------------------------------------------------
+
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def _acquire_in_thread(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Lease | None],
+        timeout: float | None,
+    ) -> None:
+        try:
+            lease = self.elector.acquire(timeout)
+        except BaseException as exc:
+            self._settle(loop, future, None, exc)
+        else:
+            self._settle(loop, future, lease, None)
+
+    @staticmethod
+    def _settle(
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Lease | None],
+        lease: Lease | None,
+        error: BaseException | None,
+    ) -> None:
+        def settle() -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(lease)
+
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(settle)
+
+    def _to_loop(self, handler: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is None:
+            handler(*args)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(handler, *args)
+
+    def _on_elected(self, lease: Lease) -> None:
+        self._run_user(0, lease)
+
+    def _on_lost(self, lease: Lease, reason: LostReason) -> None:
+        guard = self._guard
+        if guard is not None and guard.lease is lease:
+            guard.fire()
+        self._run_user(1, lease, reason)
+
+    def _on_jeopardy(self, lease: Lease) -> None:
+        self._run_user(2, lease)
+
+    def _run_user(self, which: int, *args: Any) -> None:
+        callback: Callable[..., Any] | None = self._callbacks[which]
+        if callback is None:
+            return
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)

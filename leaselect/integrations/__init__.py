@@ -1,0 +1,1 @@
+"""Optional integrations with job runners; each needs its extra, e.g. ``leaselect[apscheduler]``."""

@@ -1,0 +1,64 @@
+"""One process of the multi-process APScheduler test: a real scheduler behind LeaderScheduler.
+
+Usage: python -m tests.jobs.scheduler_worker URL NAME LOGFILE TTL
+Appends lines to LOGFILE (CLOCK_BOOTTIME seconds, shared by every process of the host):
+  elected PID TOKEN START      (START = when the process learned it leads)
+  lost PID TOKEN END REASON    (END = the instant the tenure ended)
+  job PID TOKEN FIRE_TIME BEGIN END
+Runs until SIGTERM, then shuts down gracefully (releasing leadership).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
+
+from leaselect import SYSTEM_CLOCK, Lease, LostReason
+from leaselect.integrations.apscheduler import LeaderScheduler, current_job
+
+EVERY = 0.2  # seconds between fire times, on a grid shared by every process
+GRID = datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+
+def main() -> None:
+    url, name, path, ttl = *sys.argv[1:4], float(sys.argv[4])
+    pid = os.getpid()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def log(line: str) -> None:
+        os.write(fd, f"{line}\n".encode())
+
+    def elected(lease: Lease) -> None:
+        log(f"elected {pid} {lease.token} {SYSTEM_CLOCK.now():.6f}")
+
+    def lost(lease: Lease, reason: LostReason) -> None:
+        log(f"lost {pid} {lease.token} {lease.deadline:.6f} {reason.value}")
+
+    def job() -> None:
+        context = current_job()
+        begin = SYSTEM_CLOCK.now()
+        context.stop.wait(0.05)  # some work that honours the stop signal
+        end = SYSTEM_CLOCK.now()
+        fire = context.fire_time.timestamp()
+        log(f"job {pid} {context.lease.token} {fire:.3f} {begin:.6f} {end:.6f}")
+
+    scheduler = BackgroundScheduler(timezone=timezone.utc)
+    scheduler_gate = LeaderScheduler(
+        scheduler, url, name, ttl=ttl, on_elected=elected, on_lost=lost
+    )
+    scheduler.add_job(job, "interval", seconds=EVERY, start_date=GRID, id="tick")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    scheduler_gate.start()
+    done.wait()
+    scheduler_gate.shutdown()
+    os.close(fd)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""``AsyncElector`` on a real store: async with, acquire, a blocked loop, loss -> LeaseLost."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+import leaselect
+from leaselect import Lease, LostReason
+from leaselect.aio import AsyncElector
+from tests.jobs.conftest import JobStore
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def fresh() -> str:
+    return f"aio-{uuid.uuid4().hex[:10]}"
+
+
+def test_async_with_and_callbacks_in_the_loop(job_store: JobStore) -> None:
+    events: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def elected(lease: Lease) -> None:
+            assert asyncio.get_running_loop() is loop
+            events.append(f"elected {lease.token}")
+
+        async def lost(lease: Lease, reason: LostReason) -> None:
+            events.append(f"lost {lease.token} {reason.value}")
+
+        elector = AsyncElector(
+            job_store.url, fresh(), ttl=job_store.ttl, on_elected=elected, on_lost=lost
+        )
+        async with elector as lease:
+            assert elector.is_leader and elector.lease is lease
+            leader = await elector.leader()
+            assert leader is not None and leader.token == lease.token
+        assert not elector.is_leader
+        await asyncio.sleep(0.2)
+        await elector.close()
+        assert events == [f"elected {lease.token}", f"lost {lease.token} released"]
+
+    asyncio.run(main())
+
+
+def test_acquire_does_not_block_the_loop_and_times_out(job_store: JobStore) -> None:
+    name = fresh()
+
+    async def main() -> None:
+        holder = AsyncElector(job_store.url, name, ttl=job_store.ttl)
+        other = AsyncElector(job_store.url, name, ttl=job_store.ttl)
+        assert await holder.acquire(timeout=5) is not None
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        assert await other.acquire(timeout=0.5) is None
+        assert ticks > 10  # the loop ran while other waited
+        waiting = asyncio.create_task(other.acquire(timeout=5))
+        await asyncio.sleep(0.1)
+        await holder.release()
+        lease = await waiting
+        assert lease is not None and other.is_leader
+        ticker.cancel()
+        await other.close()
+        await holder.close()
+
+    asyncio.run(main())
+
+
+def test_blocked_loop_does_not_starve_renewal(job_store: JobStore) -> None:
+    async def main() -> None:
+        elector = AsyncElector(job_store.url, fresh(), ttl=job_store.ttl)
+        async with elector as lease:
+            time.sleep(2.5 * job_store.ttl)  # blocking code on the loop, longer than the TTL
+            assert elector.is_leader and elector.lease is lease
+            await asyncio.sleep(0)
+        await elector.close()
+
+    asyncio.run(main())
+
+
+def test_loss_cancels_the_body_by_the_deadline_then_raises_lease_lost(job_store: JobStore) -> None:
+    async def main() -> float:
+        backend = leaselect.connect(job_store.url)
+        elector = AsyncElector(backend, fresh(), ttl=job_store.ttl)
+        with pytest.raises(leaselect.LeaseLost):
+            async with elector as lease:
+                backend.close()  # renewals fail from now on (like a cut network)
+                deadline = lease.deadline
+                await asyncio.sleep(30)
+        late = leaselect.SYSTEM_CLOCK.now() - deadline
+        assert asyncio.current_task() is not None
+        await asyncio.sleep(0)  # the task is not left cancelled
+        await elector.close()
+        return late
+
+    late = asyncio.run(main())
+    assert late < 0.25, f"body cancelled {late:.3f}s after the deadline"

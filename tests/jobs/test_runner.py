@@ -1,0 +1,107 @@
+"""``leader_only`` / ``LeaderOnly`` on a real store, in one process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import pytest
+
+from leaselect import Lease
+from leaselect.runner import LeaderOnly, leader_only
+from tests.jobs.conftest import JobStore
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def fresh() -> str:
+    return f"jobs-{uuid.uuid4().hex[:10]}"
+
+
+def test_function_that_completes_returns_its_result_and_releases(job_store: JobStore) -> None:
+    seen: list[Lease] = []
+
+    @leader_only(job_store.url, fresh(), ttl=job_store.ttl)
+    def job(lease: Lease, stop: threading.Event) -> str:
+        seen.append(lease)
+        return "done"
+
+    assert job() == "done"
+    assert len(seen) == 1 and seen[0].token > 0
+    runner = job.runner
+    assert runner.elector is not None and not runner.elector.is_leader
+
+
+def test_exception_propagates_after_stepping_down(job_store: JobStore) -> None:
+    runner = LeaderOnly(job_store.url, fresh(), ttl=job_store.ttl)
+
+    def job(lease: Lease, stop: threading.Event) -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        runner.run(job)
+
+
+def test_loss_sets_stop_and_the_runner_campaigns_again(job_store: JobStore) -> None:
+    runner = LeaderOnly(job_store.url, fresh(), ttl=job_store.ttl)
+    tokens: list[int] = []
+    stopped_in: list[float] = []
+
+    def job(lease: Lease, stop: threading.Event) -> str | None:
+        tokens.append(lease.token)
+        if len(tokens) == 1:
+            assert runner.elector is not None
+            began = time.monotonic()
+            runner.elector.release()  # the tenure ends here
+            assert stop.wait(5), "stop was never signalled"
+            stopped_in.append(time.monotonic() - began)
+            return None
+        return "second tenure"
+
+    assert runner.run(job) == "second tenure"
+    assert len(tokens) == 2 and tokens[1] > tokens[0]
+    assert stopped_in[0] < job_store.ttl
+
+
+def test_function_ignoring_stop_is_reported_and_not_run_twice(
+    job_store: JobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = LeaderOnly(job_store.url, fresh(), ttl=job_store.ttl)
+    running = threading.Semaphore(1)
+    calls: list[int] = []
+
+    def stubborn(lease: Lease, stop: threading.Event) -> str:
+        assert running.acquire(blocking=False), "two copies ran at once"
+        try:
+            calls.append(lease.token)
+            if len(calls) == 1:
+                assert runner.elector is not None
+                runner.elector.release()
+                time.sleep(1.5 * job_store.ttl)  # ignores stop
+                assert stop.is_set()
+                return "ignored"
+            return "second"
+        finally:
+            running.release()
+
+    with caplog.at_level(logging.INFO, logger="leaselect"):
+        assert runner.run(stubborn) == "second"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("stubborn" in w and "ignored the stop signal" in w for w in warnings), warnings
+    assert len(calls) == 2 and calls[1] > calls[0]
+
+
+def test_stop_from_another_thread_returns_none(job_store: JobStore) -> None:
+    runner = LeaderOnly(job_store.url, fresh(), ttl=job_store.ttl)
+    started = threading.Event()
+
+    def forever(lease: Lease, stop: threading.Event) -> str:
+        started.set()
+        stop.wait()
+        return "stopped"
+
+    threading.Thread(target=lambda: (started.wait(10), runner.stop())).start()
+    assert runner.run(forever) is None
+    assert runner.elector is not None and not runner.elector.is_leader
