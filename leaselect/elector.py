@@ -67,6 +67,8 @@ class Elector:
         self._changed = threading.Event()
         self._stop = threading.Event()
         self._elected = threading.Event()
+        self._settled = threading.Event()  # elected, or released: what acquire waits for
+        self._lifecycle = threading.Lock()  # serializes release() with starting a campaign
         self.lost = threading.Event()
         self._last_elected: Lease | None = None
         self._want = False
@@ -107,31 +109,38 @@ class Elector:
         current = self.lease
         if current is not None:
             return current
-        self._elected.clear()
+        self._settled.clear()
         self._begin(repeat=False)
-        if not self._clock.wait(self._elected, timeout):
+        if not self._clock.wait(self._settled, timeout):
             self.release()
             return None
-        return self._last_elected
+        with self._lock:
+            return self._last_elected if self._elected.is_set() else None
 
     def start(self) -> None:
         """Campaign in the background and campaign again after every lost tenure."""
         self._begin(repeat=True)
 
     def release(self) -> None:
-        """Stop campaigning; if leading, step down (``on_lost`` with reason ``released``)."""
-        with self._lock:
-            self._want = False
-            self._apply(self._machine.released(self._clock.now()))
-            candidacy = self._candidacy
-        self._stop.set()
-        self._changed.set()
-        if candidacy is not None:
-            candidacy.interrupt()
-        self._join()
-        if candidacy is not None:
-            self._keeper().drop(candidacy)
-            self._resign(candidacy)
+        """Stop campaigning; if leading, step down (``on_lost`` with reason ``released``).
+
+        A blocked ``acquire`` in another thread returns None.
+        """
+        with self._lifecycle:
+            with self._lock:
+                self._want = False
+                self._apply(self._machine.released(self._clock.now()))
+                candidacy, thread = self._candidacy, self._thread
+                self._stop.set()
+                self._settled.set()
+            self._changed.set()
+            if candidacy is not None:
+                candidacy.interrupt()
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(self.timing.ttl)
+            if candidacy is not None:
+                self._keeper().drop(candidacy)
+                self._resign(candidacy)
 
     def close(self) -> None:
         """Release, stop the callback thread and close the backend if this elector opened it."""
@@ -159,11 +168,11 @@ class Elector:
     # -- the campaign thread ----------------------------------------------------------------
 
     def _begin(self, repeat: bool) -> None:
-        with self._lock:
+        with self._lifecycle, self._lock:
             self._want, self._repeat = True, repeat
-            if self._thread is not None and self._thread.is_alive():
-                return
             self._stop.clear()
+            if self._thread is not None:
+                return  # the running thread decides to exit only under the lock, seeing _want
             self._thread = threading.Thread(
                 target=self._run, name=f"leaselect-campaign-{self.name}", daemon=True
             )
@@ -172,7 +181,7 @@ class Elector:
     def _run(self) -> None:
         candidacy = self._ensure_candidacy()
         backoff = 0.0
-        while self._wanted():
+        while self._continue_or_exit(candidacy):
             try:
                 sent = self._clock.now()
                 outcome = candidacy.campaign(sent)
@@ -190,7 +199,15 @@ class Elector:
                 self._after_tenure(candidacy)
             else:
                 self._resign(candidacy)
-        self._keeper().drop(candidacy)
+
+    def _continue_or_exit(self, candidacy: Candidacy) -> bool:
+        """Whether to campaign on; an exiting thread clears ``_thread`` under the lock."""
+        with self._lock:
+            if self._wanted():
+                return True
+            self._keeper().drop(candidacy)
+            self._thread = None
+            return False
 
     def _wanted(self) -> bool:
         with self._lock:
@@ -249,11 +266,6 @@ class Elector:
         except LeaselectError as exc:
             log.warning("resign from %r failed: %s", self.name, redact(str(exc)))
 
-    def _join(self) -> None:
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(self.timing.ttl)
-
     # -- keeper callbacks -------------------------------------------------------------------
 
     def _on_renewal(self, renewal: Renewal, sent: float) -> None:
@@ -280,6 +292,7 @@ class Elector:
                 self._last_elected = effect.lease
                 self.lost.clear()
                 self._elected.set()
+                self._settled.set()
                 log.info("elected %r token=%d as %s", self.name, effect.lease.token, self.identity)
                 self._call(0, effect.lease)
             elif isinstance(effect, Jeopardy):

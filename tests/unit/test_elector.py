@@ -171,3 +171,32 @@ def test_callbacks_never_run_on_the_renewal_thread(
     assert wait_for(lambda: bool(threads))
     assert threads[0].startswith("leaselect-callbacks")
     elector.close()
+
+
+def test_release_from_another_thread_ends_a_blocked_acquire(
+    backend: ScriptedBackend, clock: FakeClock, elector: Elector
+) -> None:
+    assert elector.acquire() is not None
+    rival = Elector(backend, "job", ttl=TTL, clock=clock)
+    result: list[Lease | None] = []
+    thread = threading.Thread(target=lambda: result.append(rival.acquire()))
+    thread.start()
+    assert wait_for(lambda: rival._thread is not None)
+    rival.release()
+    thread.join(SETTLE)
+    assert result == [None]
+    rival.close()
+
+
+def test_start_right_after_release_still_campaigns(
+    backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
+) -> None:
+    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected)
+    for _ in range(20):
+        elector.start()
+        releaser = threading.Thread(target=elector.release)
+        releaser.start()
+        releaser.join(SETTLE)
+        elector.start()
+        assert wait_for(lambda: elector.is_leader)
+    elector.close()
