@@ -1,0 +1,207 @@
+"""One candidacy in a ZooKeeper election: an ephemeral sequential node, lowest sequence leads.
+
+The node is ``<root>/<name>/<guid>-lock-<sequence>``: the GUID lets a create whose reply was lost
+be found again on retry. A waiter watches only its predecessor (no herd). The fencing token is
+the leader node's czxid, which increases across tenures even if the parent is recreated.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from kazoo.exceptions import NoNodeError
+
+from ..backend import Candidacy, Grant, Waiting
+from ..errors import BackendUnavailable
+from .zookeeper_client import mapped_errors
+
+if TYPE_CHECKING:
+    from .zookeeper import ZooKeeperSession
+
+LOCK_MARK = "-lock-"
+MAX_CHECKS = 4  # predecessor vanished between listing and watching: list again, a few times
+FRESH = 0.05  # fast path: the session's last round trip is at most this many ttls old
+
+
+def sequence_of(child: str) -> str:
+    """The sequence suffix of a node name (zero-padded, so it sorts as text)."""
+    return child.rsplit(LOCK_MARK, 1)[1]
+
+
+def queue(children: list[str]) -> list[str]:
+    """The candidates' node names in election order."""
+    return sorted((c for c in children if LOCK_MARK in c), key=sequence_of)
+
+
+def node_data(identity: str, metadata: str) -> bytes:
+    """What a candidate's node holds: who it is, for ``observe``."""
+    return json.dumps({"identity": identity, "metadata": metadata}).encode()
+
+
+class ZooKeeperCandidacy(Candidacy):
+    """One process's node in one election of a ZooKeeper store."""
+
+    def __init__(self, session: ZooKeeperSession, name: str, identity: str, metadata: str) -> None:
+        super().__init__(name, identity, metadata)
+        self.session = session
+        self.parent = f"{session.conn.config.root}/{name}"
+        self.node: str | None = None  # our node's name under ``parent``
+        self.owner: int | None = None  # the session id that created it
+        self.token = 0
+        self.leading = False
+        self._guid = uuid.uuid4().hex
+        self._pending: int | None = None  # a create was sent in this session; reply unseen
+        self._garbage: list[tuple[str, int]] = []  # nodes a failed resign left behind
+        self._changed = threading.Event()
+        self._interrupted = False
+        self._head: str | None = None  # the predecessor we watch, when it is the leader
+        self._head_gone = False
+
+    @property
+    def path(self) -> str:
+        """Our node's full path (only while registered)."""
+        return f"{self.parent}/{self.node}"
+
+    def campaign(self, sent: float) -> Grant | Waiting:
+        self._changed.clear()
+        if self._interrupted:
+            self._changed.set()
+        client, sid = self.session.live()
+        if self.owner not in (None, sid):  # that session is gone, and its node with it
+            self._forget()
+        head_gone, self._head_gone = self._head_gone, False
+        if head_gone and self.owner == sid:
+            anchor = self.session.last_round_trip(sid)
+            if anchor is not None and sent - anchor <= FRESH * self.session.ttl:
+                return self._lead(anchor)
+        self._collect_garbage(client, sid)
+        for _ in range(MAX_CHECKS):
+            order, mine = self._register(client, sid)
+            if self.owner != self.session.conn.session_id():
+                raise BackendUnavailable(
+                    f"ZooKeeper session changed while campaigning {self.name!r}"
+                )
+            self.session.round_trip(sid, sent)
+            if mine == 0:
+                return self._lead(sent)
+            self._head = f"{self.parent}/{order[0]}" if mine == 1 else None
+            if self._watch(client, f"{self.parent}/{order[mine - 1]}"):
+                return Waiting()
+        self._changed.set()  # keep going: campaign again right away
+        return Waiting()
+
+    def _lead(self, anchor: float) -> Grant:
+        self.leading = True
+        return Grant(self.token, self.session.conn.negotiated, anchor)
+
+    def wait(self, waiting: Waiting, timeout: float) -> None:
+        self._changed.wait(timeout)
+        self._interrupted = False
+
+    def interrupt(self) -> None:
+        self._interrupted = True
+        self._changed.set()
+
+    def wake(self) -> None:
+        """The connection changed or our predecessor did: campaign again (kazoo's thread)."""
+        self._changed.set()
+
+    def resign(self) -> None:
+        self.leading = False
+        if self.node is not None and self.owner is not None:
+            self._garbage.append((self.path, self.owner))
+        self.node = self.owner = None
+        client, sid = self.session.live()
+        if self._pending == sid:  # a create whose reply was lost may have made a node
+            self._find_lost_create(client, sid)
+            if self.node is not None and self.owner is not None:
+                self._garbage.append((self.path, self.owner))
+        self._forget()
+        self._collect_garbage(client, sid)
+
+    def _on_event(self, event: Any) -> None:
+        """Our predecessor changed. If it was the leader and is gone, we lead: nodes created
+        later sort after ours, so no round trip is needed if the session is fresh."""
+        if event.type == "DELETED" and event.path == self._head:
+            self._head_gone = True
+        self._changed.set()
+
+    def _forget(self) -> None:
+        self.node = self.owner = self._pending = self._head = None
+        self.leading = False
+        self._guid = uuid.uuid4().hex
+
+    def _register(self, client: Any, sid: int) -> tuple[list[str], int]:
+        """Create our node if needed and list the queue, pipelined: one round trip.
+
+        Returns the queue and our place in it.
+        """
+        if self._pending not in (None, sid):
+            self._pending = None  # sent in a session that is gone: its node went with it
+        if self.node is None and self._pending == sid:
+            self._find_lost_create(client, sid)
+        created = None
+        if self.node is None:
+            self._pending = sid
+            created = client.create_async(
+                f"{self.parent}/{self._guid}{LOCK_MARK}",
+                node_data(self.identity, self.metadata),
+                ephemeral=True,
+                sequence=True,
+                makepath=True,
+                include_data=True,
+            )
+        listed = client.get_children_async(self.parent)
+        if created is not None:
+            path, stat = self.session.result(created, "create candidate node")
+            self._adopt(path.rsplit("/", 1)[1], stat)
+        try:
+            children = self.session.result(listed, "list candidates")
+        except NoNodeError:  # the parent did not exist yet: makepath created it after the listing
+            children = self.session.result(client.get_children_async(self.parent), "list")
+        order = queue(children)
+        if self.node not in order:  # deleted under us (by an operator): register again
+            self._forget()
+            raise BackendUnavailable(f"candidate node of {self.name!r} vanished; registering again")
+        return order, order.index(self.node)
+
+    def _find_lost_create(self, client: Any, sid: int) -> None:
+        try:
+            children = self.session.result(client.get_children_async(self.parent), "list")
+        except NoNodeError:
+            children = []
+        for child in children:
+            if child.startswith(self._guid):
+                stat = self.session.result(client.exists_async(f"{self.parent}/{child}"), "stat")
+                if stat is not None:
+                    self._adopt(child, stat)
+                    return
+        self._pending = None
+
+    def _adopt(self, node: str, stat: Any) -> None:
+        """Our node, owned by the session that created it (a request queued across a reconnect
+        runs in the new session)."""
+        owner, czxid = int(stat.ephemeralOwner), int(stat.czxid)
+        self.node, self.owner, self.token, self._pending = node, owner, czxid, None
+
+    def _watch(self, client: Any, predecessor: str) -> bool:
+        """Watch ``predecessor``; False if it is already gone."""
+        found = client.exists_async(predecessor, watch=self._on_event)
+        return self.session.result(found, "watch predecessor") is not None
+
+    def _collect_garbage(self, client: Any, sid: int) -> None:
+        """Delete nodes a failed resign left (a node of an older session is gone already)."""
+        garbage, self._garbage = self._garbage, []
+        pending = [(path, client.delete_async(path)) for path, owner in garbage if owner == sid]
+        for index, (_, deleted) in enumerate(pending):
+            try:
+                with mapped_errors("delete candidate node", self.session.conn.config.redacted):
+                    deleted.get(timeout=self.session.request_timeout)
+            except NoNodeError:
+                continue
+            except BackendUnavailable:
+                self._garbage += [(p, sid) for p, _ in pending[index:]]
+                raise

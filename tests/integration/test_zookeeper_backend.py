@@ -1,0 +1,163 @@
+"""ZooKeeper-specific behaviour on the real ensemble: URL options, TTLs, ACLs, lost sessions."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+
+import leaselect
+from leaselect.backends.zookeeper import ZooKeeperBackend
+from leaselect.backends.zookeeper_client import ClientConfig
+from leaselect.lease import LostReason
+from leaselect.urls import parse
+from tests.stores import STORES, configured_url
+
+
+@pytest.fixture
+def url() -> str:
+    found = configured_url(STORES["zookeeper"])
+    if found is None:
+        pytest.skip("LEASELECT_TEST_ZK_URL is not set: python3 backends/launch.py up zookeeper")
+    return found
+
+
+@pytest.fixture
+def raw(url: str) -> Iterator[KazooClient]:
+    """A plain kazoo client on the same ensemble, to inspect and meddle."""
+    client = KazooClient(hosts=ClientConfig.from_url(parse(url)).hosts)
+    client.start(timeout=10)
+    yield client
+    client.stop()
+    client.close()
+
+
+def zk(url: str) -> ZooKeeperBackend:
+    backend = leaselect.connect(url)
+    assert isinstance(backend, ZooKeeperBackend)
+    return backend
+
+
+def test_url_options_chroot_root_credentials_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = ClientConfig.from_url(parse("zk://u:s3cret@a:1,b/chroot/x?root=/r/&connect_timeout=2"))
+    assert (config.hosts, config.root, config.connect_timeout) == ("a:1,b:2181/chroot/x", "/r", 2)
+    assert "s3cret" not in repr(config) and "s3cret" not in config.redacted
+    assert config.client_kwargs(5)["auth_data"] == [("digest", "u:s3cret")]
+    monkeypatch.setenv("LEASELECT_ZK_USER", "env-user")
+    monkeypatch.setenv("LEASELECT_ZK_PASSWORD", "env-pw")
+    assert ClientConfig.from_url(parse("zk://h")).user == "env-user"
+    tls = ClientConfig.from_url(parse("zks://h/?ca=/ca.pem&cert=/c.pem&key=/k.pem")).tls
+    assert tls == {
+        "use_ssl": True,
+        "verify_certs": True,
+        "ca": "/ca.pem",
+        "certfile": "/c.pem",
+        "keyfile": "/k.pem",
+    }
+    for bad in ("zk://h/?ca=/x", "zk://h/?root=/", "zk://h?connect_timeout=-1", "zk:///x"):
+        with pytest.raises(leaselect.ConfigError):
+            ClientConfig.from_url(parse(bad))
+
+
+def test_ttl_bounds_and_one_session_timeout_per_backend(url: str) -> None:
+    backend = zk(url)
+    try:
+        for bad in (1.5, 41):
+            with pytest.raises(leaselect.ConfigError, match="session timeout"):
+                leaselect.Elector(backend, "x", ttl=bad)
+        backend.session(6.0)
+        assert backend.conn.negotiated == 6.0
+        with pytest.raises(leaselect.ConfigError, match="one session timeout"):
+            leaselect.Elector(backend, "x", ttl=9.0)
+    finally:
+        backend.close()
+
+
+def test_the_negotiated_timeout_is_the_lease_ttl(url: str) -> None:
+    backend = zk(url)
+    try:
+        assert backend.observe(f"n-{uuid.uuid4().hex[:8]}") is None  # an observer client first
+        elector = leaselect.Elector(backend, f"n-{uuid.uuid4().hex[:8]}", ttl=30.0)
+        lease = elector.acquire(timeout=10)
+        assert lease is not None and lease.ttl == 20.0  # maxSessionTimeout of the ensemble
+        elector.close()
+    finally:
+        backend.close()
+
+
+def test_creator_only_acls_with_credentials(url: str, raw: KazooClient) -> None:
+    root = f"/leaselect-acl-{uuid.uuid4().hex[:8]}"
+    # "/?": leaselect.urls.parse drops a query that follows the host directly (core defect)
+    secure = url.replace("zk://", "zk://alice:s3cret@") + f"/?root={root}"
+    elector = leaselect.Elector(secure, "acl", ttl=4.0, identity="alice-node")
+    try:
+        assert elector.acquire(timeout=10) is not None
+        assert "s3cret" not in repr(elector.backend)
+        with pytest.raises(NoAuthError):
+            raw.get_children(f"{root}/acl")
+        raw.add_auth("digest", "alice:s3cret")
+        (node,) = raw.get_children(f"{root}/acl")
+        acls, _ = raw.get_acls(f"{root}/acl/{node}")
+        assert [acl.id.scheme for acl in acls] == ["digest"]
+        mallory = KazooClient(
+            hosts=ClientConfig.from_url(parse(url)).hosts, auth_data=[("digest", "mallory:x")]
+        )
+        mallory.start(timeout=10)
+        try:
+            with pytest.raises(NoAuthError):
+                mallory.create(f"{root}/acl/x-lock-", ephemeral=True, sequence=True)
+        finally:
+            mallory.stop()
+            mallory.close()
+        seen = elector.leader()
+        assert seen is not None and seen.identity == "alice-node"
+    finally:
+        elector.close()
+
+
+def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient) -> None:
+    name, lost = f"d-{uuid.uuid4().hex[:8]}", threading.Event()
+    reasons: list[LostReason] = []
+    elector = leaselect.Elector(
+        url, name, ttl=3.0, on_lost=lambda _, reason: (reasons.append(reason), lost.set())
+    )
+    try:
+        assert elector.acquire(timeout=10) is not None
+        (node,) = raw.get_children(f"/leaselect/{name}")
+        raw.delete(f"/leaselect/{name}/{node}")
+        assert lost.wait(3.0) and reasons == [LostReason.TAKEN]
+    finally:
+        elector.close()
+
+
+def test_an_expired_session_is_not_resumed(url: str) -> None:
+    name, lost = f"e-{uuid.uuid4().hex[:8]}", threading.Event()
+    reasons: list[LostReason] = []
+    backend = zk(url)
+    elector = leaselect.Elector(
+        backend, name, ttl=3.0, on_lost=lambda _, reason: (reasons.append(reason), lost.set())
+    )
+    try:
+        lease = elector.acquire(timeout=10)
+        assert lease is not None
+        expire_session(backend)  # the client reconnects at once, with a new session
+        assert lost.wait(3.0), "still leading after its session expired"
+        assert reasons == [LostReason.EXPIRED]
+        again = elector.acquire(timeout=10)
+        assert again is not None and again.token > lease.token
+    finally:
+        elector.close()
+        backend.close()
+
+
+def expire_session(backend: ZooKeeperBackend) -> None:
+    """Expire the backend's session server-side: close a second connection to the same session."""
+    client = backend.conn.client()
+    twin = KazooClient(hosts=backend.conn.config.hosts, client_id=client.client_id, timeout=3)
+    twin.start(timeout=10)
+    twin.stop()
+    twin.close()
