@@ -355,17 +355,16 @@ def _spawn(member: Member, argv: Sequence[str], env: dict[str, str]) -> int:
         out.write(f"\n=== {stamp} launch.py starts: {shlex.join(argv)}\n".encode())
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
     try:
-        pid = os.posix_spawn(
-            argv[0],
+        # close_fds: a server must not inherit our descriptors (a caller's flock, sockets)
+        pid = subprocess.Popen(
             list(argv),
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, fd, 1),
-                (os.POSIX_SPAWN_DUP2, fd, 2),
-            ],
-            setsid=True,
-        )
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            close_fds=True,
+            start_new_session=True,
+        ).pid
     finally:
         os.close(fd)
     _SPAWNED.add(pid)

@@ -8,6 +8,7 @@ shared by all processes). Failover = SIGKILL of the leader -> the next leader, a
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -26,9 +27,13 @@ def worker(url: str, ttl: float, rounds: int, hold: float) -> None:
     for _ in range(rounds):
         lease = elector.acquire(timeout=60)
         assert lease is not None
-        print(json.dumps({"e": "elected", "t": SYSTEM_CLOCK.now(), "token": lease.token}), flush=True)
+        print(
+            json.dumps({"e": "elected", "t": SYSTEM_CLOCK.now(), "token": lease.token}), flush=True
+        )
         time.sleep(hold)
-        print(json.dumps({"e": "release", "t": SYSTEM_CLOCK.now(), "token": lease.token}), flush=True)
+        print(
+            json.dumps({"e": "release", "t": SYSTEM_CLOCK.now(), "token": lease.token}), flush=True
+        )
         elector.release()
     elector.close()
 
@@ -46,7 +51,7 @@ def handovers(url: str, ttl: float, rounds: int) -> list[float]:
         events += [json.loads(line) for line in out.splitlines()]
     events.sort(key=lambda e: e["t"])
     gaps = []
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         if before["e"] == "release" and after["e"] == "elected":
             gaps.append(after["t"] - before["t"])
     return gaps
@@ -84,11 +89,15 @@ def main() -> None:
     url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     gaps = handovers(url, args.ttl, args.rounds)
     crash = [failover(url, args.ttl) for _ in range(args.crashes)]
-    print(f"graceful handover: n={len(gaps)} median={statistics.median(gaps) * 1e3:.2f} ms "
-          f"p95={pct(gaps, 0.95) * 1e3:.2f} ms max={max(gaps) * 1e3:.2f} ms")
+    print(
+        f"graceful handover: n={len(gaps)} median={statistics.median(gaps) * 1e3:.2f} ms "
+        f"p95={pct(gaps, 0.95) * 1e3:.2f} ms max={max(gaps) * 1e3:.2f} ms"
+    )
     ratios = [c / args.ttl for c in crash]
-    print(f"crash failover (ttl {args.ttl:g}s): n={len(crash)} median={statistics.median(crash):.3f}s "
-          f"max={max(crash):.3f}s = {max(ratios):.3f} x ttl")
+    print(
+        f"crash failover (ttl {args.ttl:g}s): n={len(crash)} "
+        f"median={statistics.median(crash):.3f}s max={max(crash):.3f}s = {max(ratios):.3f} x ttl"
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from .errors import ConfigError
 
@@ -45,18 +45,17 @@ def parse(url: str) -> StoreUrl:
     if not isinstance(url, str) or "://" not in url:
         raise ConfigError(f"store URL must look like scheme://..., got {redact(str(url))!r}")
     scheme, rest = url.split("://", 1)
-    netloc, _, tail = rest.partition("/")
-    netloc, _, query_in_netloc = netloc.partition("?")
+    rest, _, query = rest.partition("?")
+    netloc, slash, tail = rest.partition("/")
     userinfo, _, hostpart = netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
-    split = urlsplit(f"x://h/{tail}" if not query_in_netloc else f"x://h/?{query_in_netloc}")
     return StoreUrl(
         scheme=scheme.lower(),
         hosts=_parse_hosts(hostpart, url),
-        path=unquote(split.path),
+        path=unquote(slash + tail),
         username=unquote(user) or None,
         password=unquote(password) if userinfo and ":" in userinfo else None,
-        options=dict(parse_qsl(split.query)),
+        options=dict(parse_qsl(query)),
         raw=url,
     )
 

@@ -13,6 +13,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -48,9 +49,7 @@ class SqliteBackend(Backend):
             self._db = sqlite3.connect(
                 path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            _prepare(self._db, busy_timeout)
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"cannot open sqlite store {path!r}: {exc}") from None
 
@@ -98,6 +97,22 @@ class SqliteBackend(Backend):
 
     def __repr__(self) -> str:
         return f"SqliteBackend({self.path!r})"
+
+
+def _prepare(db: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch to WAL and create the schema; retried while another process does the same
+    (changing the journal mode of a new file can fail with "locked" without a busy wait)."""
+    give_up = time.monotonic() + busy_timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > give_up:
+                raise
+            time.sleep(0.01)
 
 
 class SqliteSession(Session):

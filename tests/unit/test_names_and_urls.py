@@ -70,3 +70,17 @@ def test_a_missing_client_names_the_extra_to_install() -> None:
     entry = _Entry("leaselect.backends.nope", "Nope", "nope", "surely_not_installed_client")
     with pytest.raises(ConfigError, match=r"pip install 'leaselect\[nope\]'"):
         _require_client(entry)
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "options"),
+    [
+        ("zk://a:1?root=/x", "", {"root": "/x"}),
+        ("zks://h?ca=/ca.pem&verify=0", "", {"ca": "/ca.pem", "verify": "0"}),
+        ("zk://a:1/chroot/sub?root=/x", "/chroot/sub", {"root": "/x"}),
+        ("sqlite:///tmp/x.db?busy_timeout=3", "/tmp/x.db", {"busy_timeout": "3"}),
+    ],
+)
+def test_query_right_after_the_host_or_path(url: str, path: str, options: dict[str, str]) -> None:
+    parsed = parse(url)
+    assert (parsed.path, parsed.options) == (path, options)
