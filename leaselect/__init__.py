@@ -1,5 +1,6 @@
 """leaselect: lease-based leader election with fencing tokens."""
 
+from .aio import AsyncElector
 from .backend import Backend
 from .clock import SYSTEM_CLOCK, Clock
 from .elector import Elector
@@ -13,10 +14,12 @@ from .errors import (
 )
 from .lease import Leader, Lease, LostReason
 from .registry import connect
+from .runner import LeaderOnly, leader_only
 from .timing import Timing
 
 __all__ = [
     "SYSTEM_CLOCK",
+    "AsyncElector",
     "Backend",
     "BackendUnavailable",
     "Clock",
@@ -24,6 +27,7 @@ __all__ = [
     "ElectionTimeout",
     "Elector",
     "Leader",
+    "LeaderOnly",
     "Lease",
     "LeaseLost",
     "LeaselectError",
@@ -31,5 +35,6 @@ __all__ = [
     "NotLeader",
     "Timing",
     "connect",
+    "leader_only",
 ]
 __version__ = "0.1.0"
