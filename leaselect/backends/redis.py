@@ -1,0 +1,221 @@
+"""The Redis backend: one key per election with a PX expiry, a fencing counter, push wake-ups.
+
+Acquire is one Lua script: ``SET NX PX`` of ``<prefix>{name}:lease`` to ``nonce|token|payload``
+with the token from ``INCR <prefix>{name}:token`` (never expires). The nonce (16 random bytes,
+new each tenure) is the capability renew and release compare. A candidate that loses registers
+in ``<prefix>{name}:waiters`` and blocks with BLPOP on its own wake list, for at most the
+holder's PTTL; a release wakes one waiter by pushing to its list. One script renews every lease
+(and waiter registration) of a session in one round trip. See ``redis_scripts`` for the keys.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import redis
+
+from ..backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
+from ..errors import BackendUnavailable, ConfigError, LeaselectError
+from ..lease import Leader, LostReason
+from ..urls import StoreUrl
+from .redis_client import MAX_BLOCK, RedisSettings, make_pools, mapped_errors, pop_wake, settings
+from .redis_scripts import ACQUIRE, KEEP_ALIVE, RELEASE
+
+MIN_TTL = 0.01
+WAKE_MS = 60_000  # an unconsumed wake-up vanishes after this
+ERROR_BACKOFF = 0.5  # seconds a failed blocking pop waits before the next campaign
+
+
+class RedisBackend(Backend):
+    """``redis://[user:password@]host:port/db[?prefix=leaselect:&timeout=3]``.
+
+    Also ``rediss://`` (TLS; redis-py's ``ssl_*`` query options) and ``unix:///path.sock``.
+    The password may come from ``LEASELECT_REDIS_PASSWORD`` or ``REDIS_PASSWORD`` instead.
+    """
+
+    scheme = "redis"
+
+    def __init__(self, conf: RedisSettings) -> None:
+        super().__init__()
+        self.conf = conf
+        self.prefix = conf.prefix
+        self.closed = False
+        pool, blocking_pool = make_pools(conf)
+        self.client = redis.Redis(connection_pool=pool)
+        self.blocking_pool = blocking_pool
+        self.acquire_script = self.client.register_script(ACQUIRE)
+        self.release_script = self.client.register_script(RELEASE)
+        self.keep_alive_script = self.client.register_script(KEEP_ALIVE)
+
+    @classmethod
+    def from_url(cls, url: StoreUrl) -> RedisBackend:
+        return cls(settings(url))
+
+    @contextmanager
+    def talking(self) -> Iterator[None]:
+        """Around every Redis call: refuse once closed, and map redis-py's errors."""
+        if self.closed:
+            raise BackendUnavailable(f"the redis backend {self.conf.redacted!r} is closed")
+        with mapped_errors(self.conf.redacted):
+            yield
+
+    def check_ttl(self, ttl: float) -> None:
+        if not math.isfinite(ttl) or ttl < MIN_TTL:
+            raise ConfigError(f"the redis backend needs a finite ttl >= {MIN_TTL:g}s, got {ttl!r}")
+
+    def key(self, name: str, part: str) -> str:
+        """The key ``part`` (lease, token, waiters, wake:) of election ``name``."""
+        return f"{self.prefix}{{{name}}}:{part}"
+
+    def observe(self, name: str) -> Leader | None:
+        with self.talking():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.get(self.key(name, "lease"))
+            pipe.pttl(self.key(name, "lease"))
+            value, pttl = pipe.execute()
+        if value is None or pttl < 0:
+            return None
+        _nonce, token, payload = value.decode().split("|", 2)
+        record = json.loads(payload)
+        return Leader(record["i"], int(token), record["m"], pttl / 1000)
+
+    def _open_session(self, ttl: float) -> Session:
+        return RedisSession(self, ttl)
+
+    def _close(self) -> None:
+        self.closed = True
+        self.client.connection_pool.disconnect()
+        self.blocking_pool.disconnect()
+
+    def __repr__(self) -> str:
+        return f"RedisBackend({self.conf.redacted!r}, prefix={self.prefix!r})"
+
+
+class RedisSession(Session):
+    """Leases of one TTL; ``keep_alive`` renews them all with one script call."""
+
+    def __init__(self, backend: RedisBackend, ttl: float) -> None:
+        super().__init__(ttl)
+        self.backend = backend
+        self.ttl_ms = max(1, round(ttl * 1000))
+
+    def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
+        return RedisCandidacy(self, name, identity, metadata)
+
+    def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
+        mine: list[RedisCandidacy] = [c for c in held if isinstance(c, RedisCandidacy)]
+        keys: list[str] = []
+        args: list[str | int] = [self.ttl_ms, self.ttl_ms]
+        for c in mine:
+            keys += [c.keys.lease, c.keys.waiters]
+            args += [c.nonce if c.leading else "", c.waiter_id]
+        with self.backend.talking():
+            codes = self.backend.keep_alive_script(keys=keys, args=args)
+        return [c.renewed(int(code), self.ttl) for c, code in zip(mine, codes, strict=True)]
+
+
+class _Keys:
+    """The keys of one election, as one candidacy uses them."""
+
+    def __init__(self, backend: RedisBackend, name: str, waiter_id: str) -> None:
+        self.lease = backend.key(name, "lease")
+        self.token = backend.key(name, "token")
+        self.waiters = backend.key(name, "waiters")
+        self.wake_prefix = backend.key(name, "wake:")
+        self.wake = self.wake_prefix + waiter_id
+
+
+class RedisCandidacy(Candidacy):
+    """One process's place in one Redis election."""
+
+    def __init__(self, session: RedisSession, name: str, identity: str, metadata: str) -> None:
+        super().__init__(name, identity, metadata)
+        self.session = session
+        self.backend = session.backend
+        self.waiter_id = secrets.token_hex(8)
+        self.keys = _Keys(self.backend, name, self.waiter_id)
+        self.nonce = secrets.token_hex(16)
+        self.leading = False
+        self._payload = json.dumps({"i": identity, "m": metadata}, separators=(",", ":"))
+        self._registered = False  # in the waiters set, as far as we know
+        self._wake_by = 0.0  # time.monotonic() before which the holder's key cannot expire
+        self._interrupted = threading.Event()
+        self._blocked = threading.Event()
+
+    def campaign(self, sent: float) -> Grant | Waiting:
+        keys = [self.keys.lease, self.keys.token, self.keys.waiters, self.keys.wake]
+        args: list[str | int] = [
+            self.nonce,
+            self.session.ttl_ms,
+            self._payload,
+            self.waiter_id,
+            self.session.ttl_ms,
+            "1" if self._registered else "0",
+        ]
+        asked = time.monotonic()
+        with self.backend.talking():
+            won, value = self.backend.acquire_script(keys=keys, args=args)
+        self._registered = not won
+        if won:
+            self.leading = True
+            return Grant(int(value), self.session.ttl, sent)
+        expires_in = max(int(value), 0) / 1000
+        self._wake_by = asked + expires_in  # never later than the key's expiry
+        return Waiting(expires_in)
+
+    def wait(self, waiting: Waiting, timeout: float) -> None:
+        if waiting.expires_in is not None:
+            timeout = min(timeout, self._wake_by - time.monotonic() + 0.001)
+        timeout = min(timeout, MAX_BLOCK)
+        self._blocked.set()
+        try:
+            if self._interrupted.is_set() or timeout <= 0:
+                return
+            try:
+                with self.backend.talking():
+                    popped = pop_wake(self.backend.blocking_pool, self.keys.wake, timeout)
+            except LeaselectError:  # back off (interruptibly); the next campaign reports it
+                self._interrupted.wait(min(timeout, ERROR_BACKOFF))
+                return
+            if popped == b"1":
+                self._registered = False  # the releaser took us off the queue
+        finally:
+            self._blocked.clear()
+            self._interrupted.clear()
+
+    def resign(self) -> None:
+        keys = [self.keys.lease, self.keys.waiters]
+        args: list[str | int] = [self.nonce, self.waiter_id, self.keys.wake_prefix, WAKE_MS]
+        with self.backend.talking():
+            self.backend.release_script(keys=keys, args=args)
+        self.leading = self._registered = False
+        self.nonce = secrets.token_hex(16)
+        self._interrupted.clear()  # the elector interrupts before it resigns; start afresh
+
+    def interrupt(self) -> None:
+        self._interrupted.set()
+        if not self._blocked.is_set():
+            return  # not blocked: the flag alone stops the next wait
+        try:
+            with self.backend.talking():
+                pipe = self.backend.client.pipeline(transaction=False)
+                pipe.lpush(self.keys.wake, "i")
+                pipe.pexpire(self.keys.wake, WAKE_MS)
+                pipe.execute()
+        except Exception:  # the store is unreachable: the blocked BLPOP fails on its own
+            pass
+
+    def renewed(self, code: int, ttl: float) -> Renewal:
+        """The ``Renewal`` for one keep-alive result code."""
+        if code == 2:
+            return Renewal(None, None)
+        if code == 1:
+            return Renewal(ttl)
+        self.leading = False
+        return Renewal(None, LostReason.EXPIRED if code == 0 else LostReason.TAKEN)

@@ -1,0 +1,126 @@
+"""Connecting to Redis: URL to connection pools, and redis-py errors to leaselect errors.
+
+Two pools per backend: one for short commands (socket timeout ``timeout``) and one for
+blocking pops, whose socket timeout exceeds the longest BLPOP we issue.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import redis
+
+from ..errors import BackendUnavailable, ConfigError
+from ..urls import StoreUrl, redact
+
+DEFAULT_PREFIX = "leaselect:"
+DEFAULT_TIMEOUT = 3.0
+MAX_BLOCK = 30.0  # the longest single BLPOP; a longer wait is several
+PASSWORD_ENV = ("LEASELECT_REDIS_PASSWORD", "REDIS_PASSWORD")
+_OURS = ("prefix", "timeout")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """What leaselect reads from a redis URL besides what redis-py reads."""
+
+    url: str  # the URL for redis-py, without leaselect's own options
+    redacted: str
+    prefix: str
+    timeout: float
+    password: str | None
+
+
+def settings(url: StoreUrl) -> RedisSettings:
+    """Validate ``url`` and pick out leaselect's options (``prefix``, ``timeout``)."""
+    if url.scheme in ("redis", "rediss") and len(url.hosts) > 1:
+        raise ConfigError(f"a redis URL names one server, got {url.redacted!r}")
+    prefix = url.options.get("prefix", DEFAULT_PREFIX)
+    if not prefix or not prefix.isprintable() or any(c in prefix for c in "{} "):
+        raise ConfigError(f"redis prefix must be printable, without spaces or braces: {prefix!r}")
+    timeout = _number(url.options.get("timeout"), DEFAULT_TIMEOUT, "timeout")
+    password = url.password
+    if password is None:
+        password = next((os.environ[k] for k in PASSWORD_ENV if os.environ.get(k)), None)
+    return RedisSettings(_strip_options(url.raw), url.redacted, prefix, timeout, password)
+
+
+def _number(text: str | None, default: float, what: str) -> float:
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"redis {what}= must be a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"redis {what}= must be positive, got {text!r}")
+    return value
+
+
+def _strip_options(raw: str) -> str:
+    base, _, query = raw.partition("?")
+    kept = urlencode([(k, v) for k, v in parse_qsl(query) if k not in _OURS])
+    return f"{base}?{kept}" if kept else base
+
+
+def make_pools(conf: RedisSettings) -> tuple[redis.ConnectionPool, redis.ConnectionPool]:
+    """The command pool and the blocking-pop pool for ``conf``."""
+
+    def pool(socket_timeout: float) -> redis.ConnectionPool:
+        extra: dict[str, object] = {"password": conf.password} if conf.password else {}
+        try:
+            return redis.ConnectionPool.from_url(
+                conf.url,
+                socket_connect_timeout=conf.timeout,
+                socket_timeout=socket_timeout,
+                health_check_interval=0,
+                **extra,
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"bad redis URL {conf.redacted!r}: {redact(str(exc))}") from None
+
+    return pool(conf.timeout), pool(MAX_BLOCK + conf.timeout)
+
+
+@contextmanager
+def mapped_errors(where: str) -> Iterator[None]:
+    """Turn redis-py errors raised inside into ``BackendUnavailable`` or ``ConfigError``."""
+    try:
+        yield
+    except (redis.AuthenticationError, redis.exceptions.AuthorizationError) as exc:
+        raise ConfigError(f"redis {where} refused our credentials: {redact(str(exc))}") from None
+    except redis.exceptions.NoPermissionError as exc:
+        raise ConfigError(f"redis {where}: the user lacks a permission: {exc}") from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError, ValueError) as exc:
+        # OSError/ValueError: a socket closed under us (the backend closing in another thread)
+        raise BackendUnavailable(f"redis {where} unreachable: {redact(str(exc))}") from None
+    except redis.RedisError as exc:
+        raise BackendUnavailable(f"redis {where} failed: {redact(str(exc))}") from None
+
+
+def pop_wake(pool: redis.ConnectionPool, key: str, timeout: float) -> bytes | None:
+    """BLPOP ``key`` for ``timeout`` seconds timed by OUR clock: the value, or None.
+
+    Redis times blocked clients out only on its cron tick (``hz`` 10: up to 100 ms late), so
+    the server's timeout is a backstop; when ours passes first the connection is dropped,
+    which also cancels the pop (a wake-up lost that way is moot: the caller campaigns next).
+    """
+    conn: Any = pool.get_connection()  # redis-py leaves these methods untyped
+    try:
+        conn.send_command("BLPOP", key, round(timeout + 0.05, 3))
+        if not conn.can_read(timeout=timeout):
+            conn.disconnect()
+            return None
+        reply = conn.read_response()
+    except BaseException:
+        conn.disconnect()
+        raise
+    finally:
+        pool.release(conn)
+    return None if reply is None else bytes(reply[1])

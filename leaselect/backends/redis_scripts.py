@@ -1,0 +1,108 @@
+"""The Lua scripts of the Redis backend; each runs atomically on the server, by SHA.
+
+Keys of one election share the hash tag ``{name}`` so they land in one Redis Cluster slot:
+``<prefix>{name}:lease`` (string ``nonce|token|payload``, with a PX expiry),
+``<prefix>{name}:token`` (the fencing counter, never expires),
+``<prefix>{name}:waiters`` (sorted set: waiter id -> registration expiry, server ms) and
+``<prefix>{name}:wake:<waiter id>`` (a list a waiter blocks on with BLPOP).
+"""
+
+from __future__ import annotations
+
+# Server time in ms, the registration clock of the waiters' sorted set.
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: lease, token, waiters, own wake list.
+# ARGV: nonce, ttl ms, payload, waiter id, registration ms, '1' if we may be registered.
+# Returns {1, token} (we lead) or {0, pttl ms} (someone else does; we are registered).
+ACQUIRE = (
+    """
+local mine = ARGV[1] .. '|'
+local cur = redis.call('GET', KEYS[1])
+if cur and string.sub(cur, 1, #mine) ~= mine then
+"""
+    + _NOW
+    + """
+  redis.call('DEL', KEYS[4])
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), ARGV[4])
+  return {0, redis.call('PTTL', KEYS[1])}
+end
+if ARGV[6] == '1' then
+  redis.call('ZREM', KEYS[3], ARGV[4])
+end
+if cur then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, tonumber(string.match(cur, '^[^|]*|(%d+)|'))}
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], mine .. token .. '|' .. ARGV[3], 'NX', 'PX', ARGV[2])
+return {1, token}
+"""
+)
+
+# KEYS: lease, waiters.  ARGV: nonce, waiter id, wake-key prefix, wake list ms.
+# Deletes the lease if it is ours, else leaves the queue; then, if the lease is free, wakes ONE
+# live waiter: the most recently refreshed (a dead one stops refreshing; if even that one's
+# registration has lapsed, every registration has and the queue is dropped).
+# Returns 1 if our lease was deleted, else 0.
+RELEASE = (
+    """
+local released = 0
+local cur = redis.call('GET', KEYS[1])
+local mine = ARGV[1] .. '|'
+if cur and string.sub(cur, 1, #mine) == mine then
+  redis.call('DEL', KEYS[1])
+  released = 1
+  cur = false
+else
+  redis.call('ZREM', KEYS[2], ARGV[2])
+end
+if not cur then
+"""
+    + _NOW
+    + """
+  local next = redis.call('ZPOPMAX', KEYS[2])
+  if next[1] and tonumber(next[2]) < now then
+    redis.call('DEL', KEYS[2])
+  elseif next[1] then
+    local wake = ARGV[3] .. next[1]
+    redis.call('LPUSH', wake, '1')
+    redis.call('PEXPIRE', wake, ARGV[4])
+  end
+end
+return released
+"""
+)
+
+# KEYS: per candidacy, its lease then its waiters key.  ARGV: ttl ms, registration ms, then
+# per candidacy: nonce ('' for a waiter) and waiter id.
+# Returns per candidacy: 1 renewed, 0 lease gone, -1 taken by another, 2 waiter refreshed.
+KEEP_ALIVE = (
+    _NOW
+    + """
+local out = {}
+for i = 1, #KEYS / 2 do
+  local lease, waiters = KEYS[2 * i - 1], KEYS[2 * i]
+  local nonce, waiter = ARGV[2 * i + 1], ARGV[2 * i + 2]
+  if nonce == '' then
+    redis.call('ZADD', waiters, 'XX', now + tonumber(ARGV[2]), waiter)
+    out[i] = 2
+  else
+    local cur = redis.call('GET', lease)
+    local mine = nonce .. '|'
+    if not cur then
+      out[i] = 0
+    elseif string.sub(cur, 1, #mine) == mine then
+      redis.call('PEXPIRE', lease, ARGV[1])
+      out[i] = 1
+    else
+      out[i] = -1
+    end
+  end
+end
+return out
+"""
+)

@@ -1,0 +1,230 @@
+"""The Redis backend's own promises, on the real redis-server of ``backends/launch.py``.
+
+Run: .venv/bin/python -m pytest tests/integration/test_redis_backend.py
+Counting wrappers spy on leaselect's own calls; the store is never mocked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+import leaselect
+from leaselect.backend import Grant, Renewal, Waiting
+from leaselect.backends.redis import RedisBackend, RedisCandidacy
+from leaselect.lease import LostReason
+from tests.contract.test_contract import read_event, spawn
+from tests.stores import STORES, configured_url
+
+
+@pytest.fixture
+def url() -> str:
+    found = configured_url(STORES["redis"])
+    if found is None:
+        pytest.skip("LEASELECT_TEST_REDIS_URL is not set: python3 backends/launch.py up redis")
+    return found
+
+
+@pytest.fixture
+def name() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def backend(url: str) -> Iterator[RedisBackend]:
+    opened = leaselect.connect(url)
+    assert isinstance(opened, RedisBackend)
+    yield opened
+    opened.close()
+
+
+def counting(monkeypatch: pytest.MonkeyPatch, cls: Any, method: str) -> list[object]:
+    """Record the instance of every call of ``cls.method``."""
+    calls: list[object] = []
+    original: Callable[..., Any] = getattr(cls, method)
+
+    def wrapper(self: object, *args: Any, **kwargs: Any) -> Any:
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, method, wrapper)
+    return calls
+
+
+def test_a_release_wakes_exactly_one_waiter(
+    url: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaigns = counting(monkeypatch, RedisCandidacy, "campaign")
+    leader = leaselect.Elector(url, name, ttl=30)
+    assert leader.acquire(timeout=5) is not None
+    waiters = [leaselect.Elector(url, name, ttl=30) for _ in range(5)]
+    for waiter in waiters:
+        waiter.start()
+    time.sleep(0.5)
+    before = len(campaigns)
+    assert before == 6
+    leader.release()
+    time.sleep(0.5)
+    assert len(campaigns) - before == 1, "a release must wake one waiter, not all"
+    assert sum(w.is_leader for w in waiters) == 1
+    for elector in [leader, *waiters]:
+        elector.close()
+
+
+def test_one_round_trip_renews_many_elections(
+    backend: RedisBackend, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = backend.session(5.0)
+    leaders = [session.candidacy(f"{name}-{i}", "me", "") for i in range(20)]
+    assert all(isinstance(c.campaign(0.0), Grant) for c in leaders)
+    other_backend = leaselect.connect(backend.conf.url)
+    other = other_backend.session(5.0)
+    waiter = other.candidacy(f"{name}-0", "other", "")
+    assert isinstance(waiter.campaign(0.0), Waiting)
+    calls = counting(monkeypatch, type(backend.keep_alive_script), "__call__")
+    assert session.keep_alive(leaders, 0.0) == [Renewal(5.0)] * 20
+    assert len(calls) == 1
+    assert other.keep_alive([waiter], 0.0) == [Renewal(None, None)]
+    redis.Redis.from_url(backend.conf.url).delete(backend.key(f"{name}-3", "lease"))
+    assert session.keep_alive(leaders[2:4], 0.0) == [
+        Renewal(5.0),
+        Renewal(None, LostReason.EXPIRED),
+    ]
+    for candidacy in [*leaders, waiter]:
+        candidacy.resign()
+    other_backend.close()
+
+
+def test_resign_then_campaign_again(backend: RedisBackend, name: str) -> None:
+    candidacy = backend.session(2.0).candidacy(name, "me", "meta")
+    first = candidacy.campaign(1.0)
+    assert isinstance(first, Grant) and first.anchor == 1.0 and first.ttl == 2.0
+    again = candidacy.campaign(2.0)  # a retry after a lost reply: same tenure, same token
+    assert isinstance(again, Grant) and again.token == first.token
+    candidacy.resign()
+    candidacy.resign()
+    assert backend.observe(name) is None
+    second = candidacy.campaign(3.0)
+    assert isinstance(second, Grant) and second.token == first.token + 1
+    candidacy.resign()
+
+
+def test_prefix_option_places_the_keys(url: str, name: str) -> None:
+    backend = leaselect.connect(f"{url}?prefix=myapp:")
+    candidacy = backend.session(2.0).candidacy(name, "me", "")
+    assert isinstance(candidacy.campaign(0.0), Grant)
+    client = redis.Redis.from_url(url)
+    assert client.exists(f"myapp:{{{name}}}:lease", f"myapp:{{{name}}}:token") == 2
+    candidacy.resign()
+    backend.close()
+
+
+@pytest.mark.parametrize("ttl", [0.001, math.inf, math.nan])
+def test_ttls_redis_cannot_honour_are_rejected(url: str, name: str, ttl: float) -> None:
+    with pytest.raises(leaselect.ConfigError):
+        leaselect.Elector(url, name, ttl=ttl)
+
+
+def test_the_password_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = leaselect.connect("redis://user:s3cret-pw@127.0.0.1:1/0?timeout=0.5")
+    assert "s3cret" not in repr(backend)
+    with pytest.raises(leaselect.BackendUnavailable) as caught:
+        backend.observe("x")
+    assert "s3cret" not in str(caught.value) and "127.0.0.1:1" in str(caught.value)
+    backend.close()
+
+
+def test_acl_user_with_password_from_the_environment(
+    url: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = redis.Redis.from_url(url)
+    user = f"ls-{uuid.uuid4().hex[:6]}"
+    admin.acl_setuser(user, enabled=True, passwords=["+pw-ok"], keys=["*"], commands=["+@all"])
+    try:
+        host = url.split("://", 1)[1]
+        monkeypatch.setenv("LEASELECT_REDIS_PASSWORD", "pw-ok")
+        with leaselect.connect(f"redis://{user}@{host}") as backend:
+            assert backend.observe(name) is None
+        with pytest.raises(leaselect.ConfigError) as caught:
+            leaselect.connect(f"redis://{user}:wrong-pw@{host}").observe(name)
+        assert "wrong-pw" not in str(caught.value)
+    finally:
+        admin.acl_deluser(user)
+
+
+def test_a_dead_waiter_stalls_a_handover_at_most_its_registration(url: str, name: str) -> None:
+    ttl = 2.0
+    leader = leaselect.Elector(url, name, ttl=ttl)
+    assert leader.acquire(timeout=5) is not None
+    live = leaselect.Elector(url, name, ttl=ttl)
+    live.start()
+    time.sleep(0.2)
+    doomed = spawn(url, name, ttl, "hold")  # registers last: the freshest, so woken first
+    read_event(doomed, "ready")
+    time.sleep(0.3)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    released = time.monotonic()
+    leader.release()
+    became = threading.Event()
+    while not live.is_leader and time.monotonic() - released < ttl + 1:
+        became.wait(0.01)
+    assert live.is_leader
+    assert time.monotonic() - released <= ttl + 0.1
+    live.close()
+    leader.close()
+
+
+@pytest.fixture
+def unix_redis(tmp_path: Path) -> Iterator[str]:
+    """A private redis-server on a Unix socket only (started and stopped by this test)."""
+    sock = tmp_path / "redis.sock"
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(unix_socket_path=str(sock))
+        for _ in range(100):
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    break
+            time.sleep(0.05)
+        yield f"unix://{sock}?db=0"
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_unix_socket_url(unix_redis: str, name: str) -> None:
+    elector = leaselect.Elector(unix_redis, name, ttl=1.0, identity="sock")
+    lease = elector.acquire(timeout=5)
+    assert lease is not None and lease.token == 1
+    seen = elector.leader()
+    assert seen is not None and seen.identity == "sock"
+    elector.close()
