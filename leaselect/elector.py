@@ -129,10 +129,14 @@ class Elector:
         with self._lifecycle:
             with self._lock:
                 self._want = False
-                self._apply(self._machine.released(self._clock.now()))
+                effects = self._machine.released(self._clock.now())
+                self._apply(effects)
+                was_leading = bool(effects)
                 candidacy, thread = self._candidacy, self._thread
                 self._stop.set()
                 self._settled.set()
+            if was_leading and candidacy is not None:
+                self._resign(candidacy)  # hand over first: a leading campaign thread does no I/O
             self._changed.set()
             if candidacy is not None:
                 candidacy.interrupt()
@@ -140,7 +144,8 @@ class Elector:
                 thread.join(self.timing.ttl)
             if candidacy is not None:
                 self._keeper().drop(candidacy)
-                self._resign(candidacy)
+                if not was_leading:
+                    self._resign(candidacy)
 
     def close(self) -> None:
         """Release, stop the callback thread and close the backend if this elector opened it."""
@@ -193,12 +198,19 @@ class Elector:
                 continue
             backoff = 0.0
             if isinstance(outcome, Waiting):
-                candidacy.wait(outcome, self.timing.ttl)
+                self._wait(candidacy, outcome)
             elif self._begin_tenure(outcome):
                 self._watch_tenure()
                 self._after_tenure(candidacy)
             else:
                 self._resign(candidacy)
+
+    def _wait(self, candidacy: Candidacy, waiting: Waiting) -> None:
+        try:
+            candidacy.wait(waiting, self.timing.ttl)
+        except LeaselectError as exc:
+            log.warning("waiting in %r failed: %s", self.name, redact(str(exc)))
+            self._clock.wait(self._stop, RETRY_BACKOFF)
 
     def _continue_or_exit(self, candidacy: Candidacy) -> bool:
         """Whether to campaign on; an exiting thread clears ``_thread`` under the lock."""
