@@ -1,0 +1,213 @@
+"""The etcd v3 backend: etcd's election recipe over the gRPC gateway (HTTP/JSON, via etcd3gw).
+
+Each candidate puts ``<prefix>/<name>/<lease hex>-<nonce>`` bound to its session's lease, in a
+transaction that creates it only if absent. The leader is the key with the lowest create
+revision, and that revision is the fencing token (strictly increasing across the cluster). A
+waiter watches only the key just before its own for a DELETE, then campaigns again. One lease
+and one keep-alive per session, shared by every elector of the process with that TTL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+import weakref
+from collections.abc import Sequence
+
+from ..backend import Backend, Candidacy, Renewal, Session
+from ..errors import ConfigError, LeaselectError
+from ..lease import Leader, LostReason
+from ..urls import StoreUrl
+from .etcd_candidacy import EtcdCandidacy
+from .etcd_transport import (
+    DEFAULT_BUDGET,
+    Json,
+    LeaseNotFound,
+    Transport,
+    b64,
+    by_create,
+    same_revision,
+    unb64,
+)
+
+DEFAULT_PREFIX = "/leaselect"
+MIN_TTL = 1.0
+
+
+class EtcdBackend(Backend):
+    """``etcd://host:port[,host:port...][?prefix=/leaselect&timeout=2]``; ``etcds://`` for TLS."""
+
+    scheme = "etcd"
+
+    def __init__(self, transport: Transport, prefix: str = DEFAULT_PREFIX) -> None:
+        super().__init__()
+        self.transport = transport
+        self.prefix = prefix.rstrip("/")
+        self.owned: dict[tuple[str, int], str] = {}  # (name, token) -> our leader key
+
+    @classmethod
+    def from_url(cls, url: StoreUrl) -> EtcdBackend:
+        prefix = url.options.get("prefix", DEFAULT_PREFIX)
+        if not prefix.startswith("/") or not prefix.strip("/") or not prefix.isprintable():
+            raise ConfigError(f"etcd prefix must look like /name, got {prefix!r}")
+        try:
+            budget = float(url.options.get("timeout", DEFAULT_BUDGET))
+        except ValueError:
+            raise ConfigError("etcd timeout= must be a number of seconds") from None
+        if budget <= 0:
+            raise ConfigError("etcd timeout= must be positive")
+        return cls(Transport(url, budget), prefix)
+
+    def check_ttl(self, ttl: float) -> None:
+        if ttl < MIN_TTL:
+            raise ConfigError(
+                f"the etcd backend needs ttl >= {MIN_TTL:g}s (etcd leases are whole seconds), "
+                f"got {ttl!r}"
+            )
+
+    def election_prefix(self, name: str) -> str:
+        """The directory of election ``name``'s candidate keys."""
+        return f"{self.prefix}/{name}/"
+
+    def post(self, path: str, body: Json) -> Json:
+        """One request to the cluster."""
+        return self.transport.post(path, body)
+
+    def observe(self, name: str) -> Leader | None:
+        directory = self.election_prefix(name)
+        reply = self.post("kv/range", {**by_create(directory), "limit": "1"})
+        kvs = reply.get("kvs", [])
+        if not kvs:
+            return None
+        kv = kvs[0]
+        value = json.loads(unb64(kv.get("value", b64("{}"))))
+        expires_in = None
+        if kv.get("lease"):
+            alive = self.post("lease/timetolive", {"ID": kv["lease"]})
+            expires_in = float(alive.get("TTL", -1))
+            if expires_in <= 0:
+                return None
+        return Leader(
+            str(value.get("identity", "")),
+            int(kv["create_revision"]),
+            str(value.get("metadata", "")),
+            expires_in,
+        )
+
+    def _open_session(self, ttl: float) -> Session:
+        return EtcdSession(self, ttl)
+
+    def _close(self) -> None:
+        self.transport.close()
+
+    def __repr__(self) -> str:
+        return f"EtcdBackend({self.transport.describe()!r}, prefix={self.prefix!r})"
+
+
+class EtcdSession(Session):
+    """One etcd lease and its keep-alive, shared by the candidacies of one TTL."""
+
+    def __init__(self, backend: EtcdBackend, ttl: float) -> None:
+        super().__init__(ttl)
+        self.backend = backend
+        self._lock = threading.Lock()
+        self._lease: int | None = None
+        self._granted = 0.0
+        self._anchor = 0.0
+        self._members: weakref.WeakSet[EtcdCandidacy] = weakref.WeakSet()
+
+    def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
+        candidacy = EtcdCandidacy(self, name, identity, metadata)
+        with self._lock:
+            self._members.add(candidacy)
+        return candidacy
+
+    def lease(self, sent: float) -> tuple[int, float, float]:
+        """(lease id, granted TTL, anchor) of a live lease, granting one if needed."""
+        with self._lock:
+            if self._lease is not None:
+                return self._lease, self._granted, self._anchor
+        reply = self.backend.post("lease/grant", {"TTL": str(math.ceil(self.ttl))})
+        with self._lock:
+            if self._lease is None:
+                self._lease, self._granted, self._anchor = (
+                    int(reply["ID"]),
+                    float(reply["TTL"]),
+                    sent,
+                )
+                return self._lease, self._granted, self._anchor
+        self._revoke(int(reply["ID"]))  # another thread granted one first
+        return self.lease(sent)
+
+    def lease_gone(self, lease: int) -> None:
+        """etcd dropped ``lease``: forget it and wake every waiting candidacy to re-register."""
+        with self._lock:
+            if self._lease != lease:
+                return
+            self._lease = None
+            members = list(self._members)
+        for member in members:
+            member.interrupt()
+
+    def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
+        with self._lock:
+            lease = self._lease
+        ours: list[EtcdCandidacy] = list(held)  # type: ignore[arg-type]
+        if lease is None:
+            return [c.lost(LostReason.EXPIRED) for c in ours]
+        ttl = self.refresh(lease, sent)
+        if ttl <= 0:
+            return [c.lost(LostReason.EXPIRED) for c in ours]
+        gone = _vanished(self.backend, [c for c in ours if c.leading and c.lease == lease])
+        return [_renewal(c, lease, ttl, gone) for c in ours]
+
+    def refresh(self, lease: int, sent: float) -> float:
+        """One keep-alive of ``lease`` sent at ``sent``: the granted TTL, or 0 if it is gone."""
+        try:
+            reply = self.backend.post("lease/keepalive", {"ID": str(lease)})
+        except LeaseNotFound:
+            reply = {}
+        ttl = float(reply.get("result", {}).get("TTL", -1))
+        if ttl <= 0:
+            self.lease_gone(lease)
+            return 0.0
+        with self._lock:
+            if self._lease == lease and sent > self._anchor:
+                self._granted, self._anchor = ttl, sent
+        return ttl
+
+    def close(self) -> None:
+        with self._lock:
+            lease, self._lease = self._lease, None
+        if lease is not None:
+            self._revoke(lease)
+
+    def _revoke(self, lease: int) -> None:
+        with contextlib.suppress(LeaselectError):  # it expires by itself within its TTL
+            self.backend.post("lease/revoke", {"ID": str(lease)})
+
+
+def _renewal(c: EtcdCandidacy, lease: int, ttl: float, gone: set[EtcdCandidacy]) -> Renewal:
+    if c.leading and c.lease != lease:
+        return c.lost(LostReason.EXPIRED)  # it led on an earlier lease of this session
+    if c in gone:
+        return c.lost(LostReason.TAKEN)
+    return Renewal(ttl if c.leading else None, None)
+
+
+def _vanished(backend: EtcdBackend, leaders: list[EtcdCandidacy]) -> set[EtcdCandidacy]:
+    """The leaders whose key no longer has their create revision (one transaction)."""
+    if not leaders:
+        return set()
+    compare = [same_revision(c.key, c.token) for c in leaders]
+    reply = backend.post("kv/txn", {"compare": compare, "success": [], "failure": []})
+    if reply.get("succeeded"):
+        return set()
+    gone = set()
+    for candidacy in leaders:
+        check = backend.post("kv/txn", {"compare": [same_revision(candidacy.key, candidacy.token)]})
+        if not check.get("succeeded"):
+            gone.add(candidacy)
+    return gone

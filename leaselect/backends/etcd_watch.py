@@ -1,0 +1,99 @@
+"""A blocking, interruptible wait for the deletion of one etcd key (the predecessor's).
+
+The gateway streams watch events as JSON lines over a long POST. The watch starts at a given
+revision so a delete that happened between our read and the watch is replayed, not missed. The
+caller's thread blocks in the socket read; ``interrupt`` shuts the socket down from any thread.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import requests
+
+from .etcd_transport import CONNECT_TIMEOUT, Transport, b64
+
+
+class DeleteWatch:
+    """Waits for one key's DELETE event; reusable, one wait at a time."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self._lock = threading.Lock()
+        self._response: requests.Response | None = None
+        self._interrupted = False
+
+    def reset(self) -> None:
+        """Forget interrupts that came before now."""
+        with self._lock:
+            self._interrupted = False
+
+    def interrupt(self) -> None:
+        """Make the current (or the next) ``wait`` return now."""
+        with self._lock:
+            self._interrupted = True
+            response = self._response
+        if response is not None:
+            _shutdown(response)
+
+    def wait(self, key: str, start_revision: int, timeout: float) -> None:
+        """Return once ``key`` is deleted at or after ``start_revision``, or after ``timeout``."""
+        if timeout <= 0:
+            return
+        deadline = time.monotonic() + timeout
+        client = self._transport.client
+        body = {
+            "create_request": {
+                "key": b64(key),
+                "start_revision": str(start_revision),
+                "filters": ["NOPUT"],
+            }
+        }
+        try:
+            response = self._transport.session.post(
+                client.get_url("watch"), json=body, stream=True, timeout=(CONNECT_TIMEOUT, timeout)
+            )
+        except requests.RequestException:
+            return  # the next campaign reports the failure and fails over
+        with self._lock:
+            self._response = response
+            interrupted = self._interrupted
+        try:
+            if not interrupted:
+                _read_until_delete(response, deadline)
+        finally:
+            with self._lock:
+                self._response = None
+            response.close()
+
+
+def _read_until_delete(response: requests.Response, deadline: float) -> None:
+    try:
+        for line in response.iter_lines():
+            if not line.strip():
+                continue
+            result = json.loads(line).get("result", {})
+            if result.get("events") or result.get("canceled") or "error" in result:
+                return
+            if time.monotonic() >= deadline:
+                return
+    except (requests.RequestException, OSError, ValueError, AttributeError):
+        return  # timeout, interrupt or a broken stream: the caller campaigns again
+
+
+def _shutdown(response: requests.Response) -> None:
+    """Shut the streaming socket down so a read blocked in another thread returns."""
+    try:
+        fd = response.raw._fp.fileno()
+        sock = socket.socket(fileno=socket.dup(fd))
+    except (AttributeError, OSError, ValueError):
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()

