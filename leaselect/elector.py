@@ -203,7 +203,8 @@ class Elector:
                 self._watch_tenure()
                 self._after_tenure(candidacy)
             else:
-                self._resign(candidacy)
+                self._resign(candidacy)  # the grant was stale on arrival: renewals are failing
+                self._clock.wait(self._stop, RETRY_BACKOFF)
 
     def _wait(self, candidacy: Candidacy, waiting: Waiting) -> None:
         try:

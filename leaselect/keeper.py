@@ -35,17 +35,17 @@ class Keeper:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._due = 0.0
+        self._last_sent = 0.0  # the send time of the last successful keep-alive, kept across idle
         self._failing = False
 
     def hold(self, holder: _Holder) -> None:
         """Start renewing ``holder.candidacy``'s lease."""
         with self._lock:
             self._holders[id(holder.candidacy)] = holder
-            self._due = (
-                min(self._due, self._clock.now() + holder.renew_every)
-                if self._due
-                else (self._clock.now() + holder.renew_every)
-            )
+            # a shared store lease (etcd, ZooKeeper) was last refreshed at _last_sent, not now
+            start = self._last_sent or self._clock.now()
+            due = start + holder.renew_every
+            self._due = min(self._due, due) if self._due else due
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="leaselect-keeper", daemon=True
@@ -93,6 +93,8 @@ class Keeper:
             self._reschedule(sent, min(h.retry_delay for h in holders))
             return
         self._failing = False
+        with self._lock:
+            self._last_sent = max(self._last_sent, sent)
         for holder, renewal in zip(holders, renewals, strict=True):
             holder.on_renewal(renewal, sent)
         self._reschedule(sent, min(h.renew_every for h in holders))
