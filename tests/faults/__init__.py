@@ -1,0 +1,1 @@
+"""Fault-injection suite: real store servers, contender processes, nemeses and checkers."""

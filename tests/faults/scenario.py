@@ -1,0 +1,83 @@
+"""One store's fault plan: start contenders, inject every applicable fault, check the logs."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import nemesis
+from .checker import Report, check
+from .cluster import Cluster
+from .nemesis import Fault, Nemesis
+
+PROCESS_FAULTS: list[Nemesis] = [nemesis.kill_leader, nemesis.pause_long, nemesis.pause_short]
+NETWORK_FAULTS: list[Nemesis] = [nemesis.cut_long, nemesis.cut_short]
+NOT_NETWORKED = ["cut > TTL", "cut < TTL", "store member / restart faults"]
+
+
+def plan(store: str) -> tuple[list[Nemesis], list[str]]:
+    """The applicable nemeses of ``store`` (one round) and the kinds that do not apply."""
+    if store == "sqlite":
+        return list(PROCESS_FAULTS), list(NOT_NETWORKED)
+    from .store_faults import STORE_NEMESES  # imports backends.launch
+
+    return PROCESS_FAULTS + NETWORK_FAULTS + STORE_NEMESES[store], []
+
+
+def run_phase(store: str, url: str, ttl: float, run_dir: Path, nemeses: list[Nemesis],
+              block_lost: float = 0.0, log: Callable[[str], None] = print) -> Report:
+    """Start 3 contenders, inject ``nemeses`` one after another, stop, check."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cluster = Cluster(url, f"faults-{secrets.token_hex(4)}", ttl, run_dir)
+    faults: list[Fault] = []
+    cluster.start(block_lost)
+    try:
+        if cluster.await_leader(ttl + 10) is None:
+            raise RuntimeError(f"{store}: no leader within {ttl + 10} s; see {run_dir}/*.stderr")
+        for inject in nemeses:
+            fault = inject(cluster)
+            if fault is None:
+                log(f"{store}: {inject.__name__}: no leader to target")
+                continue
+            log(f"{store}: {fault.kind} on {fault.target} for {fault.end - fault.start:.2f} s")
+            faults.append(fault)
+    finally:
+        cluster.stop()
+        (run_dir / "faults.json").write_text(json.dumps([vars(f) for f in faults], indent=1))
+    time.sleep(0.2)
+    return check(store, cluster.events(), cluster.deaths, faults, cluster.fence, ttl)
+
+
+def run_store(store: str, url: str, ttl: float, rounds: int, run_dir: Path,
+              log: Callable[[str], None] = print) -> Report:
+    """Every applicable fault ``rounds`` times, then ``rounds`` blocking-on_lost faults."""
+    one_round, not_applicable = plan(store)
+    if store != "sqlite":
+        from backends import launch
+
+        launch.up([store])
+    # Redis data loss last: afterwards its counter restarts below the fence's newest token.
+    nemeses = sorted(one_round * rounds, key=lambda n: n.__name__.endswith("_off"))
+    main = run_phase(store, url, ttl, run_dir / "main", nemeses, log=log)
+    blocking = run_phase(store, url, ttl, run_dir / "blocking", [nemesis.blocking_lost] * rounds,
+                         block_lost=2 * ttl, log=log)
+    if store != "sqlite":
+        from .store_faults import restore
+
+        restore(store)()
+    report = merge(main, blocking)
+    report.not_applicable = not_applicable
+    return report
+
+
+def merge(a: Report, b: Report) -> Report:
+    """Two phases of one store as one report."""
+    out = Report(a.store)
+    for name, value in vars(a).items():
+        other = getattr(b, name)
+        if isinstance(value, (list, int, float)) and name != "store":
+            setattr(out, name, value + other)
+    return out
