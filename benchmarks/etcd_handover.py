@@ -11,8 +11,6 @@ a leading candidacy; recipe: etcd3gw Lease.refresh). Run under flock /tmp/leasel
 from __future__ import annotations
 
 import argparse
-import itertools
-import json
 import os
 import random
 import signal
@@ -27,6 +25,7 @@ from leaselect.urls import parse
 from tests.stores import STORES, configured_url
 
 from .etcd_recipe import RecipeElection, connect
+from .events import handover_gaps, next_event
 
 IMPLS = ("leaselect", "recipe")
 
@@ -36,28 +35,10 @@ def spawn(impl: str, url: str, name: str, ttl: float, *mode: str) -> subprocess.
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
-def next_event(proc: subprocess.Popen[str], event: str) -> dict[str, float]:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        record: dict[str, float] = json.loads(line)
-        if record["e"] == event:
-            return record
-    raise RuntimeError(f"worker exited ({proc.wait()}) before {event!r}")
-
-
 def handovers(impl: str, url: str, ttl: float, rounds: int) -> list[float]:
     name = f"bench-{os.urandom(4).hex()}"
     procs = [spawn(impl, url, name, ttl, "rounds", "0.05", str(rounds)) for _ in range(2)]
-    events = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=120)
-        events += [json.loads(line) for line in out.splitlines()]
-    events.sort(key=lambda e: e["t"])
-    return [
-        after["t"] - before["t"]
-        for before, after in itertools.pairwise(events)
-        if before["e"] == "release" and after["e"] == "elected"
-    ]
+    return handover_gaps(procs)
 
 
 def failover(impl: str, url: str, ttl: float) -> float:

@@ -10,8 +10,6 @@ next leader, as a ratio to the TTL. Commands = INFO commandstats of one release 
 from __future__ import annotations
 
 import argparse
-import itertools
-import json
 import os
 import signal
 import statistics
@@ -23,6 +21,7 @@ from typing import Any
 
 import redis
 
+from benchmarks.events import handover_gaps, next_event
 from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.registry import connect
 from tests.stores import STORES, configured_url
@@ -36,41 +35,23 @@ def spawn(lib: str, url: str, name: str, ttl: float, *mode: str) -> subprocess.P
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
-def read(proc: subprocess.Popen[str], event: str) -> Event:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        record: Event = json.loads(line)
-        if record["e"] == event:
-            return record
-    raise RuntimeError(f"worker exited ({proc.wait()}) before {event!r}")
-
-
 def handovers(lib: str, url: str, ttl: float, rounds: int) -> list[float]:
     name = f"bench-{lib}-{uuid.uuid4().hex[:8]}"
     procs = [spawn(lib, url, name, ttl, "rounds", str(rounds), "0.05", "0.01") for _ in range(2)]
-    events: list[Event] = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=120)
-        events += [json.loads(line) for line in out.splitlines()]
-    events.sort(key=lambda e: e["t"])
-    return [
-        after["t"] - before["t"]
-        for before, after in itertools.pairwise(events)
-        if before["e"] == "release" and after["e"] == "elected"
-    ]
+    return handover_gaps(procs)
 
 
 def failover(lib: str, url: str, ttl: float) -> float:
     name = f"bench-{lib}-{uuid.uuid4().hex[:8]}"
     holder = spawn(lib, url, name, ttl, "hold")
-    read(holder, "elected")
+    next_event(holder, "elected")
     rival = spawn(lib, url, name, ttl, "once")
-    read(rival, "ready")
+    next_event(rival, "ready")
     time.sleep(0.3)  # the rival is registered and blocked
     os.kill(holder.pid, signal.SIGKILL)
     killed = time.clock_gettime(time.CLOCK_BOOTTIME)
     holder.wait()
-    elected = read(rival, "elected")["t"]
+    elected = next_event(rival, "elected")["t"]
     rival.wait(10)
     return float(elected - killed)
 
@@ -110,13 +91,13 @@ def commands(lib: str, url: str, waiters: int) -> dict[str, int]:
     name = f"bench-cmd-{uuid.uuid4().hex[:8]}"
     proc = spawn(lib, url, name, 30.0, "commands", str(waiters))
     assert proc.stdin is not None
-    read(proc, "ready")
+    next_event(proc, "ready")
     time.sleep(1.0 + waiters * 0.02)  # every waiter registered and blocked
     client = redis.Redis.from_url(url)
     client.config_resetstat()
     proc.stdin.write("\n")
     proc.stdin.flush()
-    read(proc, "elected")
+    next_event(proc, "elected")
     time.sleep(0.2)  # anything the handover still causes
     stats = client.info("commandstats")
     proc.stdin.write("\n")

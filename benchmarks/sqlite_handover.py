@@ -8,7 +8,6 @@ shared by all processes). Failover = SIGKILL of the leader -> the next leader, a
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ import tempfile
 import time
 
 import leaselect
+from benchmarks.events import handover_gaps
 from leaselect.clock import SYSTEM_CLOCK
 
 
@@ -45,16 +45,7 @@ def spawn(*args: str) -> subprocess.Popen[str]:
 
 def handovers(url: str, ttl: float, rounds: int) -> list[float]:
     procs = [spawn(url, str(ttl), str(rounds), "0.02") for _ in range(3)]
-    events = []
-    for proc in procs:
-        out, _ = proc.communicate(timeout=300)
-        events += [json.loads(line) for line in out.splitlines()]
-    events.sort(key=lambda e: e["t"])
-    gaps = []
-    for before, after in itertools.pairwise(events):
-        if before["e"] == "release" and after["e"] == "elected":
-            gaps.append(after["t"] - before["t"])
-    return gaps
+    return handover_gaps(procs, timeout=300)
 
 
 def failover(url: str, ttl: float) -> float:

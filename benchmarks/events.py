@@ -1,0 +1,32 @@
+"""Reading benchmark workers' JSON event lines (``{"e": event, "t": CLOCK_BOOTTIME, ...}``)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+from typing import Any
+
+
+def next_event(proc: subprocess.Popen[str], event: str) -> dict[str, Any]:
+    """Read ``proc``'s output up to its next ``event`` line."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        record: dict[str, Any] = json.loads(line)
+        if record["e"] == event:
+            return record
+    raise RuntimeError(f"worker exited ({proc.wait()}) before {event!r}")
+
+
+def handover_gaps(procs: list[subprocess.Popen[str]], timeout: float = 120) -> list[float]:
+    """Seconds from each ``release`` to the next ``elected``, over all workers' merged events."""
+    events: list[dict[str, Any]] = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=timeout)
+        events += [json.loads(line) for line in out.splitlines()]
+    events.sort(key=lambda e: e["t"])
+    return [
+        after["t"] - before["t"]
+        for before, after in itertools.pairwise(events)
+        if before["e"] == "release" and after["e"] == "elected"
+    ]
