@@ -346,6 +346,16 @@ def _terminate(members: Sequence[Member], grace: float | None) -> list[str]:
     return list(running)
 
 
+def _stop_inheriting_descriptors() -> None:
+    """Mark every descriptor above stderr close-on-exec, so a server never inherits one
+    (a caller's ``flock`` on a lock file would otherwise be held for the server's lifetime)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):
+                os.set_inheritable(fd, False)
+
+
 def _spawn(member: Member, argv: Sequence[str], env: dict[str, str]) -> int:
     """Start a server in its own session, output to its log; write its pid file; its pid."""
     log = log_files(member)[0]
@@ -355,16 +365,18 @@ def _spawn(member: Member, argv: Sequence[str], env: dict[str, str]) -> int:
         out.write(f"\n=== {stamp} launch.py starts: {shlex.join(argv)}\n".encode())
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
     try:
-        # close_fds: a server must not inherit our descriptors (a caller's flock, sockets)
-        pid = subprocess.Popen(
+        _stop_inheriting_descriptors()
+        pid = os.posix_spawn(
+            argv[0],
             list(argv),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=fd,
-            stderr=fd,
-            close_fds=True,
-            start_new_session=True,
-        ).pid
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, fd, 1),
+                (os.POSIX_SPAWN_DUP2, fd, 2),
+            ],
+            setsid=True,
+        )
     finally:
         os.close(fd)
     _SPAWNED.add(pid)
