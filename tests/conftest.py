@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 import leaselect
 from leaselect.backend import Backend
-from tests.stores import STORES, Store, configured_url
+from tests.stores import STORES, Store, require_url
 
 
 def _implemented(kind: str) -> bool:
@@ -35,13 +34,7 @@ def store_url(store: Store, tmp_path: Path) -> str:
     """A URL of the store under test."""
     if store.kind == "sqlite":
         return f"sqlite:///{tmp_path}/leases.db"
-    url = configured_url(store)
-    if url is None:
-        message = f"{store.env} is not set: start the stores with python3 backends/launch.py up"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
+    return require_url(store.kind)
 
 
 @pytest.fixture

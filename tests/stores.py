@@ -39,3 +39,17 @@ def configured_url(store: Store) -> str | None:
         if value:
             return value
     return None
+
+
+def require_url(kind: str) -> str:
+    """The URL of store ``kind``; under CI a missing one fails the test, elsewhere it skips."""
+    import pytest  # only tests call this
+
+    store = STORES[kind]
+    url = configured_url(store)
+    if url is None:
+        message = f"{store.env} is not set: start the stores with python3 backends/launch.py up"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return url

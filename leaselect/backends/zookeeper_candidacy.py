@@ -163,6 +163,10 @@ class ZooKeeperCandidacy(Candidacy):
         except NoNodeError:  # the parent did not exist yet: makepath created it after the listing
             children = self.session.result(client.get_children_async(self.parent), "list")
         order = queue(children)
+        if self.node not in order and created is not None:
+            # makepath retried our create after the parent appeared, so the pipelined listing
+            # ran before it: list again now that the create has completed
+            order = queue(self.session.result(client.get_children_async(self.parent), "list"))
         if self.node not in order:  # deleted under us (by an operator): register again
             self._forget()
             raise BackendUnavailable(f"candidate node of {self.name!r} vanished; registering again")

@@ -7,7 +7,6 @@ Member kills restart the member afterwards; they are serialised with the benchma
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import random
 import signal
@@ -24,7 +23,7 @@ from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_fence import guarded_txn, owner_compare, put_op
 from leaselect.clock import SYSTEM_CLOCK
 from tests.contract.test_contract import read_event, spawn
-from tests.stores import STORES, configured_url
+from tests.stores import require_url
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TTL = 3.0  # >= 3 x the cluster's 1 s election timeout
@@ -46,21 +45,8 @@ def launch(*args: str) -> str:
 
 @pytest.fixture
 def url() -> str:
-    found = configured_url(STORES["etcd"])
-    if found is None:
-        pytest.skip("LEASELECT_TEST_ETCD_URL is not set: python3 backends/launch.py up etcd")
-    return found
+    return require_url("etcd")
 
-
-@pytest.fixture
-def timing_lock() -> Iterator[None]:
-    """Only one timing-sensitive run on the machine at a time (unless run under the lock)."""
-    if os.environ.get("LEASELECT_BENCH_LOCKED"):
-        yield
-        return
-    with open("/tmp/leaselect-bench.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 @pytest.fixture

@@ -26,20 +26,13 @@ from leaselect.backend import Grant, Renewal, Waiting
 from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.lease import LostReason
 from tests.contract.test_contract import read_event, spawn
-from tests.stores import STORES, configured_url
+from tests.stores import require_url
 
 
 @pytest.fixture
 def url() -> str:
-    found = configured_url(STORES["redis"])
-    if found is None:
-        pytest.skip("LEASELECT_TEST_REDIS_URL is not set: python3 backends/launch.py up redis")
-    return found
+    return require_url("redis")
 
-
-@pytest.fixture
-def name() -> str:
-    return f"t-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture

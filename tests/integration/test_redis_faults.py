@@ -6,11 +6,8 @@ Timing-sensitive tests hold /tmp/leaselect-bench.lock; restarts put the default 
 
 from __future__ import annotations
 
-import fcntl
-import os
 import signal
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -21,33 +18,16 @@ from backends import launch
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.contract.test_contract import read_event, spawn
-from tests.stores import STORES, configured_url
+from tests.stores import require_url
 
 TTL = 3.0
 
 
 @pytest.fixture
 def url() -> str:
-    found = configured_url(STORES["redis"])
-    if found is None:
-        pytest.skip("LEASELECT_TEST_REDIS_URL is not set: python3 backends/launch.py up redis")
-    return found
+    return require_url("redis")
 
 
-@pytest.fixture
-def name() -> str:
-    return f"t-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def timing_lock() -> Iterator[None]:
-    """Only one timing-sensitive run on the machine at a time (unless run under the lock)."""
-    if os.environ.get("LEASELECT_BENCH_LOCKED"):
-        yield
-        return
-    with open("/tmp/leaselect-bench.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 @pytest.fixture

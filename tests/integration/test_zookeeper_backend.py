@@ -15,15 +15,12 @@ from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.backends.zookeeper_client import ClientConfig
 from leaselect.lease import LostReason
 from leaselect.urls import parse
-from tests.stores import STORES, configured_url
+from tests.stores import require_url
 
 
 @pytest.fixture
 def url() -> str:
-    found = configured_url(STORES["zookeeper"])
-    if found is None:
-        pytest.skip("LEASELECT_TEST_ZK_URL is not set: python3 backends/launch.py up zookeeper")
-    return found
+    return require_url("zookeeper")
 
 
 @pytest.fixture
@@ -161,3 +158,38 @@ def expire_session(backend: ZooKeeperBackend) -> None:
     twin.start(timeout=10)
     twin.stop()
     twin.close()
+
+
+def test_candidates_racing_to_create_the_parent_all_stay_in_the_queue(url: str) -> None:
+    """A create retried by makepath lands after the pipelined listing; it must not orphan a node
+    (an orphan would block every later candidate's predecessor watch forever)."""
+    for _ in range(5):
+        name = f"race-{uuid.uuid4().hex[:10]}"
+        electors = [
+            leaselect.Elector(ZooKeeperBackend.from_url(parse(url)), name, ttl=2.0)
+            for _ in range(3)
+        ]
+        leases: list[leaselect.Lease | None] = []
+
+        def campaign(elector: leaselect.Elector, out: list[leaselect.Lease | None]) -> None:
+            out.append(elector.acquire(timeout=15))
+
+        threads = [threading.Thread(target=campaign, args=(e, leases)) for e in electors]
+        for thread in threads:
+            thread.start()
+        deadline = 15.0
+        for _ in range(3):  # each leader releases in turn: every candidate must get its tenure
+            holder = None
+            for _ in range(int(deadline / 0.05)):
+                holder = next((e for e in electors if e.is_leader), None)
+                if holder is not None:
+                    break
+                threading.Event().wait(0.05)
+            assert holder is not None, "the queue is stuck: nobody leads"
+            holder.release()
+        for thread in threads:
+            thread.join(15)
+        assert len(leases) == 3 and all(lease is not None for lease in leases)
+        for elector in electors:
+            elector.close()
+            elector.backend.close()

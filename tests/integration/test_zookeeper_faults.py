@@ -25,7 +25,7 @@ from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_zookeeper_proxy import Proxy
-from tests.stores import STORES, configured_url
+from tests.stores import require_url
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEMBERS = ("zookeeper-1", "zookeeper-2", "zookeeper-3")
@@ -38,9 +38,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def url() -> Iterator[str]:
     """The ensemble's URL; every member is running before and after the test."""
-    found = configured_url(STORES["zookeeper"])
-    if found is None:
-        pytest.skip("LEASELECT_TEST_ZK_URL is not set: python3 backends/launch.py up zookeeper")
+    found = require_url("zookeeper")
     launch_cli("up", "zookeeper")
     yield found
     for member in MEMBERS:
