@@ -11,7 +11,7 @@ import pytest
 
 import leaselect
 from leaselect.backend import Backend
-from tests.stores import STORES, Store, require_url
+from tests.stores import STORES, Store, url_for
 
 
 def _implemented(kind: str) -> bool:
@@ -32,9 +32,7 @@ def store(request: pytest.FixtureRequest) -> Store:
 @pytest.fixture
 def store_url(store: Store, tmp_path: Path) -> str:
     """A URL of the store under test."""
-    if store.kind == "sqlite":
-        return f"sqlite:///{tmp_path}/leases.db"
-    return require_url(store.kind)
+    return url_for(store.kind, str(tmp_path))
 
 
 @pytest.fixture

@@ -53,3 +53,10 @@ def require_url(kind: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return url
+
+
+def url_for(kind: str, tmp_dir: str) -> str:
+    """A URL of ``kind``: a fresh embedded file under ``tmp_dir``, or the configured server."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_dir}/leases.db"
+    return require_url(kind)

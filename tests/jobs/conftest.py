@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stores import STORES, configured_url
+from tests.stores import STORES, url_for
 
 REAL_STORES = ("redis", "etcd", "zookeeper")
 
@@ -34,21 +34,8 @@ class JobStore:
     ttl: float
 
 
-def url_for(kind: str, tmp_path: Path) -> str:
-    """A URL of ``kind``: a fresh embedded file, or the configured test server."""
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path}/leases.db"
-    url = configured_url(STORES[kind])
-    if url is None:
-        message = f"{STORES[kind].env} is not set: run python3 backends/launch.py up {kind}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
 @pytest.fixture(params=_chosen())
 def job_store(request: pytest.FixtureRequest, tmp_path: Path) -> JobStore:
     """Each store the leader-only tests cover."""
     kind = request.param
-    return JobStore(kind, url_for(kind, tmp_path), STORES[kind].fast_ttl)
+    return JobStore(kind, url_for(kind, str(tmp_path)), STORES[kind].fast_ttl)
