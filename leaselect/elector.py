@@ -109,13 +109,15 @@ class Elector:
         current = self.lease
         if current is not None:
             return current
-        self._settled.clear()
+        with self._lock:
+            self._settled.clear()
+            self._last_elected = None
         self._begin(repeat=False)
         if not self._clock.wait(self._settled, timeout):
             self.release()
             return None
-        with self._lock:
-            return self._last_elected if self._elected.is_set() else None
+        with self._lock:  # the lease won, even if another thread released it since
+            return self._last_elected
 
     def start(self) -> None:
         """Campaign in the background and campaign again after every lost tenure."""
