@@ -254,7 +254,9 @@ class Elector:
                 return False
             effects = self._machine.elected(grant.token, grant.ttl, grant.anchor, self._clock.now())
             self._apply(effects)
-            return bool(effects)
+        if effects:
+            self._keeper().renew_by(grant.anchor + self.timing.renew_every)
+        return bool(effects)
 
     def _watch_tenure(self) -> None:
         """Tick the machine at its deadlines until the tenure ends (this thread does no I/O)."""

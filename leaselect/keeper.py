@@ -53,6 +53,12 @@ class Keeper:
                 self._thread.start()
         self._wake.set()
 
+    def renew_by(self, due: float) -> None:
+        """Renew no later than ``due`` (a lease anchored before our last keep-alive)."""
+        with self._lock:
+            self._due = min(self._due, due) if self._due else due
+        self._wake.set()
+
     def drop(self, candidacy: Candidacy) -> None:
         """Stop renewing ``candidacy``'s lease."""
         with self._lock:

@@ -4,8 +4,9 @@ Acquire is one Lua script: ``SET NX PX`` of ``<prefix>{name}:lease`` to ``nonce|
 with the token from ``INCR <prefix>{name}:token`` (never expires). The nonce (16 random bytes,
 new each tenure) is the capability renew and release compare. A candidate that loses registers
 in ``<prefix>{name}:waiters`` and blocks with BLPOP on its own wake list, for at most the
-holder's PTTL; a release wakes one waiter by pushing to its list. One script renews every lease
-(and waiter registration) of a session in one round trip. See ``redis_scripts`` for the keys.
+holder's PTTL; a release hands the lease to one waiter and pushes the grant to its list, so the
+next leader needs no round trip of its own. One script renews every lease (and waiter
+registration) of a session in one round trip. See ``redis_scripts`` for the keys.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class RedisSession(Session):
             args += [c.nonce if c.leading else "", c.waiter_id]
         with self.backend.talking():
             codes = self.backend.keep_alive_script(keys=keys, args=args)
-        return [c.renewed(int(code), self.ttl) for c, code in zip(mine, codes, strict=True)]
+        return [c.renewed(int(code), self.ttl, sent) for c, code in zip(mine, codes, strict=True)]
 
 
 class _Keys:
@@ -127,6 +128,7 @@ class _Keys:
         self.lease = backend.key(name, "lease")
         self.token = backend.key(name, "token")
         self.waiters = backend.key(name, "waiters")
+        self.cands = backend.key(name, "cands")
         self.wake_prefix = backend.key(name, "wake:")
         self.wake = self.wake_prefix + waiter_id
 
@@ -147,9 +149,17 @@ class RedisCandidacy(Candidacy):
         self._wake_by = 0.0  # time.monotonic() before which the holder's key cannot expire
         self._interrupted = threading.Event()
         self._blocked = threading.Event()
+        self._scores = _Scores()
+        self._handed: Grant | None = None
 
     def campaign(self, sent: float) -> Grant | Waiting:
-        keys = [self.keys.lease, self.keys.token, self.keys.waiters, self.keys.wake]
+        handed, self._handed = self._handed, None
+        ttl = self.session.ttl
+        if handed is not None and handed.ttl >= ttl / 2 and sent - handed.anchor < ttl / 6:
+            self.leading, self._registered = True, False
+            return handed
+        k = self.keys
+        keys = [k.lease, k.token, k.waiters, k.wake, k.cands]
         args: list[str | int] = [
             self.nonce,
             self.session.ttl_ms,
@@ -160,11 +170,12 @@ class RedisCandidacy(Candidacy):
         ]
         asked = time.monotonic()
         with self.backend.talking():
-            won, value = self.backend.acquire_script(keys=keys, args=args)
+            won, value, *score = self.backend.acquire_script(keys=keys, args=args)
         self._registered = not won
         if won:
             self.leading = True
             return Grant(int(value), self.session.ttl, sent)
+        self._scores.wrote(int(score[0]), sent)
         expires_in = max(int(value), 0) / 1000
         self._wake_by = asked + expires_in  # never later than the key's expiry
         return Waiting(expires_in)
@@ -183,18 +194,29 @@ class RedisCandidacy(Candidacy):
             except LeaselectError:  # back off (interruptibly); the next campaign reports it
                 self._interrupted.wait(min(timeout, ERROR_BACKOFF))
                 return
-            if popped == b"1":
+            if popped is not None and popped != b"i":
                 self._registered = False  # the releaser took us off the queue
+                self._handed = self._grant(popped)
         finally:
             self._blocked.clear()
             self._interrupted.clear()
 
+    def _grant(self, message: bytes) -> Grant | None:
+        """The lease a release handed us (``g|token|px|score``), anchored where that is safe."""
+        if not message.startswith(b"g|"):
+            return None
+        token, px, score = (int(part) for part in message.split(b"|")[1:])
+        anchor = self._scores.sent(score)
+        return None if anchor is None else Grant(token, px / 1000, anchor)
+
     def resign(self) -> None:
-        keys = [self.keys.lease, self.keys.waiters]
+        keys = [self.keys.lease, self.keys.waiters, self.keys.cands, self.keys.token]
         args: list[str | int] = [self.nonce, self.waiter_id, self.keys.wake_prefix, WAKE_MS]
         with self.backend.talking():
             self.backend.release_script(keys=keys, args=args)
         self.leading = self._registered = False
+        self._handed = None
+        self._scores.clear()
         self.nonce = secrets.token_hex(16)
         self._interrupted.clear()  # the elector interrupts before it resigns; start afresh
 
@@ -211,11 +233,41 @@ class RedisCandidacy(Candidacy):
         except Exception:  # the store is unreachable: the blocked BLPOP fails on its own
             pass
 
-    def renewed(self, code: int, ttl: float) -> Renewal:
-        """The ``Renewal`` for one keep-alive result code."""
-        if code == 2:
+    def renewed(self, code: int, ttl: float, sent: float) -> Renewal:
+        """The ``Renewal`` for one keep-alive result code (a request sent at ``sent``)."""
+        if code > 2:
+            self._scores.wrote(code, sent)
+        if code >= 2:
             return Renewal(None, None)
         if code == 1:
             return Renewal(ttl)
         self.leading = False
         return Renewal(None, LostReason.EXPIRED if code == 0 else LostReason.TAKEN)
+
+
+class _Scores:
+    """When we sent each recent request that wrote our registration score (elector clock).
+
+    A release that hands us the lease read one of these scores, so it ran after that send: the
+    send time is a safe anchor for the handed lease. For a score written twice, the earlier.
+    """
+
+    KEEP = 4
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent: dict[int, float] = {}
+
+    def wrote(self, score: int, sent: float) -> None:
+        with self._lock:
+            self._sent.setdefault(score, sent)
+            while len(self._sent) > self.KEEP:
+                del self._sent[next(iter(self._sent))]
+
+    def sent(self, score: int) -> float | None:
+        with self._lock:
+            return self._sent.get(score)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sent.clear()

@@ -24,6 +24,7 @@ import redis
 import leaselect
 from leaselect.backend import Grant, Renewal, Waiting
 from leaselect.backends.redis import RedisBackend, RedisCandidacy
+from leaselect.backends.redis_scripts import ACQUIRE
 from leaselect.lease import LostReason
 from tests.contract.test_contract import read_event, spawn
 from tests.stores import require_url
@@ -74,6 +75,49 @@ def test_a_release_wakes_exactly_one_waiter(
     assert sum(w.is_leader for w in waiters) == 1
     for elector in [leader, *waiters]:
         elector.close()
+
+
+def test_a_release_hands_the_lease_over_so_the_next_leader_needs_no_round_trip(
+    url: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripts = counting(monkeypatch, redis.commands.core.Script, "__call__")
+    leader, waiter = (leaselect.Elector(url, name, ttl=10) for _ in range(2))
+    first = leader.acquire(timeout=5)
+    assert first is not None
+    waiter.start()
+    time.sleep(0.3)
+    before = len(scripts)
+    leader.release()
+    deadline = time.monotonic() + 2
+    while waiter.lease is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    lease = waiter.lease
+    assert lease is not None and lease.token == first.token + 1
+    pttl = redis.Redis.from_url(url).pttl(f"leaselect:{{{name}}}:lease") / 1000
+    now = time.clock_gettime(time.CLOCK_BOOTTIME)
+    assert lease.deadline <= now + pttl, "the handed lease outlives our belief in it"
+    acquires = [s for s in scripts[before:] if getattr(s, "script", "") == ACQUIRE]
+    assert acquires == [], "the woken waiter ran the acquire script after the release"
+    for elector in (leader, waiter):
+        elector.close()
+
+
+def test_a_handed_lease_with_an_unknown_anchor_is_confirmed_by_a_round_trip(
+    backend: RedisBackend, name: str
+) -> None:
+    session = backend.session(5.0)
+    holder, waiter = (session.candidacy(name, who, "") for who in ("holder", "waiter"))
+    held = holder.campaign(1.0)
+    assert isinstance(held, Grant)
+    waiting = waiter.campaign(2.0)
+    assert isinstance(waiting, Waiting) and isinstance(waiter, RedisCandidacy)
+    waiter._scores.clear()  # as if the registration score were too old to remember
+    holder.resign()
+    waiter.wait(waiting, 2.0)
+    confirmed = waiter.campaign(3.0)
+    assert isinstance(confirmed, Grant)
+    assert (confirmed.token, confirmed.anchor) == (held.token + 1, 3.0)
+    waiter.resign()
 
 
 def test_one_round_trip_renews_many_elections(
