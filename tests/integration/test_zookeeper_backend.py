@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
@@ -15,6 +17,7 @@ from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.backends.zookeeper_client import ClientConfig
 from leaselect.lease import LostReason
 from leaselect.urls import parse
+from tests.cli.helpers import eventually
 from tests.stores import require_url
 
 
@@ -160,36 +163,53 @@ def expire_session(backend: ZooKeeperBackend) -> None:
     twin.close()
 
 
-def test_candidates_racing_to_create_the_parent_all_stay_in_the_queue(url: str) -> None:
-    """A create retried by makepath lands after the pipelined listing; it must not orphan a node
-    (an orphan would block every later candidate's predecessor watch forever)."""
-    for _ in range(5):
-        name = f"race-{uuid.uuid4().hex[:10]}"
-        electors = [
-            leaselect.Elector(ZooKeeperBackend.from_url(parse(url)), name, ttl=2.0)
-            for _ in range(3)
-        ]
-        leases: list[leaselect.Lease | None] = []
+def test_a_create_retried_by_makepath_after_the_listing_orphans_no_node(
+    url: str, raw: KazooClient, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent is missing, so kazoo's makepath retries our create; another session makes the
+    parent and the retry is held until the pipelined listing was answered without our node.
+    The node must not be forgotten: an orphan would block every later waiter forever."""
+    parent = f"/leaselect/{name}"
+    backend = zk(url)
+    client = backend.conn.client(2.0)  # the client candidate "a" campaigns with
+    ensure_path, get_children = client.ensure_path_async, client.get_children_async
+    retrying, listed = threading.Event(), threading.Event()
 
-        def campaign(elector: leaselect.Elector, out: list[leaselect.Lease | None]) -> None:
-            out.append(elector.acquire(timeout=15))
+    def held_ensure_path(path: str, acl: Any = None) -> Any:  # makepath, on kazoo's thread
+        if path == parent and not retrying.is_set():
+            retrying.set()
+            listed.wait(5)
+        return ensure_path(path, acl)
 
-        threads = [threading.Thread(target=campaign, args=(e, leases)) for e in electors]
-        for thread in threads:
-            thread.start()
-        deadline = 15.0
-        for _ in range(3):  # each leader releases in turn: every candidate must get its tenure
-            holder = None
-            for _ in range(int(deadline / 0.05)):
-                holder = next((e for e in electors if e.is_leader), None)
-                if holder is not None:
-                    break
-                threading.Event().wait(0.05)
-            assert holder is not None, "the queue is stuck: nobody leads"
-            holder.release()
-        for thread in threads:
-            thread.join(15)
-        assert len(leases) == 3 and all(lease is not None for lease in leases)
-        for elector in electors:
+    def first_listing_before_the_retry(path: str, *args: Any) -> Any:
+        if path != parent or listed.is_set():
+            return get_children(path, *args)
+        retrying.wait(5)  # our create failed with NoNode
+        raw.ensure_path(parent)  # another candidate made the parent in between
+        pending = get_children(path, *args)
+        pending.wait(5)
+        listed.set()
+        return pending
+
+    monkeypatch.setattr(client, "ensure_path_async", held_ensure_path)
+    monkeypatch.setattr(client, "get_children_async", first_listing_before_the_retry)
+    a = leaselect.Elector(backend, name, ttl=2.0, identity="a")
+    b, c = (leaselect.Elector(url, name, ttl=2.0, identity=i) for i in "bc")
+    try:
+        assert a.acquire(timeout=5) is not None, "stuck behind an orphan node"
+        assert retrying.is_set() and listed.is_set()  # the ordering was forced
+        b.start()
+        assert eventually(lambda: len(raw.get_children(parent)) == 2)
+        c.start()
+        assert eventually(lambda: len(raw.get_children(parent)) == 3)
+        children = sorted(raw.get_children(parent), key=lambda n: n.rsplit("-lock-", 1)[1])
+        owners = [json.loads(raw.get(f"{parent}/{n}")[0])["identity"] for n in children]
+        assert owners == ["a", "b", "c"]  # exactly the live candidates' nodes, in order
+        a.release()
+        assert eventually(lambda: b.is_leader)
+        b.release()
+        assert eventually(lambda: c.is_leader)
+    finally:
+        for elector in (a, b, c):
             elector.close()
-            elector.backend.close()
+        backend.close()
