@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..backend import Candidacy, Grant, Renewal, Waiting
+from ..errors import LeaselectError
 from ..lease import LostReason
+from .etcd_expiry import ExpiryProbe
 from .etcd_transport import Json, LeaseNotFound, b64, by_create, same_revision, unb64
 from .etcd_watch import DeleteWatch
 
 if TYPE_CHECKING:
     from .etcd import EtcdSession
+
+
+@dataclass(frozen=True)
+class _Predecessor:
+    """The key just before ours: watched for its delete; if it leads, its lease is probed."""
+
+    key: str
+    watch_from: int  # the revision after the listing that found it
+    create_revision: int
+    lease: int
+    leads: bool
 
 
 class EtcdCandidacy(Candidacy):
@@ -27,7 +42,8 @@ class EtcdCandidacy(Candidacy):
         self.lease: int | None = None
         self.token = 0
         self.leading = False
-        self._predecessor: tuple[str, int] | None = None
+        self._predecessor: _Predecessor | None = None
+        self._expiry: ExpiryProbe | None = None  # of the leader's lease, while we are next
         self._since: float | None = None  # sent of our first campaign since (re)joining
         self._watch = DeleteWatch(self.backend.transport)
 
@@ -71,7 +87,16 @@ class EtcdCandidacy(Candidacy):
             self._predecessor = None
             self.backend.owned[(self.name, self.token)] = self.key
             return Grant(self.token, ttl, anchor)
-        self._predecessor = (keys[index - 1], revision + 1)
+        before = queue[index - 1]
+        predecessor = _Predecessor(
+            keys[index - 1],
+            revision + 1,
+            int(before["create_revision"]),
+            int(before.get("lease", 0)),
+            index == 1,
+        )
+        if predecessor != self._predecessor:
+            self._predecessor, self._expiry = predecessor, None
         return Waiting(None)
 
     def _queue(self) -> tuple[list[Json], int]:
@@ -103,9 +128,50 @@ class EtcdCandidacy(Candidacy):
         }
 
     def wait(self, waiting: Waiting, timeout: float) -> None:
-        if self._predecessor is not None:
-            key, revision = self._predecessor
-            self._watch.wait(key, revision, timeout)
+        """Watch the predecessor's key; if it leads, also take its key once its lease expired.
+
+        etcd revokes expired leases only every 500 ms, so the first waiter proves the expiry
+        itself (``ExpiryProbe``) and deletes the leader key, never the lease: the lease may hold
+        the crashed process's other elections, and only this key is known to be stale.
+        """
+        predecessor = self._predecessor
+        if predecessor is None:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            due = deadline
+            probe_at = self._next_probe(predecessor, now)
+            if probe_at is not None:
+                due = min(due, probe_at)
+            if self._watch.wait(predecessor.key, predecessor.watch_from, due - now):
+                return
+            if time.monotonic() >= deadline or self._probe(predecessor):
+                return
+
+    def _next_probe(self, predecessor: _Predecessor, now: float) -> float | None:
+        if not predecessor.leads or not predecessor.lease:
+            return None
+        return now if self._expiry is None else self._expiry.next_probe(now)
+
+    def _probe(self, predecessor: _Predecessor) -> bool:
+        """Ask the leader's lease's TTL; delete its key once expired. True if it was deleted."""
+        try:
+            sent = time.monotonic()
+            reply = self.backend.post("lease/timetolive", {"ID": str(predecessor.lease)})
+            received = time.monotonic()
+            if self._expiry is None:
+                self._expiry = ExpiryProbe(int(reply.get("grantedTTL", 0)))
+            self._expiry.observe(sent, received, int(reply.get("TTL", -1)))
+            if not self._expiry.expired:
+                return False
+            stale = same_revision(predecessor.key, predecessor.create_revision)
+            delete = {"request_delete_range": {"key": b64(predecessor.key)}}
+            self.backend.post("kv/txn", {"compare": [stale], "success": [delete]})
+            return True
+        except LeaselectError:  # leave it to etcd's own revocation and the watch
+            self._expiry = ExpiryProbe(0)
+            return False
 
     def resign(self) -> None:
         was_registered = bool(self.key) and self.token > 0

@@ -39,10 +39,13 @@ class DeleteWatch:
         if response is not None:
             _shutdown(response)
 
-    def wait(self, key: str, start_revision: int, timeout: float) -> None:
-        """Return once ``key`` is deleted at or after ``start_revision``, or after ``timeout``."""
+    def wait(self, key: str, start_revision: int, timeout: float) -> bool:
+        """Return once ``key`` is deleted at or after ``start_revision``, or after ``timeout``.
+
+        True if it returned early: the delete, an interrupt or a broken stream (campaign now).
+        """
         if timeout <= 0:
-            return
+            return False
         deadline = time.monotonic() + timeout
         client = self._transport.client
         body = {
@@ -57,7 +60,7 @@ class DeleteWatch:
                 client.get_url("watch"), json=body, stream=True, timeout=(CONNECT_TIMEOUT, timeout)
             )
         except requests.RequestException:
-            return  # the next campaign reports the failure and fails over
+            return True  # the next campaign reports the failure and fails over
         with self._lock:
             self._response = response
             interrupted = self._interrupted
@@ -68,6 +71,7 @@ class DeleteWatch:
             with self._lock:
                 self._response = None
             response.close()
+        return interrupted or time.monotonic() < deadline
 
 
 def _read_until_delete(response: requests.Response, deadline: float) -> None:

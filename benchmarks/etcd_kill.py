@@ -1,0 +1,71 @@
+"""etcd crash failover: a waiter that proves the lease expiry itself vs etcd's lessor alone.
+
+python -m benchmarks.etcd_kill [N] [--ttl 3]
+(run it under ``flock /tmp/leaselect-bench.lock``; about 8 s per kill.)
+Each round kills (SIGKILL) a leader process at a random point of its keep-alive cycle, once
+with the waiter's expiry probe on and once with it off, alternating on the same cluster; the
+failover is the kill -> the waiter's ``acquire`` returning, on CLOCK_BOOTTIME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import statistics
+import time
+
+import leaselect
+from leaselect.backends import etcd_expiry
+from leaselect.clock import SYSTEM_CLOCK
+from tests.contract.test_contract import read_event, spawn
+from tests.stores import STORES, configured_url
+
+
+def failover(url: str, ttl: float, probing: bool) -> float:
+    """Seconds from a leader's kill -9 to the waiter's election."""
+    etcd_expiry.MIN_GRANTED = 3 if probing else 1 << 30
+    name = f"bench-kill-{os.urandom(5).hex()}"
+    holder = spawn(url, name, ttl, "hold")
+    first = read_event(holder, "elected")
+    waiter = leaselect.Elector(url, name, ttl=ttl)
+    assert waiter.acquire(timeout=0.5) is None
+    time.sleep(random.uniform(0, ttl / 3))
+    holder.send_signal(signal.SIGKILL)
+    killed = SYSTEM_CLOCK.now()
+    holder.wait()
+    lease = waiter.acquire(timeout=ttl + 3)
+    elapsed = SYSTEM_CLOCK.now() - killed
+    assert lease is not None and lease.token > first["token"]
+    waiter.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("rounds", type=int, nargs="?", default=12)
+    parser.add_argument("--url", default=configured_url(STORES["etcd"]))
+    parser.add_argument("--ttl", type=float, default=3.0)
+    args = parser.parse_args()
+    if not args.url:
+        raise SystemExit("no etcd: python3 backends/launch.py up etcd (or --url)")
+    results: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(args.rounds):
+        for probing in (True, False):
+            results[probing].append(failover(args.url, args.ttl, probing))
+    print(f"etcd {args.url}; ttl {args.ttl:g}s; {args.rounds} kills each")
+    print("| waiter | min | median | p95 | max |")
+    print("|---|---|---|---|---|")
+    for probing, values in results.items():
+        values.sort()
+        label = "proves the expiry" if probing else "etcd's lessor only"
+        p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
+        print(
+            f"| {label} | {values[0]:.3f} s | {statistics.median(values):.3f} s"
+            f" | {p95:.3f} s | {values[-1]:.3f} s |"
+        )
+
+
+if __name__ == "__main__":
+    main()
