@@ -12,14 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import statistics
-import time
 
-import leaselect
 from leaselect.backends import etcd_expiry
-from leaselect.clock import SYSTEM_CLOCK
-from tests.contract.test_contract import read_event, spawn
+from tests.contract.test_contract import kill_9_failover
 from tests.stores import STORES, configured_url
 
 
@@ -27,19 +23,7 @@ def failover(url: str, ttl: float, probing: bool) -> float:
     """Seconds from a leader's kill -9 to the waiter's election."""
     etcd_expiry.MIN_GRANTED = 3 if probing else 1 << 30
     name = f"bench-kill-{os.urandom(5).hex()}"
-    holder = spawn(url, name, ttl, "hold")
-    first = read_event(holder, "elected")
-    waiter = leaselect.Elector(url, name, ttl=ttl)
-    assert waiter.acquire(timeout=0.5) is None
-    time.sleep(random.uniform(0, ttl / 3))
-    holder.send_signal(signal.SIGKILL)
-    killed = SYSTEM_CLOCK.now()
-    holder.wait()
-    lease = waiter.acquire(timeout=ttl + 3)
-    elapsed = SYSTEM_CLOCK.now() - killed
-    assert lease is not None and lease.token > first["token"]
-    waiter.close()
-    return elapsed
+    return kill_9_failover(url, name, ttl, random.uniform(0, ttl / 3))
 
 
 def main() -> None:

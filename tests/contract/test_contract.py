@@ -40,6 +40,26 @@ def read_event(proc: subprocess.Popen[str], event: str) -> dict[str, float]:
     raise AssertionError(f"worker exited ({proc.wait()}) before {event!r}")
 
 
+def kill_9_failover(url: str, name: str, ttl: float, phase: float) -> float:
+    """Seconds from a leader process's SIGKILL, ``phase`` s after a waiter queued, to that
+    waiter's election (which must bring a greater token)."""
+    holder = spawn(url, name, ttl, "hold")
+    first = read_event(holder, "elected")
+    waiter = leaselect.Elector(url, name, ttl=ttl)
+    try:
+        assert waiter.acquire(timeout=0.5) is None
+        time.sleep(phase)
+        holder.send_signal(signal.SIGKILL)
+        killed = SYSTEM_CLOCK.now()
+        holder.wait()
+        lease = waiter.acquire(timeout=ttl + 3)
+        failover = SYSTEM_CLOCK.now() - killed
+        assert lease is not None and lease.token > first["token"]
+        return failover
+    finally:
+        waiter.close()
+
+
 def test_mutual_exclusion_between_processes(store: Store, store_url: str, election: str) -> None:
     workers = [spawn(store_url, election, store.fast_ttl, "rounds", "0.05", "4") for _ in range(3)]
     events = []

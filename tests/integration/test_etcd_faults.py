@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ import leaselect
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_fence import guarded_txn, owner_compare, put_op
 from leaselect.clock import SYSTEM_CLOCK
-from tests.contract.test_contract import read_event, spawn
+from tests.contract.test_contract import kill_9_failover
 from tests.stores import require_url
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -102,20 +101,9 @@ def test_kill_9_of_the_leader_fails_over_within_ttl_plus_200ms(
 ) -> None:
     """etcd 3.4 revokes expired leases only every 500 ms; the first waiter proves the expiry
     from LeaseTimeToLive answers and deletes the leader key itself (etcd_expiry.py)."""
-    name = election()
-    holder = spawn(url, name, TTL, "hold")
-    first = read_event(holder, "elected")
-    rival = leaselect.Elector(url, name, ttl=TTL)
-    assert rival.acquire(timeout=0.5) is None
-    time.sleep(random.uniform(0, TTL / 3))  # a kill at an arbitrary point of the keep-alive cycle
-    holder.send_signal(signal.SIGKILL)
-    killed = SYSTEM_CLOCK.now()
-    holder.wait()
-    lease = rival.acquire(timeout=TTL + 3)
-    failover = SYSTEM_CLOCK.now() - killed
-    assert lease is not None and lease.token > first["token"]
+    phase = random.uniform(0, TTL / 3)  # a kill at an arbitrary point of the keep-alive cycle
+    failover = kill_9_failover(url, election(), TTL, phase)
     assert failover <= TTL + 0.2, f"failover {failover:.3f}s"
-    rival.close()
 
 
 def test_a_waiter_whose_lease_expired_registers_again(url: str) -> None:
