@@ -17,6 +17,8 @@ class Dispatcher:
 
     def __init__(self, name: str) -> None:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._pending = 0
+        self._changed = threading.Condition()
         self._thread = threading.Thread(
             target=self._run, name=f"leaselect-callbacks-{name}", daemon=True
         )
@@ -24,7 +26,21 @@ class Dispatcher:
 
     def submit(self, callback: Callable[[], None]) -> None:
         """Queue ``callback``; it runs after everything queued before it."""
+        with self._changed:
+            self._pending += 1
         self._queue.put(callback)
+
+    def wait_idle(self, stop: threading.Event) -> None:
+        """Block until every queued callback has returned, or ``stop`` is set (then ``wake``)."""
+        if threading.current_thread() is self._thread:
+            return  # a callback waiting for itself would never return
+        with self._changed:
+            self._changed.wait_for(lambda: self._pending == 0 or stop.is_set())
+
+    def wake(self) -> None:
+        """Make ``wait_idle`` re-check its ``stop`` event."""
+        with self._changed:
+            self._changed.notify_all()
 
     def stop(self, timeout: float | None = None) -> None:
         """Run what is queued, then end the thread (waits at most ``timeout``)."""
@@ -41,3 +57,7 @@ class Dispatcher:
                 item()  # type: ignore[operator]
             except Exception:
                 log.exception("a callback raised")
+            finally:
+                with self._changed:
+                    self._pending -= 1
+                    self._changed.notify_all()

@@ -137,6 +137,8 @@ class Elector:
                 candidacy, thread = self._candidacy, self._thread
                 self._stop.set()
                 self._settled.set()
+                if self._dispatcher is not None:
+                    self._dispatcher.wake()
             if was_leading and candidacy is not None:
                 self._resign(candidacy)  # hand over first: a leading campaign thread does no I/O
             self._changed.set()
@@ -204,6 +206,7 @@ class Elector:
             elif self._begin_tenure(outcome):
                 self._watch_tenure()
                 self._after_tenure(candidacy)
+                self._await_callbacks()
             else:
                 self._resign(candidacy)  # the grant was stale on arrival: renewals are failing
                 self._clock.wait(self._stop, RETRY_BACKOFF)
@@ -276,6 +279,12 @@ class Elector:
                 return
             self._want = self._repeat
         self._resign(candidacy)
+
+    def _await_callbacks(self) -> None:
+        """Campaign again only once ``on_lost`` has returned: its work may not have stopped."""
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            dispatcher.wait_idle(self._stop)
 
     def _resign(self, candidacy: Candidacy) -> None:
         try:

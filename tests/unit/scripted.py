@@ -27,6 +27,7 @@ class ScriptedBackend(Backend):
         self.holder: ScriptedCandidacy | None = None
         self.token = 0
         self.keep_alives = 0
+        self.campaigns = 0
         self.lock = threading.Lock()
 
     @classmethod
@@ -75,6 +76,7 @@ class ScriptedCandidacy(Candidacy):
     def campaign(self, sent: float) -> Grant | Waiting:
         backend = self.session.backend
         with backend.lock:
+            backend.campaigns += 1
             if backend.holder not in (None, self):
                 return Waiting(None)
             backend.holder = self

@@ -161,6 +161,46 @@ def test_background_mode_campaigns_again_after_a_loss(
     elector.close()
 
 
+def test_no_new_campaign_until_the_last_on_lost_returned(
+    backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
+) -> None:
+    stopping = threading.Event()
+
+    def slow_on_lost(lease: Lease, reason: LostReason) -> None:
+        recorder.on_lost(lease, reason)
+        stopping.wait(SETTLE)  # leader-only work still winding down
+
+    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected,
+                      on_lost=slow_on_lost)
+    elector.start()
+    assert wait_for(lambda: elector.is_leader)
+    backend.mode = "taken"
+    advance_until_renewed(clock, backend, 3.0)
+    backend.mode, backend.holder = "ok", None
+    assert recorder.lost.wait(SETTLE)
+    campaigns = backend.campaigns
+    threading.Event().wait(0.2)
+    assert backend.campaigns == campaigns and not elector.is_leader
+    stopping.set()
+    assert wait_for(lambda: [c[0] for c in recorder.calls] == ["elected", "lost", "elected"])
+    elector.close()
+
+
+def test_release_inside_a_blocking_on_lost_does_not_deadlock(
+    backend: ScriptedBackend, clock: FakeClock
+) -> None:
+    def on_lost(lease: Lease, reason: LostReason) -> None:
+        elector.release()
+
+    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_lost=on_lost)
+    elector.start()
+    assert wait_for(lambda: elector.is_leader)
+    backend.mode = "taken"
+    advance_until_renewed(clock, backend, 3.0)
+    assert wait_for(lambda: elector._thread is None)
+    elector.close()
+
+
 def test_callbacks_never_run_on_the_renewal_thread(
     backend: ScriptedBackend, clock: FakeClock
 ) -> None:
