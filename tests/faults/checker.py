@@ -10,11 +10,12 @@ from .nemesis import Fault
 
 LOST_SLACK = 0.05  # a lost line may come at most 50 ms after the deadline
 RECOVERY_SLACK = 1.0  # a new leader within TTL + 1 s
-# ZooKeeper expires sessions in tickTime buckets (backends/zookeeper: tickTime 1000), so a dead
-# session can outlive its timeout by up to one tick, and a cut-off client's last ping may reach
-# the server up to a third of the timeout after the cut: the bound there is TTL + 2 s + 1 s.
-# (Measured: up to 4.70 s for a 2 s session on the 2-core CI machine; see docs/faults.md.)
-EXPIRY_GRANULARITY = {"zookeeper": 2.0}
+# Extra recovery time a store needs beyond TTL + 1 s (none now). ZooKeeper expires sessions in
+# tick buckets, a dead session outliving its timeout by up to ~1.1 ticks; backends/zookeeper uses
+# tickTime 500 for that reason (with 1000 it needed + 2 s). Session 1's 4.70 s "recovery" was
+# most likely a contender elected while its previous tenure's blocking on_lost still ran (its
+# elected line came late); an elector now campaigns again only after on_lost returned.
+EXPIRY_GRANULARITY: dict[str, float] = {}
 
 
 @dataclass
