@@ -186,6 +186,10 @@ def _configure_tls(session: requests.Session, options: dict[str, str]) -> None:
             raise ConfigError(f"etcd TLS {label} file not found: {path!r}")
     if ca:
         session.verify = ca
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify per request,
+        # which would silently replace the CA the URL names: ignore the environment (and with it
+        # proxy variables and .netrc) for this session
+        session.trust_env = False
     if bool(cert) != bool(key):
         raise ConfigError("etcd TLS client authentication needs both cert= and key=")
     if cert and key:
@@ -193,8 +197,10 @@ def _configure_tls(session: requests.Session, options: dict[str, str]) -> None:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc)
+    text = str(getattr(exc, "detail_text", None) or exc)  # etcd3gw keeps its message there
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS: the server certificate is not trusted by the configured CA"
     for marker in ("Connection refused", "timed out", "Connection reset", "Name or service"):
         if marker in text:
             return marker.lower()
-    return text[:160]
+    return text[:160] or type(exc).__name__
