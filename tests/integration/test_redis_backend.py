@@ -10,13 +10,16 @@ import contextlib
 import math
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -28,6 +31,7 @@ from leaselect.backends.redis_scripts import ACQUIRE
 from leaselect.lease import LostReason
 from tests.contract.test_contract import read_event, spawn
 from tests.stores import require_url
+from tests.tls import Certs, make_certs
 
 
 @pytest.fixture
@@ -265,3 +269,115 @@ def test_unix_socket_url(unix_redis: str, name: str) -> None:
     seen = elector.leader()
     assert seen is not None and seen.identity == "sock"
     elector.close()
+
+
+REDIS_SERVER = "/usr/bin/redis-server"
+TLS_PASSWORD = "tls-s3cret-pw"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class TlsRedis:
+    """A private TLS-only redis-server: its port and the PEM files it trusts."""
+
+    port: int
+    certs: Certs
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[TlsRedis]:
+    """A private redis-server on 127.0.0.1: TLS only, client certificate and password required."""
+    if not Path(REDIS_SERVER).exists():
+        pytest.skip(f"needs {REDIS_SERVER}")
+    certs, port = make_certs(tmp_path), free_port()
+    args = ["--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+            "--tls-cert-file", certs.cert, "--tls-key-file", certs.key,
+            "--tls-ca-cert-file", certs.ca, "--tls-auth-clients", "yes",
+            "--requirepass", TLS_PASSWORD, "--save", "", "--appendonly", "no", "--dir", tmp_path,
+            "--logfile", tmp_path / "redis.log"]
+    server = subprocess.Popen([REDIS_SERVER, *map(str, args)], stdout=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port, password=TLS_PASSWORD, ssl=True, ssl_ca_certs=str(certs.ca),
+                             ssl_certfile=str(certs.cert), ssl_keyfile=str(certs.key))
+        deadline = time.monotonic() + 10
+        while True:
+            assert server.poll() is None, f"redis-server exited; see {tmp_path / 'redis.log'}"
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    break
+            assert time.monotonic() < deadline, "no answer over TLS in 10 s"
+            time.sleep(0.05)
+        client.close()
+        yield TlsRedis(port, certs)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def tls_url(server: TlsRedis, ca: Path | None = None, client_cert: bool = True) -> str:
+    """A rediss:// URL with the password in it, trusting ``ca`` (the server's CA by default)."""
+    options = {"ssl_ca_certs": ca or server.certs.ca, "timeout": 2}
+    if client_cert:
+        options |= {"ssl_certfile": server.certs.cert, "ssl_keyfile": server.certs.key}
+    return f"rediss://:{TLS_PASSWORD}@127.0.0.1:{server.port}/0?{urlencode(options)}"
+
+
+def test_rediss_url_elects_and_hands_over(tls_redis: TlsRedis, name: str) -> None:
+    """Over TLS with a client certificate: a leader, a waiter, a handover with a greater token."""
+    url = tls_url(tls_redis)
+    leader, waiter = (leaselect.Elector(url, name, ttl=5) for _ in range(2))
+    try:
+        first = leader.acquire(timeout=5)
+        assert first is not None
+        waiter.start()
+        time.sleep(0.3)
+        assert not waiter.is_leader
+        leader.release()
+        deadline = time.monotonic() + 3
+        while waiter.lease is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert waiter.lease is not None and waiter.lease.token > first.token
+        assert TLS_PASSWORD not in repr(waiter.backend) + repr(waiter)
+    finally:
+        for elector in (leader, waiter):
+            elector.close()
+
+
+@pytest.mark.parametrize(
+    ("case", "error", "says"),
+    [
+        ("wrong CA", leaselect.BackendUnavailable, "certificate verify failed"),
+        ("no client cert", leaselect.BackendUnavailable, "unreachable"),
+        ("plain redis://", leaselect.BackendUnavailable, "unreachable"),
+        ("wrong password", leaselect.ConfigError, "refused our credentials"),
+    ],
+)
+def test_rediss_refusals_are_clear_and_never_show_the_password(
+    tls_redis: TlsRedis, tmp_path: Path, name: str, case: str, error: type[Exception], says: str
+) -> None:
+    """Each refusal is a leaselect error naming the server and the cause, never the password."""
+    url = tls_url(tls_redis)
+    if case == "wrong CA":
+        (tmp_path / "other").mkdir()
+        url = tls_url(tls_redis, ca=make_certs(tmp_path / "other").ca)
+    elif case == "no client cert":
+        url = tls_url(tls_redis, client_cert=False)
+    elif case == "plain redis://":
+        url = f"redis://:{TLS_PASSWORD}@127.0.0.1:{tls_redis.port}/0?timeout=2"
+    else:
+        url = url.replace(TLS_PASSWORD, "wrong-pw")
+    backend = leaselect.connect(url)
+    assert TLS_PASSWORD not in repr(backend) + str(backend)
+    with pytest.raises(error) as caught:
+        backend.observe(name)
+    message = str(caught.value)
+    assert says in message and f"127.0.0.1:{tls_redis.port}" in message
+    assert TLS_PASSWORD not in message and "wrong-pw" not in message
+    backend.close()

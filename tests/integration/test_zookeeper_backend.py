@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
+import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
 import leaselect
+from backends import launch
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.backends.zookeeper_client import ClientConfig
 from leaselect.lease import LostReason
 from leaselect.urls import parse
 from tests.cli.helpers import eventually
 from tests.stores import require_url
+from tests.tls import Certs, make_certs
 
 
 @pytest.fixture
@@ -213,3 +222,129 @@ def test_a_create_retried_by_makepath_after_the_listing_orphans_no_node(
         for elector in (a, b, c):
             elector.close()
         backend.close()
+
+
+# Debian's zookeeper.jar manifest lists netty-handler/-transport but not what they need: without
+# netty-codec every TLS connection dies with NoClassDefFoundError ByteToMessageDecoder.
+NETTY_MISSING = ("codec", "resolver", "transport-native-unix-common")
+ZK_TLS_CLASSPATH = (
+    *launch.ZK_CLASSPATH,
+    *(f"/usr/share/java/netty-{jar}.jar" for jar in NETTY_MISSING),
+)
+ZK_JVM_FLAGS = ("-Xms32m", "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-Djava.net.preferIPv4Stack=true")
+
+
+@dataclass(frozen=True)
+class TlsZooKeeper:
+    """A private TLS-only ZooKeeper: its secure client port and the PEM files it trusts."""
+
+    port: int
+    certs: Certs
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def tls_handshake(port: int, certs: Certs) -> bool:
+    """Whether a TLS handshake (with our client certificate) succeeds on 127.0.0.1:``port``."""
+    context = ssl.create_default_context(cafile=str(certs.ca))
+    context.load_cert_chain(certs.cert, certs.key)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            context.wrap_socket(sock, server_hostname="127.0.0.1").close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def tls_zookeeper(tmp_path: Path) -> Iterator[TlsZooKeeper]:
+    """A private standalone ZooKeeper on 127.0.0.1: TLS port only (Netty, PEM stores)."""
+    if not all(Path(jar).is_file() for jar in ZK_TLS_CLASSPATH):
+        pytest.skip("needs Debian's zookeeper and netty jars")
+    certs, port = make_certs(tmp_path), free_port()
+    keystore = tmp_path / "keystore.pem"  # ZooKeeper's PEM keystore: key and chain in one file
+    keystore.write_text(certs.key.read_text() + certs.cert.read_text())
+    (tmp_path / "data").mkdir()
+    config = tmp_path / "zoo.cfg"
+    config.write_text(f"""tickTime=500
+minSessionTimeout=2000
+maxSessionTimeout=20000
+dataDir={tmp_path / "data"}
+secureClientPort={port}
+secureClientPortAddress=127.0.0.1
+serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory
+ssl.keyStore.location={keystore}
+ssl.keyStore.type=PEM
+ssl.trustStore.location={certs.ca}
+ssl.trustStore.type=PEM
+admin.enableServer=false
+preAllocSize=4096
+""")
+    log = tmp_path / "zookeeper.log"
+    server = subprocess.Popen(
+        ["java", *ZK_JVM_FLAGS, f"-Dzookeeper.log.dir={tmp_path}",
+         f"-Dzookeeper.log.file={log.name}",
+         f"-Dlog4j.configuration=file:{launch.BACKENDS_DIR / 'zookeeper' / 'log4j.properties'}",
+         "-cp", ":".join(ZK_TLS_CLASSPATH), launch.ZK_MAIN, str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not tls_handshake(port, certs):
+            assert server.poll() is None, f"ZooKeeper exited; see {log}"
+            assert time.monotonic() < deadline, f"no TLS on port {port} within 30 s; see {log}"
+            time.sleep(0.1)
+        yield TlsZooKeeper(port, certs)
+    finally:
+        server.terminate()
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_zks_url_elects_and_hands_over(tls_zookeeper: TlsZooKeeper, name: str) -> None:
+    """Over TLS with a client certificate: a leader, a waiter, a handover with a greater token."""
+    certs = tls_zookeeper.certs
+    options = urlencode({"ca": certs.ca, "cert": certs.cert, "key": certs.key,
+                         "connect_timeout": 5})
+    url = f"zks://127.0.0.1:{tls_zookeeper.port}?{options}"
+    leader, waiter = (leaselect.Elector(url, name, ttl=2.0) for _ in range(2))
+    try:
+        first = leader.acquire(timeout=10)
+        assert first is not None
+        waiter.start()
+        time.sleep(0.3)
+        assert not waiter.is_leader
+        leader.release()
+        assert eventually(lambda: waiter.lease is not None, timeout=5)
+        assert waiter.lease is not None and waiter.lease.token > first.token
+    finally:
+        for elector in (leader, waiter):
+            elector.close()
+
+
+def test_zks_refusals_are_backend_unavailable_without_the_password(
+    tls_zookeeper: TlsZooKeeper, tmp_path: Path, name: str
+) -> None:
+    """A wrong CA, or plain zk:// to the TLS port: BackendUnavailable after connect_timeout."""
+    (tmp_path / "other").mkdir()
+    certs, other = tls_zookeeper.certs, make_certs(tmp_path / "other")
+    wrong_ca = urlencode({"ca": other.ca, "cert": certs.cert, "key": certs.key})
+    server = f"u:pw-s3cret@127.0.0.1:{tls_zookeeper.port}"
+    for url in (f"zks://{server}?{wrong_ca}&connect_timeout=1", f"zk://{server}?connect_timeout=1"):
+        backend = leaselect.connect(url)
+        with pytest.raises(leaselect.BackendUnavailable) as caught:
+            backend.observe(name)
+        backend.close()
+        message = str(caught.value)
+        assert "connect failed" in message and f"127.0.0.1:{tls_zookeeper.port}" in message
+        assert "pw-s3cret" not in message + repr(backend)
