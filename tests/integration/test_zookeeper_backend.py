@@ -128,11 +128,21 @@ def test_creator_only_acls_with_credentials(url: str, raw: KazooClient) -> None:
         elector.close()
 
 
+def recording(reasons: list[LostReason], lost: threading.Event) -> Any:
+    """An on_lost that records the reason and sets ``lost``."""
+
+    def on_lost(_: leaselect.Lease, reason: LostReason) -> None:
+        reasons.append(reason)
+        lost.set()
+
+    return on_lost
+
+
 def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient) -> None:
     name, lost = f"d-{uuid.uuid4().hex[:8]}", threading.Event()
     reasons: list[LostReason] = []
     elector = leaselect.Elector(
-        url, name, ttl=3.0, on_lost=lambda _, reason: (reasons.append(reason), lost.set())
+        url, name, ttl=3.0, on_lost=recording(reasons, lost)
     )
     try:
         assert elector.acquire(timeout=10) is not None
@@ -148,7 +158,7 @@ def test_an_expired_session_is_not_resumed(url: str) -> None:
     reasons: list[LostReason] = []
     backend = zk(url)
     elector = leaselect.Elector(
-        backend, name, ttl=3.0, on_lost=lambda _, reason: (reasons.append(reason), lost.set())
+        backend, name, ttl=3.0, on_lost=recording(reasons, lost)
     )
     try:
         lease = elector.acquire(timeout=10)
