@@ -10,7 +10,6 @@ request against gateway will be ignored"): mutual TLS without auth, and server T
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import requests
 
 import leaselect
 from leaselect.backends.etcd_transport import b64, prefix_end
+from tests.private import elect_and_hand_over, free_port, stop
 from tests.tls import Certs, make_certs
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
@@ -45,12 +45,6 @@ class SecureEtcd:
         return f"etcds://{credentials}127.0.0.1:{self.port}?{query}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def admin_post(base: str, certs: Certs, path: str, body: dict[str, Any], token: str = "") -> Any:
     headers = {"Authorization": token} if token else {}
     response = requests.post(
@@ -63,7 +57,9 @@ def admin_post(base: str, certs: Certs, path: str, body: dict[str, Any], token: 
 
 def enable_auth(base: str, certs: Certs) -> None:
     """root (role root), and USER whose role may read and write /leaselect/ only; auth on."""
-    post = lambda path, body: admin_post(base, certs, path, body)  # noqa: E731
+    def post(path: str, body: dict[str, Any]) -> None:
+        admin_post(base, certs, path, body)
+
     post("auth/user/add", {"name": "root", "password": "root-pw"})
     post("auth/role/add", {"name": "root"})
     post("auth/user/grant", {"user": "root", "role": "root"})
@@ -109,12 +105,7 @@ def private_etcd(tmp_path: Path, mutual: bool) -> Iterator[SecureEtcd]:
             enable_auth(base, certs)
         yield SecureEtcd(port, certs, mutual)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def wait_ready(base: str, certs: Certs, proc: subprocess.Popen[bytes]) -> None:
@@ -129,32 +120,12 @@ def wait_ready(base: str, certs: Certs, proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError("the private etcd did not become ready")
 
 
-def elect_and_hand_over(url: str) -> None:
-    first, second = (leaselect.Elector(url, "secure-job", ttl=3) for _ in "ab")
-    try:
-        lease = first.acquire(timeout=10)
-        assert lease is not None
-        second.start()
-        time.sleep(0.3)
-        assert not second.is_leader
-        first.release()
-        deadline = time.monotonic() + 5
-        while second.lease is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        taken = second.lease
-        assert taken is not None and taken.token > lease.token
-        assert PASSWORD not in repr(first.backend) + repr(first)
-    finally:
-        first.close()
-        second.close()
-
-
 def test_client_certificates_elect_and_hand_over(mtls_etcd: SecureEtcd) -> None:
-    elect_and_hand_over(mtls_etcd.url())
+    elect_and_hand_over(mtls_etcd.url(), "secure-job", 3)
 
 
 def test_a_password_over_tls_elects_and_hands_over(auth_etcd: SecureEtcd) -> None:
-    elect_and_hand_over(auth_etcd.url())
+    elect_and_hand_over(auth_etcd.url(), "secure-job", 3, PASSWORD)
 
 
 def test_wrong_password_is_refused_without_showing_it(auth_etcd: SecureEtcd) -> None:

@@ -10,7 +10,6 @@ import contextlib
 import math
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -30,6 +29,7 @@ from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.backends.redis_scripts import ACQUIRE
 from leaselect.lease import LostReason
 from tests.contract.test_contract import read_event, spawn
+from tests.private import elect_and_hand_over, free_port
 from tests.stores import require_url
 from tests.tls import Certs, make_certs
 
@@ -275,14 +275,6 @@ REDIS_SERVER = "/usr/bin/redis-server"
 TLS_PASSWORD = "tls-s3cret-pw"
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True)
 class TlsRedis:
     """A private TLS-only redis-server: its port and the PEM files it trusts."""
@@ -331,23 +323,7 @@ def tls_url(server: TlsRedis, ca: Path | None = None, client_cert: bool = True) 
 
 def test_rediss_url_elects_and_hands_over(tls_redis: TlsRedis, name: str) -> None:
     """Over TLS with a client certificate: a leader, a waiter, a handover with a greater token."""
-    url = tls_url(tls_redis)
-    leader, waiter = (leaselect.Elector(url, name, ttl=5) for _ in range(2))
-    try:
-        first = leader.acquire(timeout=5)
-        assert first is not None
-        waiter.start()
-        time.sleep(0.3)
-        assert not waiter.is_leader
-        leader.release()
-        deadline = time.monotonic() + 3
-        while waiter.lease is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert waiter.lease is not None and waiter.lease.token > first.token
-        assert TLS_PASSWORD not in repr(waiter.backend) + repr(waiter)
-    finally:
-        for elector in (leader, waiter):
-            elector.close()
+    elect_and_hand_over(tls_url(tls_redis), name, 5, TLS_PASSWORD)
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from leaselect.backends.zookeeper_client import ClientConfig
 from leaselect.lease import LostReason
 from leaselect.urls import parse
 from tests.cli.helpers import eventually
+from tests.private import elect_and_hand_over, free_port, stop
 from tests.stores import require_url
 from tests.tls import Certs, make_certs
 
@@ -253,14 +254,6 @@ class TlsZooKeeper:
     certs: Certs
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def tls_handshake(port: int, certs: Certs) -> bool:
     """Whether a TLS handshake (with our client certificate) succeeds on 127.0.0.1:``port``."""
     context = ssl.create_default_context(cafile=str(certs.ca))
@@ -313,12 +306,7 @@ preAllocSize=4096
             time.sleep(0.1)
         yield TlsZooKeeper(port, certs)
     finally:
-        server.terminate()
-        try:
-            server.wait(5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 def test_zks_url_elects_and_hands_over(tls_zookeeper: TlsZooKeeper, name: str) -> None:
@@ -327,19 +315,7 @@ def test_zks_url_elects_and_hands_over(tls_zookeeper: TlsZooKeeper, name: str) -
     options = urlencode({"ca": certs.ca, "cert": certs.cert, "key": certs.key,
                          "connect_timeout": 5})
     url = f"zks://127.0.0.1:{tls_zookeeper.port}?{options}"
-    leader, waiter = (leaselect.Elector(url, name, ttl=2.0) for _ in range(2))
-    try:
-        first = leader.acquire(timeout=10)
-        assert first is not None
-        waiter.start()
-        time.sleep(0.3)
-        assert not waiter.is_leader
-        leader.release()
-        assert eventually(lambda: waiter.lease is not None, timeout=5)
-        assert waiter.lease is not None and waiter.lease.token > first.token
-    finally:
-        for elector in (leader, waiter):
-            elector.close()
+    elect_and_hand_over(url, name, 2.0)
 
 
 def test_zks_refusals_are_backend_unavailable_without_the_password(

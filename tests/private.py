@@ -1,0 +1,50 @@
+"""Helpers for tests that start a private server of their own (TLS, auth, Unix sockets)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import leaselect
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 5 s; always reaped."""
+    server.terminate()
+    try:
+        server.wait(5)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def elect_and_hand_over(url: str, name: str, ttl: float, secret: str = "") -> None:
+    """A leader, a waiter that stays one, a release, the waiter elected with a greater token;
+    ``secret`` never shows in either elector's or backend's repr."""
+    leader, waiter = (leaselect.Elector(url, name, ttl=ttl) for _ in range(2))
+    try:
+        first = leader.acquire(timeout=10)
+        assert first is not None
+        waiter.start()
+        time.sleep(0.3)
+        assert not waiter.is_leader
+        leader.release()
+        deadline = time.monotonic() + 5
+        while waiter.lease is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        taken = waiter.lease
+        assert taken is not None and taken.token > first.token
+        if secret:
+            assert secret not in repr(leader.backend) + repr(leader) + repr(waiter)
+    finally:
+        leader.close()
+        waiter.close()
