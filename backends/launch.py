@@ -272,9 +272,28 @@ def _proc_state(pid: int) -> str | None:
 
 
 def _alive(pid: int) -> bool:
-    """Whether the process exists and has not exited (zombies count as gone)."""
+    """Whether the process exists and has not exited (zombies count as gone).
+
+    A multi-threaded server whose main thread already shows Z may still have threads exiting
+    (Redis: a background thread finishing the AOF fsync), and those keep its descriptors, the
+    listening socket included, open: it is alive until every thread is gone.
+    """
     _reap_children()
-    return _proc_state(pid) not in (None, "Z", "X")
+    if _proc_state(pid) not in (None, "Z", "X"):
+        return True
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    return any(_task_state(pid, task) not in (None, "Z", "X") for task in tasks)
+
+
+def _task_state(pid: int, task: str) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/task/{task}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[0]
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -762,9 +781,12 @@ def wait_member_healthy(name: str, timeout: float = DEFAULT_TIMEOUT) -> None:
 # --- public operations ----------------------------------------------------------------------
 
 
-def _check_ports_free(member: Member) -> None:
-    """Refuse to start a member whose ports another process already listens on."""
+def _check_ports_free(member: Member, wait: float = 3.0) -> None:
+    """Refuse to start a member whose ports another process still listens on after ``wait`` s."""
+    deadline = time.monotonic() + wait
     for port in member.ports:
+        while _port_open(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
         if _port_open(port):
             raise BackendError(
                 f"cannot start {member.name}: {HOST}:{port} is in use by a process this launcher "
