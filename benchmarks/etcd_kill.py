@@ -4,12 +4,14 @@ python -m benchmarks.etcd_kill [N] [--ttl 3]
 (run it under ``flock /tmp/leaselect-bench.lock``; about 8 s per kill.)
 Each round kills (SIGKILL) a leader process at a random point of its keep-alive cycle, once
 with the waiter's expiry probe on and once with it off, alternating on the same cluster; the
-failover is the kill -> the waiter's ``acquire`` returning, on CLOCK_BOOTTIME.
+failover is the kill -> the waiter's ``acquire`` returning, on CLOCK_BOOTTIME. "proof took the
+key" counts the kills where the waiter deleted the key itself before etcd's lessor revoked it.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import statistics
@@ -17,6 +19,17 @@ import statistics
 from leaselect.backends import etcd_expiry
 from tests.contract.test_contract import kill_9_failover
 from tests.stores import STORES, configured_url
+
+
+class _ProofCounter(logging.Handler):
+    """Counts the waiter's "deleted its key" log lines (leaselect/backends/etcd_candidacy.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += "deleted its key" in record.getMessage()
 
 
 def failover(url: str, ttl: float, probing: bool) -> float:
@@ -34,20 +47,26 @@ def main() -> None:
     args = parser.parse_args()
     if not args.url:
         raise SystemExit("no etcd: python3 backends/launch.py up etcd (or --url)")
+    counter = _ProofCounter()
+    logging.getLogger("leaselect").addHandler(counter)
+    logging.getLogger("leaselect").setLevel(logging.INFO)
     results: dict[bool, list[float]] = {True: [], False: []}
+    proofs = {True: 0, False: 0}
     for _ in range(args.rounds):
         for probing in (True, False):
+            before = counter.count
             results[probing].append(failover(args.url, args.ttl, probing))
+            proofs[probing] += counter.count > before
     print(f"etcd {args.url}; ttl {args.ttl:g}s; {args.rounds} kills each")
-    print("| waiter | min | median | p95 | max |")
-    print("|---|---|---|---|---|")
+    print("| waiter | min | median | p95 | max | proof took the key |")
+    print("|---|---|---|---|---|---|")
     for probing, values in results.items():
         values.sort()
         label = "proves the expiry" if probing else "etcd's lessor only"
         p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
         print(
             f"| {label} | {values[0]:.3f} s | {statistics.median(values):.3f} s"
-            f" | {p95:.3f} s | {values[-1]:.3f} s |"
+            f" | {p95:.3f} s | {values[-1]:.3f} s | {proofs[probing]}/{len(values)} |"
         )
 
 

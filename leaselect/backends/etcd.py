@@ -29,6 +29,7 @@ from .etcd_transport import (
     b64,
     by_create,
     same_revision,
+    seconds_left,
     unb64,
 )
 
@@ -86,8 +87,8 @@ class EtcdBackend(Backend):
         expires_in = None
         if kv.get("lease"):
             alive = self.post("lease/timetolive", {"ID": kv["lease"]})
-            expires_in = float(alive.get("TTL", -1))
-            if expires_in <= 0:
+            expires_in = float(seconds_left(alive))
+            if expires_in < 0:
                 return None
         return Leader(
             str(value.get("identity", "")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -12,11 +13,21 @@ from ..backend import Candidacy, Grant, Renewal, Waiting
 from ..errors import LeaselectError
 from ..lease import LostReason
 from .etcd_expiry import ExpiryProbe
-from .etcd_transport import Json, LeaseNotFound, b64, by_create, same_revision, unb64
+from .etcd_transport import (
+    Json,
+    LeaseNotFound,
+    b64,
+    by_create,
+    same_revision,
+    seconds_left,
+    unb64,
+)
 from .etcd_watch import DeleteWatch
 
 if TYPE_CHECKING:
     from .etcd import EtcdSession
+
+log = logging.getLogger("leaselect")
 
 
 @dataclass(frozen=True)
@@ -162,12 +173,14 @@ class EtcdCandidacy(Candidacy):
             received = time.monotonic()
             if self._expiry is None:
                 self._expiry = ExpiryProbe(int(reply.get("grantedTTL", 0)))
-            self._expiry.observe(sent, received, int(reply.get("TTL", -1)))
+            self._expiry.observe(sent, received, seconds_left(reply))
             if not self._expiry.expired:
                 return False
             stale = same_revision(predecessor.key, predecessor.create_revision)
             delete = {"request_delete_range": {"key": b64(predecessor.key)}}
-            self.backend.post("kv/txn", {"compare": [stale], "success": [delete]})
+            reply = self.backend.post("kv/txn", {"compare": [stale], "success": [delete]})
+            if reply.get("succeeded"):
+                log.info("election %s: its leader's lease expired; deleted its key", self.name)
             return True
         except LeaselectError:  # leave it to etcd's own revocation and the watch
             self._expiry = ExpiryProbe(0)

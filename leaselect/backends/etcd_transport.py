@@ -69,6 +69,13 @@ def same_revision(key: str, revision: int) -> Json:
     }
 
 
+def seconds_left(reply: Json) -> int:
+    """The ``TTL`` of a LeaseTimeToLive reply: whole seconds left, truncated; -1 if etcd no
+    longer knows the lease. The JSON gateway omits zero fields, so a lease in its last second
+    answers with no ``TTL`` at all (reading that as "gone" disabled the expiry proof)."""
+    return int(reply.get("TTL", 0))
+
+
 class Transport:
     """Posts JSON to the gateway of the first reachable endpoint."""
 

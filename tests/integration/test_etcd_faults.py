@@ -20,6 +20,7 @@ import pytest
 import leaselect
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_fence import guarded_txn, owner_compare, put_op
+from leaselect.backends.etcd_transport import seconds_left
 from leaselect.clock import SYSTEM_CLOCK
 from tests.contract.test_contract import kill_9_failover
 from tests.stores import require_url
@@ -113,6 +114,24 @@ def test_kill_9_of_the_leader_fails_over_within_ttl_plus_200ms(
     phase = random.uniform(0, TTL / 3)  # a kill at an arbitrary point of the keep-alive cycle
     failover = kill_9_failover(url, election(), TTL, phase)
     assert failover <= TTL + 0.2, f"failover {failover:.3f}s"
+
+
+def test_a_lease_in_its_last_second_reads_zero_seconds_left_not_gone(url: str) -> None:
+    """The gateway omits a zero TTL from its JSON; the expiry proof needs that zero (session 2
+    read it as "gone", so every waiter fell back to etcd's 500 ms revocation loop)."""
+    backend = leaselect.connect(url)
+    assert isinstance(backend, EtcdBackend)
+    try:
+        granted = SYSTEM_CLOCK.now()
+        lease = backend.post("lease/grant", {"TTL": "3"})["ID"]
+        answers = [seconds_left(backend.post("lease/timetolive", {"ID": lease}))]
+        time.sleep(granted + 2.3 - SYSTEM_CLOCK.now())
+        answers.append(seconds_left(backend.post("lease/timetolive", {"ID": lease})))
+        backend.post("lease/revoke", {"ID": lease})
+        answers.append(seconds_left(backend.post("lease/timetolive", {"ID": lease})))
+        assert answers == [2, 0, -1]
+    finally:
+        backend.close()
 
 
 def test_a_waiter_whose_lease_expired_registers_again(url: str) -> None:
