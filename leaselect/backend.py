@@ -43,11 +43,14 @@ class Renewal:
     """One candidacy after a keep-alive.
 
     Renewed for ``ttl`` seconds; or gone (``ttl`` None) for ``reason``; or, with both None, the
-    candidacy held no lease when the keep-alive ran (a waiting candidate).
+    candidacy held no lease when the keep-alive ran (a waiting candidate). ``anchor``: the send
+    time of the round trip that proved the renewal, when that was earlier than the keep-alive's
+    own ``sent`` (ZooKeeper takes the client's last answered ping as evidence).
     """
 
     ttl: float | None
     reason: LostReason | None = LostReason.TAKEN
+    anchor: float | None = None
 
 
 class Candidacy(ABC):

@@ -99,11 +99,13 @@ class Keeper:
             self._reschedule(sent, min(h.retry_delay for h in holders))
             return
         self._failing = False
+        anchor = min((r.anchor for r in renewals if r.anchor is not None), default=sent)
         with self._lock:
-            self._last_sent = max(self._last_sent, sent)
+            self._last_sent = max(self._last_sent, anchor)
         for holder, renewal in zip(holders, renewals, strict=True):
-            holder.on_renewal(renewal, sent)
-        self._reschedule(sent, min(h.renew_every for h in holders))
+            holder.on_renewal(renewal, sent if renewal.anchor is None else renewal.anchor)
+        # evidence older than ``sent`` (a ping) ages from its own send: check again on its clock
+        self._reschedule(anchor, min(h.renew_every for h in holders))
 
     def _reschedule(self, sent: float, delay: float) -> None:
         with self._lock:

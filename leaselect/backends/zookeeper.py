@@ -20,6 +20,7 @@ from typing import Any
 from kazoo.exceptions import NoNodeError
 
 from ..backend import Backend, Candidacy, Renewal, Session
+from ..clock import SYSTEM_CLOCK
 from ..errors import BackendUnavailable, ConfigError
 from ..lease import Leader, LostReason
 from ..timing import Timing
@@ -109,6 +110,7 @@ class ZooKeeperSession(Session):
         self.request_timeout = ttl / 3
         self._candidacies: weakref.WeakSet[ZooKeeperCandidacy] = weakref.WeakSet()
         self._last: tuple[int, float] = (0, 0.0)  # session id, send time of its last success
+        self._evidence = 0.0  # SYSTEM_CLOCK: no ping sent before this proves anything new
         self._lock = threading.Lock()
         self.conn.on_change(self._wake_all)
 
@@ -144,25 +146,61 @@ class ZooKeeperSession(Session):
             return pending.get(timeout=self.request_timeout)
 
     def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
-        """One pipelined ``exists`` per leading node: a server round trip sent after ``sent``."""
+        """kazoo's last ping if it proves every leading node, else one pipelined ``exists`` per
+        leading node (which also sets the watch the ping evidence needs)."""
         leaders = [c for c in held if isinstance(c, ZooKeeperCandidacy) and c.leading]
         renewals = {id(c): Renewal(None, None) for c in held}
         if leaders:
             client, sid = self.live()
-            checks = [(c, client.exists_async(c.path)) for c in leaders if c.owner == sid]
+            mine = [c for c in leaders if c.owner == sid]
             for candidacy in leaders:
                 if candidacy.owner != sid:
                     renewals[id(candidacy)] = self._lost(candidacy, LostReason.EXPIRED)
-            for candidacy, check in checks:
-                stat = self.result(check, "keep-alive")
-                renewals[id(candidacy)] = (
-                    Renewal(self.conn.negotiated)
-                    if stat is not None and stat.ephemeralOwner == sid
-                    else self._lost(candidacy, self._why_gone(sid))
-                )
-            if checks:
-                self.round_trip(sid, sent)
+            anchor = self._ping_anchor(client, sid, mine, sent)
+            if anchor is not None:
+                renewals.update({id(c): Renewal(self.conn.negotiated, None, anchor) for c in mine})
+            elif mine:
+                renewals.update(self._check(client, sid, mine, sent))
         return [renewals[id(c)] for c in held]
+
+    def _ping_anchor(
+        self, client: Any, sid: int, leaders: list[ZooKeeperCandidacy], sent: float
+    ) -> float | None:
+        """The send time, on the keeper's clock, of an answered ping newer than our last
+        evidence and sent after the watch on every leading node was set; None if there is none.
+
+        Such a ping proves what an ``exists`` would: the server touched the session no earlier
+        than its send, and it sends a watch event before any later answer on the connection.
+        Using it instead of our own request leaves the session's touches to kazoo's pings.
+        """
+        pinged = self.conn.last_ping(sid)
+        if not leaders or pinged is None or pinged <= self._evidence:
+            return None
+        for candidacy in leaders:
+            armed = candidacy.armed_since(client)
+            if armed is None or pinged < armed:
+                return None
+        age = SYSTEM_CLOCK.now() - pinged
+        if age > self.ttl / 3:
+            return None
+        self._evidence = pinged
+        return sent - age
+
+    def _check(
+        self, client: Any, sid: int, leaders: list[ZooKeeperCandidacy], sent: float
+    ) -> dict[int, Renewal]:
+        checks = [(c, c.check_own(client)) for c in leaders]
+        renewals = {}
+        for candidacy, check in checks:
+            stat = self.result(check, "keep-alive")
+            if stat is not None and stat.ephemeralOwner == sid:
+                candidacy.armed()
+                renewals[id(candidacy)] = Renewal(self.conn.negotiated)
+            else:
+                renewals[id(candidacy)] = self._lost(candidacy, self._why_gone(sid))
+        self.round_trip(sid, sent)
+        self._evidence = max(self._evidence, SYSTEM_CLOCK.now())
+        return renewals
 
     def _why_gone(self, sid: int) -> LostReason:
         """Our node is gone: with our session (expired) or deleted by someone (taken)."""

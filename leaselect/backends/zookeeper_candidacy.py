@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kazoo.exceptions import NoNodeError
 
 from ..backend import Candidacy, Grant, Waiting
+from ..clock import SYSTEM_CLOCK
 from ..errors import BackendUnavailable
 from .zookeeper_client import mapped_errors
 
@@ -59,6 +60,7 @@ class ZooKeeperCandidacy(Candidacy):
         self._interrupted = False
         self._head: str | None = None  # the predecessor we watch, when it is the leader
         self._head_gone = False
+        self._armed_at: float | None = None  # SYSTEM_CLOCK when a watch on our node was set
 
     @property
     def path(self) -> str:
@@ -129,7 +131,26 @@ class ZooKeeperCandidacy(Candidacy):
             self._head_gone = True
         self._changed.set()
 
+    def check_own(self, client: Any) -> Any:
+        """``exists`` of our node (pending), setting the watch that ``armed_since`` relies on."""
+        return client.exists_async(self.path, watch=self._on_own_event)
+
+    def armed(self) -> None:
+        """A ``check_own`` answered: the server holds the watch on our node from now on."""
+        self._armed_at = SYSTEM_CLOCK.now()
+
+    def armed_since(self, client: Any) -> float | None:
+        """Since when a watch on our node has stood unfired (kazoo drops a watch as it reads its
+        event, on its connection thread, before it reads any later answer), if one does."""
+        armed_at = self._armed_at
+        watchers = client._data_watchers.get(client.chroot + self.path, ())
+        return armed_at if self._on_own_event in watchers else None
+
+    def _on_own_event(self, event: Any) -> None:
+        self._armed_at = None
+
     def _forget(self) -> None:
+        self._armed_at = None
         self.node = self.owner = self._pending = self._head = None
         self.leading = False
         self._guid = uuid.uuid4().hex
@@ -192,8 +213,13 @@ class ZooKeeperCandidacy(Candidacy):
         self.node, self.owner, self.token, self._pending = node, owner, czxid, None
 
     def _watch(self, client: Any, predecessor: str) -> bool:
-        """Watch ``predecessor``; False if it is already gone."""
+        """Watch ``predecessor`` (and our own node, in the same round trip); False if the
+        predecessor is already gone."""
         found = client.exists_async(predecessor, watch=self._on_event)
+        own = self.check_own(client)
+        stat = self.session.result(own, "watch own node")
+        if stat is not None and stat.ephemeralOwner == self.owner:
+            self.armed()
         return self.session.result(found, "watch predecessor") is not None
 
     def _collect_garbage(self, client: Any, sid: int) -> None:

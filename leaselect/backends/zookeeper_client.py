@@ -26,6 +26,7 @@ from kazoo.exceptions import (
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.security import make_digest_acl
 
+from ..clock import SYSTEM_CLOCK
 from ..errors import BackendUnavailable, ConfigError
 from ..urls import StoreUrl
 
@@ -144,6 +145,7 @@ class Connection:
         self._handshake_done = threading.Event()
         self._connected = threading.Event()
         self._watchers: list[Callable[[], None]] = []
+        self._ping_answered: tuple[int, float] | None = None  # session id, ping send time
 
     def client(self, ttl: float | None = None) -> Any:
         """The started client; ``ttl`` pins its session timeout (None: any, for observers)."""
@@ -173,6 +175,12 @@ class Connection:
         client_id = client.client_id
         return None if client_id is None else int(client_id[0])
 
+    def last_ping(self, sid: int) -> float | None:
+        """When the last ping of session ``sid`` that the server answered was sent
+        (``SYSTEM_CLOCK``), if any: a round trip kazoo makes when the connection is idle."""
+        answered = self._ping_answered
+        return answered[1] if answered is not None and answered[0] == sid else None
+
     def on_change(self, watcher: Callable[[], None]) -> None:
         """Call ``watcher`` (non-blocking, on kazoo's thread) at every connection state change."""
         self._watchers.append(watcher)
@@ -185,6 +193,7 @@ class Connection:
     def _start_locked(self, timeout: float) -> None:
         client = KazooClient(**self.config.client_kwargs(timeout))
         _capture_negotiated(client, self._set_negotiated)
+        _capture_pings(client, self._set_ping_answered)
         client.add_listener(self._on_state)
         with mapped_errors("connect", self.config.redacted):
             try:
@@ -207,6 +216,9 @@ class Connection:
         self._negotiated = seconds
         self._handshake_done.set()
 
+    def _set_ping_answered(self, sid: int, sent: float) -> None:
+        self._ping_answered = (sid, sent)
+
     def _on_state(self, state: str) -> None:
         if state == KazooState.CONNECTED:
             self._connected.set()
@@ -228,3 +240,26 @@ def _capture_negotiated(client: Any, record: Callable[[float], None]) -> None:
         return read_timeout, connect_timeout
 
     connection._connect = connect
+
+
+def _capture_pings(client: Any, record: Callable[[int, float], None]) -> None:
+    """Wrap the connection's ping send and socket read (both on kazoo's connection thread): a
+    read that clears ``ping_outstanding`` consumed the answer to the ping sent last. kazoo
+    clears the flag without a read only when it (re)connects, and a new ping sets it again."""
+    connection = client._connection
+    send_ping, read_socket = connection._send_ping, connection._read_socket
+    sent = [0.0]
+
+    def ping(connect_timeout: float) -> None:
+        sent[0] = SYSTEM_CLOCK.now()
+        send_ping(connect_timeout)
+
+    def read(read_timeout: float) -> Any:
+        waiting = connection.ping_outstanding.is_set()
+        result = read_socket(read_timeout)
+        client_id = client.client_id
+        if waiting and not connection.ping_outstanding.is_set() and client_id is not None:
+            record(int(client_id[0]), sent[0])
+        return result
+
+    connection._send_ping, connection._read_socket = ping, read

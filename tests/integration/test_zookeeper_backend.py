@@ -139,7 +139,9 @@ def recording(reasons: list[LostReason], lost: threading.Event) -> Any:
     return on_lost
 
 
-def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient) -> None:
+@pytest.mark.parametrize("held", [0.0, 2.5])
+def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient, held: float) -> None:
+    """At once, and after some renewals proved by pings (the watch on our node fires)."""
     name, lost = f"d-{uuid.uuid4().hex[:8]}", threading.Event()
     reasons: list[LostReason] = []
     elector = leaselect.Elector(
@@ -147,11 +149,40 @@ def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient) -> None:
     )
     try:
         assert elector.acquire(timeout=10) is not None
+        time.sleep(held)
         (node,) = raw.get_children(f"/leaselect/{name}")
         raw.delete(f"/leaselect/{name}/{node}")
         assert lost.wait(3.0) and reasons == [LostReason.TAKEN]
     finally:
         elector.close()
+
+
+def test_a_leader_renews_on_kazoos_pings_without_requests_of_its_own(url: str) -> None:
+    """Once the watch on its node is set, kazoo's idle pings are the keep-alive evidence, so the
+    session is touched no more often than a bare kazoo client's (crash failover depends on it)."""
+    backend = zk(url)
+    elector = leaselect.Elector(backend, f"p-{uuid.uuid4().hex[:8]}", ttl=3.0)
+    try:
+        lease = elector.acquire(timeout=10)
+        assert lease is not None
+        time.sleep(1.5)  # the first keep-alive sets the watch on our node with an exists
+        connection = backend.conn.client()._connection
+        submitted: list[int | None] = []
+        submit = connection._submit
+
+        def counting(request: Any, timeout: float, xid: int | None = None) -> Any:
+            submitted.append(xid)
+            return submit(request, timeout, xid)
+
+        connection._submit = counting
+        time.sleep(4.0)
+        connection._submit = submit
+        pings = submitted.count(-2)
+        assert pings >= 4 and len(submitted) == pings, submitted
+        assert elector.is_leader and lease.deadline > time.clock_gettime(time.CLOCK_BOOTTIME) + 1
+    finally:
+        elector.close()
+        backend.close()
 
 
 def test_an_expired_session_is_not_resumed(url: str) -> None:

@@ -27,6 +27,7 @@ class ScriptedBackend(Backend):
         self.holder: ScriptedCandidacy | None = None
         self.token = 0
         self.keep_alives = 0
+        self.evidence_age = 0.0  # > 0: renewals are proved by a round trip sent this long ago
         self.campaigns = 0
         self.lock = threading.Lock()
 
@@ -57,13 +58,15 @@ class ScriptedSession(Session):
             raise BackendUnavailable("scripted: store unreachable")
         if backend.mode == "block":
             backend.unblock.wait(30)
-        return [self._renewal(c) for c in held]
+        return [self._renewal(c, sent) for c in held]
 
-    def _renewal(self, candidacy: Candidacy) -> Renewal:
+    def _renewal(self, candidacy: Candidacy, sent: float) -> Renewal:
         if candidacy is not self.backend.holder:
             return Renewal(None, None)
         if self.backend.mode == "taken":
             return Renewal(None, LostReason.TAKEN)
+        if self.backend.evidence_age:
+            return Renewal(self.ttl, None, sent - self.backend.evidence_age)
         return Renewal(self.ttl)
 
 

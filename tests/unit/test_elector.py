@@ -94,6 +94,21 @@ def test_successful_renewals_keep_leading_past_many_ttls(
     assert elector.is_leader and elector.lease is lease
 
 
+def test_a_renewal_proved_by_an_older_round_trip_is_anchored_and_rescheduled_there(
+    elector: Elector, backend: ScriptedBackend, clock: FakeClock
+) -> None:
+    """ZooKeeper renews from kazoo's last ping: the deadline counts from that ping's send, and
+    the next keep-alive is due a renew interval after it, not after the keep-alive."""
+    lease = elector.acquire()
+    assert lease is not None
+    backend.evidence_age = 1.0
+    advance_until_renewed(clock, backend, 3.0)
+    proved = clock.now() - 1.0
+    assert wait_for(lambda: abs(lease.deadline - (proved + DEADLINE_AFTER)) < 1e-9)
+    advance_until_renewed(clock, backend, 2.0)  # due at proved + 3 s
+    assert elector.is_leader
+
+
 def test_failing_renewals_are_jeopardy_then_unreachable(
     elector: Elector, backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
 ) -> None:
