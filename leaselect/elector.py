@@ -73,6 +73,8 @@ class Elector:
         self._last_elected: Lease | None = None
         self._want = False
         self._repeat = False
+        self._requests = 0  # campaigns asked for (acquire/start); a tenure ends only its own
+        self._tenure_request = 0
         self._thread: threading.Thread | None = None
         self._candidacy: Candidacy | None = None
         self._dispatcher: Dispatcher | None = None
@@ -179,6 +181,7 @@ class Elector:
     def _begin(self, repeat: bool) -> None:
         with self._lifecycle, self._lock:
             self._want, self._repeat = True, repeat
+            self._requests += 1
             self._stop.clear()
             if self._thread is not None:
                 return  # the running thread decides to exit only under the lock, seeing _want
@@ -257,6 +260,7 @@ class Elector:
                 return False
             effects = self._machine.elected(grant.token, grant.ttl, grant.anchor, self._clock.now())
             self._apply(effects)
+            self._tenure_request = self._requests
         if effects:
             self._keeper().renew_by(grant.anchor + self.timing.renew_every)
         return bool(effects)
@@ -277,7 +281,8 @@ class Elector:
         with self._lock:
             if not self._want:
                 return
-            self._want = self._repeat
+            if self._requests == self._tenure_request:  # an acquire since the loss stands
+                self._want = self._repeat
         self._resign(candidacy)
 
     def _await_callbacks(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from leaselect import Elector, Lease, LostReason
+from leaselect.backend import Candidacy
 from leaselect.testing import FakeClock
 from tests.unit.scripted import ScriptedBackend
 
@@ -129,6 +130,40 @@ def test_a_lease_taken_by_another_holder_is_lost_at_once(
     advance_until_renewed(clock, backend, 3.0)
     assert recorder.lost.wait(SETTLE) and not elector.is_leader
     assert recorder.calls[-1] == ("lost", 1, LostReason.TAKEN)
+
+
+def test_an_acquire_right_after_a_loss_campaigns_even_if_the_old_tenure_ends_later(
+    backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
+) -> None:
+    """``with elector:`` in a loop: on_lost returned and acquire() was called before the campaign
+    thread finished the lost tenure; that must not cancel the new campaign (it hung for good)."""
+    requested = threading.Event()
+
+    class LateElector(Elector):
+        def _begin(self, repeat: bool) -> None:
+            super()._begin(repeat)
+            requested.set()
+
+        def _after_tenure(self, candidacy: Candidacy) -> None:
+            requested.wait(SETTLE)  # the re-acquire comes first
+            super()._after_tenure(candidacy)
+
+    elector = LateElector(backend, "job", ttl=TTL, clock=clock, on_lost=recorder.on_lost)
+    try:
+        assert elector.acquire() is not None
+        requested.clear()
+        backend.mode = "taken"
+        advance_until_renewed(clock, backend, 3.0)
+        assert recorder.lost.wait(SETTLE)
+        backend.mode, backend.holder = "ok", None
+        again: list[Lease | None] = []
+        thread = threading.Thread(target=lambda: again.append(elector.acquire()))
+        thread.start()
+        thread.join(SETTLE)
+        assert again and again[0] is not None and again[0].token == 2
+    finally:
+        requested.set()
+        elector.close()
 
 
 def test_acquire_times_out_on_the_elector_clock(
