@@ -194,7 +194,7 @@ class ZooKeeperSession(Session):
         for candidacy, check in checks:
             stat = self.result(check, "keep-alive")
             if stat is not None and stat.ephemeralOwner == sid:
-                candidacy.armed()
+                candidacy.armed(candidacy.path)
                 renewals[id(candidacy)] = Renewal(self.conn.negotiated)
             else:
                 renewals[id(candidacy)] = self._lost(candidacy, self._why_gone(sid))

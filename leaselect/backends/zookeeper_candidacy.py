@@ -7,6 +7,7 @@ the leader node's czxid, which increases across tenures even if the parent is re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -60,7 +61,7 @@ class ZooKeeperCandidacy(Candidacy):
         self._interrupted = False
         self._head: str | None = None  # the predecessor we watch, when it is the leader
         self._head_gone = False
-        self._armed_at: float | None = None  # SYSTEM_CLOCK when a watch on our node was set
+        self._armed: tuple[str, float] | None = None  # path, SYSTEM_CLOCK: its watch was set
 
     @property
     def path(self) -> str:
@@ -135,22 +136,37 @@ class ZooKeeperCandidacy(Candidacy):
         """``exists`` of our node (pending), setting the watch that ``armed_since`` relies on."""
         return client.exists_async(self.path, watch=self._on_own_event)
 
-    def armed(self) -> None:
-        """A ``check_own`` answered: the server holds the watch on our node from now on."""
-        self._armed_at = SYSTEM_CLOCK.now()
+    def armed(self, path: str) -> None:
+        """A ``check_own`` of ``path`` answered: the server holds the watch from now on."""
+        self._armed = (path, SYSTEM_CLOCK.now())
 
     def armed_since(self, client: Any) -> float | None:
         """Since when a watch on our node has stood unfired (kazoo drops a watch as it reads its
         event, on its connection thread, before it reads any later answer), if one does."""
-        armed_at = self._armed_at
+        armed = self._armed
+        if armed is None or armed[0] != self.path:
+            return None
         watchers = client._data_watchers.get(client.chroot + self.path, ())
-        return armed_at if self._on_own_event in watchers else None
+        return armed[1] if self._on_own_event in watchers else None
+
+    def _arm(self, client: Any, sid: int) -> None:
+        """Set the watch on our new node without waiting: sent right behind the create's
+        answer, so it touches the session when the campaign does anyway."""
+        path, pending = self.path, self.check_own(client)
+
+        def answered(result: Any) -> None:
+            with contextlib.suppress(Exception):  # a failure leaves it to the keep-alive
+                stat = result.get_nowait()
+                if stat is not None and stat.ephemeralOwner == sid:
+                    self.armed(path)
+
+        pending.rawlink(answered)
 
     def _on_own_event(self, event: Any) -> None:
-        self._armed_at = None
+        self._armed = None
 
     def _forget(self) -> None:
-        self._armed_at = None
+        self._armed = None
         self.node = self.owner = self._pending = self._head = None
         self.leading = False
         self._guid = uuid.uuid4().hex
@@ -179,6 +195,7 @@ class ZooKeeperCandidacy(Candidacy):
         if created is not None:
             path, stat = self.session.result(created, "create candidate node")
             self._adopt(path.rsplit("/", 1)[1], stat)
+            self._arm(client, sid)
         try:
             children = self.session.result(listed, "list candidates")
         except NoNodeError:  # the parent did not exist yet: makepath created it after the listing
@@ -213,13 +230,8 @@ class ZooKeeperCandidacy(Candidacy):
         self.node, self.owner, self.token, self._pending = node, owner, czxid, None
 
     def _watch(self, client: Any, predecessor: str) -> bool:
-        """Watch ``predecessor`` (and our own node, in the same round trip); False if the
-        predecessor is already gone."""
+        """Watch ``predecessor``; False if it is already gone."""
         found = client.exists_async(predecessor, watch=self._on_event)
-        own = self.check_own(client)
-        stat = self.session.result(own, "watch own node")
-        if stat is not None and stat.ephemeralOwner == self.owner:
-            self.armed()
         return self.session.result(found, "watch predecessor") is not None
 
     def _collect_garbage(self, client: Any, sid: int) -> None:

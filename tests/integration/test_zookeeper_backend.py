@@ -158,14 +158,15 @@ def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient, held: floa
 
 
 def test_a_leader_renews_on_kazoos_pings_without_requests_of_its_own(url: str) -> None:
-    """Once the watch on its node is set, kazoo's idle pings are the keep-alive evidence, so the
-    session is touched no more often than a bare kazoo client's (crash failover depends on it)."""
+    """The watch on its node is set right behind the create; from then on kazoo's idle pings
+    are the keep-alive evidence, so the session is touched no more often than a bare kazoo
+    client's (crash failover depends on it)."""
     backend = zk(url)
     elector = leaselect.Elector(backend, f"p-{uuid.uuid4().hex[:8]}", ttl=3.0)
     try:
         lease = elector.acquire(timeout=10)
         assert lease is not None
-        time.sleep(1.5)  # the first keep-alive sets the watch on our node with an exists
+        time.sleep(0.1)  # the exists that sets the watch was sent during the acquire
         connection = backend.conn.client()._connection
         submitted: list[int | None] = []
         submit = connection._submit
