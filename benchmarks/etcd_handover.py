@@ -51,7 +51,7 @@ def failover(impl: str, url: str, ttl: float) -> float:
     holder.send_signal(signal.SIGKILL)
     killed = SYSTEM_CLOCK.now()
     holder.wait()
-    elected = next_event(rival, "elected")["t"]
+    elected = float(next_event(rival, "elected")["t"])
     rival.kill()
     rival.wait()
     return elected - killed

@@ -7,5 +7,5 @@ python3 backends/launch.py up
 set -a; . .backends-state/test.env; set +a
 trap 'python3 backends/launch.py down >/dev/null 2>&1 || true' EXIT
 .venv/bin/ruff check leaselect tests benchmarks examples backends
-.venv/bin/mypy leaselect
+.venv/bin/mypy leaselect tests benchmarks
 .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -31,10 +32,10 @@ def spawn(url: str, name: str, ttl: float, *mode: str) -> subprocess.Popen[str]:
     )
 
 
-def read_event(proc: subprocess.Popen[str], event: str) -> dict[str, float]:
+def read_event(proc: subprocess.Popen[str], event: str) -> dict[str, Any]:
     assert proc.stdout is not None
     for line in proc.stdout:
-        record: dict[str, float] = json.loads(line)
+        record: dict[str, Any] = json.loads(line)
         if record["event"] == event:
             return record
     raise AssertionError(f"worker exited ({proc.wait()}) before {event!r}")
@@ -180,12 +181,17 @@ def test_callbacks_come_in_order_exactly_once(
 ) -> None:
     calls: list[tuple[str, int]] = []
     done = threading.Event()
+
+    def lost(lease: leaselect.Lease, reason: leaselect.LostReason) -> None:
+        calls.append((reason.value, lease.token))
+        done.set()
+
     elector = leaselect.Elector(
         backends(),
         election,
         ttl=store.fast_ttl,
         on_elected=lambda lease: calls.append(("elected", lease.token)),
-        on_lost=lambda lease, reason: (calls.append((reason.value, lease.token)), done.set()),
+        on_lost=lost,
     )
     lease = elector.acquire(timeout=10)
     assert lease is not None

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -106,7 +107,7 @@ def test_cron_with_cli_hands_over(job_store: JobStore, tmp_path: Path) -> None:
     assert int(min(tokens[1 - first])) > int(min(tokens[first]))
 
 
-def wait_for_output(outs: list[IO[str]], timeout: float) -> int:
+def wait_for_output(outs: Sequence[IO[str]], timeout: float) -> int:
     """The index of the first file that has a line (a test helper: polls the files)."""
     until = time.monotonic() + timeout
     while time.monotonic() < until:

@@ -255,6 +255,8 @@ def unix_redis(tmp_path: Path) -> Iterator[str]:
                 if client.ping():
                     break
             time.sleep(0.05)
+        else:
+            pytest.fail(f"the private redis-server on {sock} never answered PING")
         yield f"unix://{sock}?db=0"
     finally:
         server.kill()

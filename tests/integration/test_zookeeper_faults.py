@@ -63,16 +63,15 @@ class Record:
     done: threading.Event = field(default_factory=threading.Event)
 
     def callbacks(self) -> dict[str, Any]:
-        return {
-            "on_elected": lambda lease: (
-                self.elected.append((SYSTEM_CLOCK.now(), lease)),
-                self.won.set(),
-            ),
-            "on_lost": lambda lease, reason: (
-                self.lost.append((SYSTEM_CLOCK.now(), lease, reason)),
-                self.done.set(),
-            ),
-        }
+        return {"on_elected": self._elected, "on_lost": self._lost}
+
+    def _elected(self, lease: Lease) -> None:
+        self.elected.append((SYSTEM_CLOCK.now(), lease))
+        self.won.set()
+
+    def _lost(self, lease: Lease, reason: LostReason) -> None:
+        self.lost.append((SYSTEM_CLOCK.now(), lease, reason))
+        self.done.set()
 
 
 def connected_member(backend: ZooKeeperBackend) -> str:

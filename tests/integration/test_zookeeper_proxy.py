@@ -42,11 +42,12 @@ class Proxy:
     def _pump(self, a: socket.socket, b: socket.socket) -> None:
         peer = {a: b, b: a}
         with selectors.DefaultSelector() as selector:
-            for sock in (a, b):
-                selector.register(sock, selectors.EVENT_READ)
+            for end in (a, b):
+                selector.register(end, selectors.EVENT_READ)
             while not self._closed.is_set():
                 for key, _ in selector.select(0.5):
-                    sock: socket.socket = key.fileobj  # type: ignore[assignment]
+                    sock = key.fileobj
+                    assert isinstance(sock, socket.socket)
                     try:
                         data = sock.recv(65536)
                     except OSError:

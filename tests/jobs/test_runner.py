@@ -102,6 +102,10 @@ def test_stop_from_another_thread_returns_none(job_store: JobStore) -> None:
         stop.wait()
         return "stopped"
 
-    threading.Thread(target=lambda: (started.wait(10), runner.stop())).start()
+    def stop_once_started() -> None:
+        started.wait(10)
+        runner.stop()
+
+    threading.Thread(target=stop_once_started).start()
     assert runner.run(forever) is None
     assert runner.elector is not None and not runner.elector.is_leader

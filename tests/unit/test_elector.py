@@ -240,15 +240,15 @@ def test_release_inside_a_blocking_on_lost_does_not_deadlock(
     backend: ScriptedBackend, clock: FakeClock
 ) -> None:
     def on_lost(lease: Lease, reason: LostReason) -> None:
-        elector.release()
+        releasing.release()
 
-    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_lost=on_lost)
-    elector.start()
-    assert wait_for(lambda: elector.is_leader)
+    releasing = Elector(backend, "job", ttl=TTL, clock=clock, on_lost=on_lost)
+    releasing.start()
+    assert wait_for(lambda: releasing.is_leader)
     backend.mode = "taken"
     advance_until_renewed(clock, backend, 3.0)
-    assert wait_for(lambda: elector._thread is None)
-    elector.close()
+    assert wait_for(lambda: releasing._thread is None)
+    releasing.close()
 
 
 def test_callbacks_never_run_on_the_renewal_thread(

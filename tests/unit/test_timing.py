@@ -43,7 +43,7 @@ def test_defaults(ttl: float, renew_every: float, margin: float) -> None:
 )
 def test_bad_settings_are_rejected_with_the_rule(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        Timing(**kwargs)  # type: ignore[arg-type]
+        Timing(**kwargs)
 
 
 def test_retry_delay_leaves_room_for_several_retries() -> None:
