@@ -212,5 +212,9 @@ class ZooKeeperSession(Session):
         return Renewal(None, reason)
 
     def _wake_all(self) -> None:
+        """A connection state change: every candidacy campaigns again, and a leader's next
+        keep-alive checks its node with an ``exists`` (the resume check after a reconnect;
+        kazoo also drops every watch when a connection is lost and does not set them again)."""
         for candidacy in list(self._candidacies):
+            candidacy.disarm()
             candidacy.wake()

@@ -162,8 +162,12 @@ class ZooKeeperCandidacy(Candidacy):
 
         pending.rawlink(answered)
 
-    def _on_own_event(self, event: Any) -> None:
+    def disarm(self) -> None:
+        """Take no more pings as evidence until an ``exists`` has checked our node again."""
         self._armed = None
+
+    def _on_own_event(self, event: Any) -> None:
+        self.disarm()
 
     def _forget(self) -> None:
         self._armed = None

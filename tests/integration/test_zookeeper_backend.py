@@ -23,7 +23,9 @@ import leaselect
 from backends import launch
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.backends.zookeeper_client import ClientConfig
+from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import LostReason
+from leaselect.testing import FakeClock
 from leaselect.urls import parse
 from tests.cli.helpers import eventually
 from tests.private import elect_and_hand_over, free_port, stop
@@ -181,6 +183,39 @@ def test_a_leader_renews_on_kazoos_pings_without_requests_of_its_own(url: str) -
         pings = submitted.count(-2)
         assert pings >= 4 and len(submitted) == pings, submitted
         assert elector.is_leader and lease.deadline > time.clock_gettime(time.CLOCK_BOOTTIME) + 1
+    finally:
+        elector.close()
+        backend.close()
+
+
+def test_after_a_reconnect_a_leader_checks_its_node_before_it_trusts_pings(url: str) -> None:
+    """The resume check: same session, and our node still there (an ``exists``), even when a
+    ping on the new connection is already answered. kazoo drops every watch when a connection
+    is lost (and sets none again), and the session disarms its candidacies at every state
+    change; either alone makes this hold. The keeper runs on a fake clock, so its keep-alive
+    comes exactly when the test says."""
+    backend, clock = zk(url), FakeClock()
+    elector = leaselect.Elector(backend, f"r-{uuid.uuid4().hex[:8]}", ttl=3.0, clock=clock)
+    try:
+        assert elector.acquire(timeout=10) is not None
+        client = backend.conn.client()
+        sid, connection = client.client_id[0], client._connection
+        connection._socket.shutdown(socket.SHUT_RDWR)  # kazoo reconnects, same session
+        dropped = SYSTEM_CLOCK.now()
+        assert eventually(lambda: (backend.conn.last_ping(sid) or 0) > dropped, timeout=3.0)
+        assert backend.conn.session_id() == sid
+        submitted: list[str] = []
+        submit = connection._submit
+
+        def recording(request: Any, timeout: float, xid: int | None = None) -> Any:
+            submitted.append(type(request).__name__)
+            return submit(request, timeout, xid)
+
+        connection._submit = recording
+        clock.advance(1.0)  # the first keep-alive
+        assert eventually(lambda: "Exists" in submitted, timeout=2.0), submitted
+        connection._submit = submit
+        assert elector.is_leader
     finally:
         elector.close()
         backend.close()
