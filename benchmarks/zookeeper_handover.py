@@ -191,10 +191,14 @@ def main() -> None:
         for kind in KINDS:
             fail[kind].append(crash(kind, args.url, delay))
     for kind in KINDS:
+        crashes = (
+            f"{statistics.median(fail[kind]):.2f} x | {p95(fail[kind]):.2f} x"
+            if fail[kind]
+            else "- | -"
+        )
         print(
             f"| {kind} | {statistics.median(hand[kind]) * 1000:.1f} ms "
-            f"| {p95(hand[kind]) * 1000:.1f} ms "
-            f"| {statistics.median(fail[kind]):.2f} x | {p95(fail[kind]):.2f} x |"
+            f"| {p95(hand[kind]) * 1000:.1f} ms | {crashes} |"
         )
     for kind in KINDS:  # the raw distributions, to compare beyond two quantiles
         ratios = " ".join(f"{ratio:.3f}" for ratio in sorted(fail[kind]))
