@@ -74,7 +74,7 @@ def renew_round_trip(lib: str, url: str, count: int = 300) -> float:
         candidacy.resign()
         backend.close()
     else:
-        import redis_lock  # type: ignore[import-untyped]
+        import redis_lock
 
         lock = redis_lock.Lock(redis.Redis.from_url(url), name, expire=30)
         lock.acquire()

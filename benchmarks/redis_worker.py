@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import redis
-import redis_lock  # type: ignore[import-untyped]
+import redis_lock
 
 import leaselect
 
