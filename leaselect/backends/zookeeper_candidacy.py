@@ -146,7 +146,8 @@ class ZooKeeperCandidacy(Candidacy):
         armed = self._armed
         if armed is None or armed[0] != self.path:
             return None
-        watchers = client._data_watchers.get(client.chroot + self.path, ())
+        table = getattr(client, "_data_watchers", {})  # kazoo internals; absent: no evidence
+        watchers = table.get(client.chroot + self.path, ())
         return armed[1] if self._on_own_event in watchers else None
 
     def _arm(self, client: Any, sid: int) -> None:

@@ -247,6 +247,9 @@ def _capture_pings(client: Any, record: Callable[[int, float], None]) -> None:
     read that clears ``ping_outstanding`` consumed the answer to the ping sent last. kazoo
     clears the flag without a read only when it (re)connects, and a new ping sets it again."""
     connection = client._connection
+    hooks = ("_send_ping", "_read_socket", "ping_outstanding")
+    if not all(hasattr(connection, name) for name in hooks):
+        return  # another kazoo: no ping evidence, every keep-alive sends its own exists
     send_ping, read_socket = connection._send_ping, connection._read_socket
     sent = [0.0]
 
