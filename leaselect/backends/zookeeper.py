@@ -29,6 +29,7 @@ from .zookeeper_candidacy import ZooKeeperCandidacy, queue
 from .zookeeper_client import ClientConfig, Connection, mapped_errors
 
 MIN_TTL = 2.0
+PING_GRACE = 0.05  # seconds a keep-alive waits for a ping answer in flight
 MAX_TTL = 40.0
 
 
@@ -173,13 +174,15 @@ class ZooKeeperSession(Session):
         than its send, and it sends a watch event before any later answer on the connection.
         Using it instead of our own request leaves the session's touches to kazoo's pings.
         """
-        pinged = self.conn.last_ping(sid)
-        if not leaders or pinged is None or pinged <= self._evidence:
+        armed = [c.armed_since(client) for c in leaders]
+        if not armed or None in armed:
             return None
-        for candidacy in leaders:
-            armed = candidacy.armed_since(client)
-            if armed is None or pinged < armed:
-                return None
+        # kazoo pings at most a third of the timeout after its last send, just before we are
+        # due; give an answer still in flight a moment before sending a request of our own
+        floor = max(self._evidence, *(a for a in armed if a is not None))
+        pinged = self.conn.last_ping(sid, floor, PING_GRACE)
+        if pinged is None or pinged <= floor:
+            return None
         age = SYSTEM_CLOCK.now() - pinged
         if age > self.ttl / 3:
             return None

@@ -146,6 +146,7 @@ class Connection:
         self._connected = threading.Event()
         self._watchers: list[Callable[[], None]] = []
         self._ping_answered: tuple[int, float] | None = None  # session id, ping send time
+        self._ping_news = threading.Condition()
 
     def client(self, ttl: float | None = None) -> Any:
         """The started client; ``ttl`` pins its session timeout (None: any, for observers)."""
@@ -175,11 +176,18 @@ class Connection:
         client_id = client.client_id
         return None if client_id is None else int(client_id[0])
 
-    def last_ping(self, sid: int) -> float | None:
+    def last_ping(self, sid: int, newer_than: float = 0.0, wait: float = 0.0) -> float | None:
         """When the last ping of session ``sid`` that the server answered was sent
-        (``SYSTEM_CLOCK``), if any: a round trip kazoo makes when the connection is idle."""
+        (``SYSTEM_CLOCK``), if any: a round trip kazoo makes when the connection is idle.
+        Waits up to ``wait`` seconds for one sent after ``newer_than``."""
+        with self._ping_news:
+            self._ping_news.wait_for(lambda: self._newest(sid) > newer_than, timeout=wait)
+            newest = self._newest(sid)
+        return newest or None
+
+    def _newest(self, sid: int) -> float:
         answered = self._ping_answered
-        return answered[1] if answered is not None and answered[0] == sid else None
+        return answered[1] if answered is not None and answered[0] == sid else 0.0
 
     def on_change(self, watcher: Callable[[], None]) -> None:
         """Call ``watcher`` (non-blocking, on kazoo's thread) at every connection state change."""
@@ -217,7 +225,9 @@ class Connection:
         self._handshake_done.set()
 
     def _set_ping_answered(self, sid: int, sent: float) -> None:
-        self._ping_answered = (sid, sent)
+        with self._ping_news:
+            self._ping_answered = (sid, sent)
+            self._ping_news.notify_all()
 
     def _on_state(self, state: str) -> None:
         if state == KazooState.CONNECTED:

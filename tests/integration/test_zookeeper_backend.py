@@ -181,7 +181,9 @@ def test_a_leader_renews_on_kazoos_pings_without_requests_of_its_own(url: str) -
         time.sleep(4.0)
         connection._submit = submit
         pings = submitted.count(-2)
-        assert pings >= 4 and len(submitted) == pings, submitted
+        # the old keep-alive sent an exists every second (4 here); one is allowed for a ping
+        # answer that came later than PING_GRACE after we were due (a busy machine)
+        assert pings >= 4 and len(submitted) - pings <= 1, submitted
         assert elector.is_leader and lease.deadline > time.clock_gettime(time.CLOCK_BOOTTIME) + 1
     finally:
         elector.close()
