@@ -29,8 +29,8 @@ from .zookeeper_candidacy import ZooKeeperCandidacy, queue
 from .zookeeper_client import ClientConfig, Connection, mapped_errors
 
 MIN_TTL = 2.0
-PING_GRACE = 0.05  # seconds a keep-alive waits for a ping answer in flight
 MAX_TTL = 40.0
+PING_GRACE = 0.05  # seconds a keep-alive waits for a ping answer in flight
 
 
 class ZooKeeperBackend(Backend):
@@ -157,11 +157,13 @@ class ZooKeeperSession(Session):
             for candidacy in leaders:
                 if candidacy.owner != sid:
                     renewals[id(candidacy)] = self._lost(candidacy, LostReason.EXPIRED)
-            anchor = self._ping_anchor(client, sid, mine, sent)
-            if anchor is not None:
-                renewals.update({id(c): Renewal(self.conn.negotiated, None, anchor) for c in mine})
-            elif mine:
-                renewals.update(self._check(client, sid, mine, sent))
+            if mine:
+                anchor = self._ping_anchor(client, sid, mine, sent)
+                renewals.update(
+                    {id(c): Renewal(self.conn.negotiated, None, anchor) for c in mine}
+                    if anchor is not None
+                    else self._check(client, sid, mine, sent)
+                )
         return [renewals[id(c)] for c in held]
 
     def _ping_anchor(
@@ -174,12 +176,14 @@ class ZooKeeperSession(Session):
         than its send, and it sends a watch event before any later answer on the connection.
         Using it instead of our own request leaves the session's touches to kazoo's pings.
         """
-        armed = [c.armed_since(client) for c in leaders]
-        if not armed or None in armed:
-            return None
+        floor = self._evidence
+        for candidacy in leaders:
+            armed = candidacy.armed_since(client)
+            if armed is None:
+                return None
+            floor = max(floor, armed)
         # kazoo pings at most a third of the timeout after its last send, just before we are
         # due; give an answer still in flight a moment before sending a request of our own
-        floor = max(self._evidence, *(a for a in armed if a is not None))
         pinged = self.conn.last_ping(sid, floor, PING_GRACE)
         if pinged is None or pinged <= floor:
             return None

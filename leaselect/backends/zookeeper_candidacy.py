@@ -171,7 +171,7 @@ class ZooKeeperCandidacy(Candidacy):
         self.disarm()
 
     def _forget(self) -> None:
-        self._armed = None
+        self.disarm()
         self.node = self.owner = self._pending = self._head = None
         self.leading = False
         self._guid = uuid.uuid4().hex

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -159,6 +160,24 @@ def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient, held: floa
         elector.close()
 
 
+@contextlib.contextmanager
+def submitted_requests(backend: ZooKeeperBackend) -> Iterator[list[str]]:
+    """The type of every request the backend's kazoo connection sends meanwhile ("Ping", ...)."""
+    connection = backend.conn.client()._connection
+    submitted: list[str] = []
+    submit = connection._submit
+
+    def recording(request: Any, timeout: float, xid: int | None = None) -> Any:
+        submitted.append("Ping" if xid == -2 else type(request).__name__)
+        return submit(request, timeout, xid)
+
+    connection._submit = recording
+    try:
+        yield submitted
+    finally:
+        connection._submit = submit
+
+
 def test_a_leader_renews_on_kazoos_pings_without_requests_of_its_own(url: str) -> None:
     """The watch on its node is set right behind the create; from then on kazoo's idle pings
     are the keep-alive evidence, so the session is touched no more often than a bare kazoo
@@ -169,22 +188,13 @@ def test_a_leader_renews_on_kazoos_pings_without_requests_of_its_own(url: str) -
         lease = elector.acquire(timeout=10)
         assert lease is not None
         time.sleep(0.1)  # the exists that sets the watch was sent during the acquire
-        connection = backend.conn.client()._connection
-        submitted: list[int | None] = []
-        submit = connection._submit
-
-        def counting(request: Any, timeout: float, xid: int | None = None) -> Any:
-            submitted.append(xid)
-            return submit(request, timeout, xid)
-
-        connection._submit = counting
-        time.sleep(4.0)
-        connection._submit = submit
-        pings = submitted.count(-2)
+        with submitted_requests(backend) as submitted:
+            time.sleep(4.0)
+        pings = submitted.count("Ping")
         # the old keep-alive sent an exists every second (4 here); one is allowed for a ping
         # answer that came later than PING_GRACE after we were due (a busy machine)
         assert pings >= 4 and len(submitted) - pings <= 1, submitted
-        assert elector.is_leader and lease.deadline > time.clock_gettime(time.CLOCK_BOOTTIME) + 1
+        assert elector.is_leader and lease.deadline > SYSTEM_CLOCK.now() + 1
     finally:
         elector.close()
         backend.close()
@@ -206,17 +216,9 @@ def test_after_a_reconnect_a_leader_checks_its_node_before_it_trusts_pings(url: 
         dropped = SYSTEM_CLOCK.now()
         assert eventually(lambda: (backend.conn.last_ping(sid) or 0) > dropped, timeout=3.0)
         assert backend.conn.session_id() == sid
-        submitted: list[str] = []
-        submit = connection._submit
-
-        def recording(request: Any, timeout: float, xid: int | None = None) -> Any:
-            submitted.append(type(request).__name__)
-            return submit(request, timeout, xid)
-
-        connection._submit = recording
-        clock.advance(1.0)  # the first keep-alive
-        assert eventually(lambda: "Exists" in submitted, timeout=2.0), submitted
-        connection._submit = submit
+        with submitted_requests(backend) as submitted:
+            clock.advance(1.0)  # the first keep-alive
+            assert eventually(lambda: "Exists" in submitted, timeout=2.0), submitted
         assert elector.is_leader
     finally:
         elector.close()
