@@ -106,12 +106,26 @@ class MemberStatus:
     role: str | None  # leader, follower, primary, or None if unknown
 
 
+def port_offset() -> int:
+    """$LEASELECT_BACKENDS_PORT_OFFSET (default 0), added to every port: a second server set
+    (with its own ``LEASELECT_BACKENDS_STATE``) can run beside the first."""
+    raw = os.environ.get("LEASELECT_BACKENDS_PORT_OFFSET", "0") or "0"
+    try:
+        offset = int(raw)
+    except ValueError:
+        raise BackendError(f"LEASELECT_BACKENDS_PORT_OFFSET must be an integer, not {raw!r}") from None
+    if not 0 <= offset <= 20000:
+        raise BackendError(f"LEASELECT_BACKENDS_PORT_OFFSET must be in 0..20000, not {offset}")
+    return offset
+
+
 def _define_members() -> dict[str, Member]:
     """All members, by name, in a stable order (redis, etcd-1..3, zookeeper-1..3)."""
-    found = [Member("redis", "redis", 1, 16379)]
-    found += [Member(f"etcd-{i}", "etcd", i, 23790 + i, (23800 + i,)) for i in (1, 2, 3)]
+    o = port_offset()
+    found = [Member("redis", "redis", 1, 16379 + o)]
+    found += [Member(f"etcd-{i}", "etcd", i, 23790 + i + o, (23800 + i + o,)) for i in (1, 2, 3)]
     found += [
-        Member(f"zookeeper-{i}", "zookeeper", i, 21810 + i, (28880 + i, 38880 + i))
+        Member(f"zookeeper-{i}", "zookeeper", i, 21810 + i + o, (28880 + i + o, 38880 + i + o))
         for i in (1, 2, 3)
     ]
     return {member.name: member for member in found}
@@ -483,6 +497,8 @@ def _write_zookeeper_config(member: Member) -> Path:
         "CLIENT_PORT": str(member.port),
         "CLIENT_ADDRESS": HOST,
         **{f"HOST_{m.index}": HOST for m in members_of(["zookeeper"])},
+        **{f"QUORUM_{m.index}": str(m.peer_ports[0]) for m in members_of(["zookeeper"])},
+        **{f"ELECTION_{m.index}": str(m.peer_ports[1]) for m in members_of(["zookeeper"])},
     }
     text = (BACKENDS_DIR / "zookeeper" / "zoo.cfg.in").read_text()
     for key, value in values.items():

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 import leaselect
+from backends.launch import get_member
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_fence import guarded_txn, owner_compare, put_op
 from leaselect.backends.etcd_transport import seconds_left
@@ -32,7 +33,7 @@ TTL = 3.0  # >= 3 x the cluster's 1 s election timeout
 # in session 2: a step-down in 1 of 5 runs of this file, and once in a fresh-clone run where the
 # endpoint test happened to kill the leader). 5 s leaves 2.7 s.
 LEADER_LOSS_TTL = 5.0
-PORTS = {"etcd-1": 23791, "etcd-2": 23792, "etcd-3": 23793}
+PORTS = {name: get_member(name).port for name in ("etcd-1", "etcd-2", "etcd-3")}
 
 
 def launch(*args: str) -> str:
