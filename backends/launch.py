@@ -113,7 +113,8 @@ def port_offset() -> int:
     try:
         offset = int(raw)
     except ValueError:
-        raise BackendError(f"LEASELECT_BACKENDS_PORT_OFFSET must be an integer, not {raw!r}") from None
+        message = f"LEASELECT_BACKENDS_PORT_OFFSET must be an integer, not {raw!r}"
+        raise BackendError(message) from None
     if not 0 <= offset <= 20000:
         raise BackendError(f"LEASELECT_BACKENDS_PORT_OFFSET must be in 0..20000, not {offset}")
     return offset
