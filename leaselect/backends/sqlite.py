@@ -137,7 +137,11 @@ class SqliteBackend(Backend):
             return
         db, self._file, wake = self._open()  # the old state stays usable if this fails
         self._db.close()
-        self._retired.append(self.wake)  # waiting mailboxes may still use it: closed last
+        if wake.identity == self.wake.identity:
+            wake.close()
+            wake = self.wake
+        else:
+            self._retired.append(self.wake)  # waiting mailboxes may still use it: closed last
         self._db, self.wake = db, wake
         self.generation += 1
 

@@ -6,7 +6,8 @@ anyone who can write them can forge leases. So the files are created for their o
 store that other users can open is refused, unless the URL accepts it with ``access=``:
 
 - ``owner`` (default): files 0600, wake-up directory 0700, all owned by this process's user;
-- ``group``: files 0660 and directory 0770; the file's group is trusted like the owner;
+- ``group``: files 0660 and directory 2770 (sockets inherit its group); the group is trusted
+  like the owner;
 - ``all``: files 0666 and directory 1777; every local user is trusted (no protection at all).
 
 The directory holding the database must not let untrusted users rename entries (writable by
@@ -39,7 +40,7 @@ class Access:
 
 ACCESS = {
     "owner": Access("owner", 0o600, 0o700, 0o077, True),
-    "group": Access("group", 0o660, 0o770, 0o007, False),
+    "group": Access("group", 0o660, 0o2770, 0o007, False),
     "all": Access("all", 0o666, 0o1777, 0, False),
 }
 

@@ -31,6 +31,8 @@ class WakeDir:
         self.path = path
         self.socket_mode = socket_mode
         self._fd: int | None = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        st = os.fstat(self._fd)
+        self.identity = (st.st_dev, st.st_ino)
 
     def address(self, name: str) -> str:
         """A path to socket ``name`` that fits a socket address."""

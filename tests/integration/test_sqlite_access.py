@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grp
 import os
 import stat
 from pathlib import Path
@@ -10,7 +11,15 @@ import pytest
 
 import leaselect
 from leaselect.errors import ConfigError
-from tests.integration.test_sqlite_worker import Worker, shared_dir, throwaway_user
+from tests.integration.test_sqlite_worker import (
+    Worker,
+    as_user,
+    shared_dir,
+    throwaway_group,
+    throwaway_user,
+    wait_until,
+    waiters,
+)
 
 # Holds a shared lock on the WAL write-lock byte of the -shm file (offset 120), as any reader can.
 FREEZE = """
@@ -90,4 +99,38 @@ def test_another_user_cannot_freeze_the_election(name: str) -> None:
             freeze.kill()
             freeze.wait(5)
         finally:
+            leader.stop()
+
+
+def test_group_access_shares_one_store_between_two_users(name: str) -> None:
+    with (
+        throwaway_group() as group,
+        throwaway_user(group) as first,
+        throwaway_user(group) as second,
+        throwaway_user() as outsider,
+        shared_dir() as directory,
+    ):
+        os.chown(directory, 0, grp.getgrnam(group).gr_gid)
+        os.chmod(directory, 0o2770)  # the group's directory; files inherit its group
+        path = f"{directory}/leases.db"
+        url = f"sqlite://{path}?access=group"
+        leader = Worker(url, name, 10, prefix=as_user(first))
+        elected_first = leader.wait_for("elected", 10)
+        waiter = Worker(url, name, 10, prefix=as_user(second))
+        try:
+            assert elected_first is not None, leader.events
+            assert wait_until(lambda: len(waiters(path, name)) == 1, 10), waiter.events
+            count = len(leader.events)
+            leader.send("release")
+            lost = leader.wait_for("lost", 5, after=count)
+            elected = waiter.wait_for("elected", 5)
+            assert lost is not None and elected is not None, (leader.events, waiter.events)
+            assert float(elected["t"]) - float(lost["t"]) < 1.0
+            assert set(_modes(path).values()) == {0o660}, _modes(path)
+            intruder = outsider.run(FREEZE, path, "0")
+            assert intruder.stdout is not None
+            assert intruder.stdout.readline().split()[:1] == ["denied"]
+            intruder.wait(5)
+        finally:
+            waiter.stop()
             leader.stop()

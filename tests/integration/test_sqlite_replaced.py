@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -51,14 +52,22 @@ def test_deleted_file_gives_no_older_token_and_the_holder_steps_down(
             assert old.wait_for("lost", 5, after=count) is not None
             old.send("start")
         old_token = _token(old.wait_for("elected", 10, after=len(old.events) - 1))
+        count = len(old.events)
         _remove_store(path)
+        removed = time.clock_gettime(time.CLOCK_BOOTTIME)
         new = Worker(url, name, TTL)
-        elected = new.wait_for("elected", 10)
-        new_token = _token(elected)
-        assert new_token > old_token, (old_token, new_token)
-        lost = old.wait_for("lost", TTL, after=len(old.events) - 1)
+        lost = old.wait_for("lost", TTL, after=count)
         assert lost is not None, old.events
-        assert elected is not None and float(lost["t"]) - float(elected["t"]) < TTL / 3 + 0.5
+        assert lost["reason"] == "unreachable" and lost["t"] - removed < TTL / 3 + 0.5, lost
+        old.send("release")  # the old holder may have won the new file first: let `new` lead
+        assert new.wait_for("elected", 10) is not None, new.events
+        after = sorted(
+            (e["t"], e["token"])
+            for e in [*old.events[count:], *new.events]
+            if e["event"] == "elected"
+        )
+        tokens = [token for _, token in after]
+        assert tokens == sorted(set(tokens)) and tokens[0] > old_token, (old_token, after)
     finally:
         for worker in (old, new):
             if worker is not None:

@@ -22,9 +22,10 @@ def test_a_process_in_another_time_namespace_is_refused(tmp_path: Path, name: st
     require(_can_unshare_time(), "unshare --time needs root and a kernel with time namespaces")
     url = f"sqlite:///{tmp_path}/leases.db"
     leader = Worker(url, name, 10)
-    assert leader.wait_for("elected", 10) is not None, leader.events
+    elected = leader.wait_for("elected", 10)
     shifted = Worker(url, name, 10, prefix=UNSHARE)
     try:
+        assert elected is not None, leader.events
         error = shifted.wait_for("error", 10)
         assert shifted.wait_for("elected", 0.1) is None, shifted.events
         assert error is not None, shifted.events

@@ -144,13 +144,14 @@ def _unavailable(reason: str) -> None:
 
 
 @contextmanager
-def throwaway_user() -> Iterator[User]:
-    """Create a system user for one test and remove it afterwards."""
+def throwaway_user(group: str | None = None) -> Iterator[User]:
+    """Create a system user (optionally also in ``group``) for one test, remove it afterwards."""
     if os.geteuid() != 0 or shutil.which("useradd") is None:
         _unavailable("creating a throwaway OS user needs root and useradd")
     name = f"lsetest{secrets.token_hex(4)}"
+    extra = ["--groups", group] if group else []
     subprocess.run(
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", *extra, name],
         check=True,
         capture_output=True,
     )
@@ -159,6 +160,24 @@ def throwaway_user() -> Iterator[User]:
         yield User(name, entry.pw_uid, entry.pw_gid)
     finally:
         subprocess.run(["userdel", name], check=False, capture_output=True)
+
+
+@contextmanager
+def throwaway_group() -> Iterator[str]:
+    """Create a system group for one test and remove it afterwards."""
+    if os.geteuid() != 0 or shutil.which("groupadd") is None:
+        _unavailable("creating a throwaway OS group needs root and groupadd")
+    name = f"lsetestg{secrets.token_hex(4)}"
+    subprocess.run(["groupadd", "--system", name], check=True, capture_output=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["groupdel", name], check=False, capture_output=True)
+
+
+def as_user(user: User) -> list[str]:
+    """A command prefix that runs the rest as ``user`` with its groups."""
+    return ["setpriv", f"--reuid={user.uid}", f"--regid={user.gid}", "--init-groups"]
 
 
 @contextmanager
