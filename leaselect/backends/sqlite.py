@@ -37,7 +37,7 @@ from .sqlite_files import (
     parse_access,
     wake_directory,
 )
-from .wakeup import WakeDir
+from .wakeup import Mailbox, WakeDir
 
 MIN_TTL = 0.1
 DEFAULT_BUSY_TIMEOUT = 2.0
@@ -126,6 +126,16 @@ class SqliteBackend(Backend):
                 yield self._db
             finally:
                 self._db.execute("COMMIT")
+
+    def new_mailbox(self) -> Mailbox:
+        """A wake-up socket in the store's ``-wake`` directory (recreated if someone removed it)."""
+        try:
+            return Mailbox(self.wake)
+        except FileNotFoundError:
+            wake = WakeDir(wake_directory(self.path, self.access), self.access.file_mode)
+            self._retired.append(self.wake)
+            self.wake = wake
+            return Mailbox(wake)
 
     def saw_token(self, token: int) -> None:
         """Remember ``token``: no token this backend hands out later is lower or equal."""

@@ -171,7 +171,7 @@ class SqliteCandidacy(Candidacy):
                 self._mailbox.close()  # bound in the directory of a file we no longer use
                 self._mailbox = None
             if self._mailbox is None:
-                self._mailbox = Mailbox(self.backend.wake)
+                self._mailbox = self.backend.new_mailbox()
                 self._mailbox_generation = generation
             return self._mailbox
 
