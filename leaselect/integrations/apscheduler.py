@@ -22,6 +22,7 @@ tenure ends is logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import datetime, timedelta, timezone
@@ -50,6 +51,14 @@ __all__ = [
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def current_job() -> JobContext:
@@ -120,7 +129,9 @@ class LeaderScheduler:
             tenure.pause()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
-        if tenure is not None and not tenure.wait_idle(self._clock):
+        if _in_event_loop():  # async jobs cannot finish while we block their loop: cancelled
+            log.info("shutdown in the event loop: async jobs are cancelled, not awaited")
+        elif tenure is not None and not tenure.wait_idle(self._clock):
             log.warning("%d job(s) of %r still running at shutdown", tenure.running, tenure.name)
         self.elector.close()
 
