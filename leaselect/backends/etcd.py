@@ -41,6 +41,7 @@ class EtcdBackend(Backend):
     """``etcd://host:port[,host:port...][?prefix=/leaselect&timeout=2]``; ``etcds://`` for TLS."""
 
     scheme = "etcd"
+    max_ttl = 9_000_000_000.0  # etcd's MaxLeaseTTL
 
     def __init__(self, transport: Transport, prefix: str = DEFAULT_PREFIX) -> None:
         super().__init__()

@@ -41,6 +41,7 @@ class RedisBackend(Backend):
     """
 
     scheme = "redis"
+    max_ttl = 9.2e12  # SET PX: the expiry in ms (now + ttl) must fit a signed 64-bit integer
 
     def __init__(self, conf: RedisSettings) -> None:
         super().__init__()

@@ -261,6 +261,6 @@ def test_the_keeper_never_misses_a_renew_by_that_lands_while_it_reads_its_due_ti
     old, keeper._wake = keeper._wake, Racing()
     before = backend.keep_alives
     old.set()  # the keeper loops once more, through the racing event
-    assert wait_for(lambda: not keeper._wake.armed)  # type: ignore[attr-defined]
+    assert wait_for(lambda: not keeper._wake.armed)
     clock.advance(0.5)
     assert wait_for(lambda: backend.keep_alives > before), "the early renewal was missed"
