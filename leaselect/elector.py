@@ -98,8 +98,8 @@ class Elector:
         self._closed = False
         self._error: ConfigError | None = None  # an adapter's ConfigError, for acquire()
         try:
+            self.backend.check_ttl(self.timing.ttl)  # the adapter's own message comes first
             check_store_ttl(self.timing.ttl, type(self.backend).scheme, self.backend.max_ttl)
-            self.backend.check_ttl(self.timing.ttl)
         except BaseException:
             self._close_backend()
             raise
