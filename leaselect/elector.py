@@ -291,7 +291,8 @@ class Elector:
         candidacy.wakeup.clear()
         outcome = candidacy.campaign(self._clock.now())
         if isinstance(outcome, Waiting):
-            candidacy.wait(outcome, self.timing.ttl)
+            if self._wanted():  # a release() that came before the candidacy could not interrupt
+                candidacy.wait(outcome, self.timing.ttl)
             return
         with self._lock:
             highest = self._machine.highest_token
