@@ -96,6 +96,7 @@ class Elector:
         self._dispatcher: Dispatcher | None = None
         self._callbacks_stopped = False
         self._closed = False
+        self._finished = False  # closed and released: release() has nothing left to do
         self._error: ConfigError | None = None  # an adapter's ConfigError, for acquire()
         try:
             self.backend.check_ttl(self.timing.ttl)  # the adapter's own message comes first
@@ -159,7 +160,8 @@ class Elector:
         with self._lock:  # the lease won, even if another thread released it since
             lease, error, self._error = self._last_elected, self._error, None
         if lease is None and error is not None:
-            self.release()
+            if not self._repeat:  # under start() the campaign goes on
+                self.release()
             raise error
         return lease
 
@@ -171,8 +173,10 @@ class Elector:
     def release(self) -> None:
         """Stop campaigning; if leading, step down (``on_lost`` with reason ``released``).
 
-        A blocked ``acquire`` in another thread returns None.
+        A blocked ``acquire`` in another thread returns None. Does nothing once closed.
         """
+        if self._finished:
+            return
         with self._lifecycle:
             with self._lock:
                 self._want = False
@@ -210,6 +214,7 @@ class Elector:
         self.backend.detach(self)
         self.release()
         self._stop_callbacks()
+        self._finished = True
         self._close_backend()
 
     def _backend_closing(self) -> None:
@@ -229,6 +234,7 @@ class Elector:
             dispatcher.wait_idle(threading.Event(), timeout=self.timing.ttl)
         self.release()
         self._stop_callbacks()
+        self._finished = True
 
     def _require_open(self) -> None:
         if self._closed:
