@@ -98,6 +98,7 @@ class Elector:
         self._closed = False
         self._finished = False  # closed and released: release() has nothing left to do
         self._error: ConfigError | None = None  # an adapter's ConfigError, for acquire()
+        self._observers: list[Callable[[Effect], None]] = []  # see _observe
         try:
             self.backend.check_ttl(self.timing.ttl)  # the adapter's own message comes first
             check_store_ttl(self.timing.ttl, type(self.backend).scheme, self.backend.max_ttl)
@@ -261,6 +262,15 @@ class Elector:
             f"Elector(name={self.name!r}, identity={self.identity!r}, "
             f"backend={type(self.backend).__name__}, phase={self._machine.phase.value})"
         )
+
+    def _observe(self, observer: Callable[[Effect], None]) -> None:
+        """Internal: call ``observer(effect)`` for every state change as it happens.
+
+        It runs on the thread that made the change (the deadline watchdog, the renewal loop, a
+        ``release`` caller), under the elector's lock and before any user callback is queued, so
+        it must only set flags or events. Leader-work stoppers use it (never the callback thread).
+        """
+        self._observers.append(observer)
 
     # -- the campaign thread ----------------------------------------------------------------
 
@@ -453,6 +463,8 @@ class Elector:
     def _apply(self, effects: list[Effect]) -> None:
         for effect in effects:
             self._changed.set()
+            for observer in self._observers:
+                observer(effect)
             if isinstance(effect, Elected):
                 self._last_elected = effect.lease
                 self.lost.clear()
