@@ -105,6 +105,7 @@ class RedisSession(Session):
         super().__init__(ttl)
         self.backend = backend
         self.ttl_ms = max(1, round(ttl * 1000))
+        self.granted = self.ttl_ms / 1000  # what PX grants: whole milliseconds
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
         return RedisCandidacy(self, name, identity, metadata)
@@ -113,12 +114,16 @@ class RedisSession(Session):
         mine: list[RedisCandidacy] = [c for c in held if isinstance(c, RedisCandidacy)]
         keys: list[str] = []
         args: list[str | int] = [self.ttl_ms, self.ttl_ms]
-        for c in mine:
+        asked = [c.renewing() for c in mine]
+        for c, nonce in zip(mine, asked, strict=True):
             keys += [c.keys.lease, c.keys.waiters]
-            args += [c.nonce if c.leading else "", c.waiter_id]
+            args += [nonce, c.waiter_id]
         with self.backend.talking():
             codes = self.backend.keep_alive_script(keys=keys, args=args)
-        return [c.renewed(int(code), self.ttl, sent) for c, code in zip(mine, codes, strict=True)]
+        return [
+            c.renewed(int(code), nonce, self.granted, sent)
+            for c, nonce, code in zip(mine, asked, codes, strict=True)
+        ]
 
 
 class _Keys:
@@ -154,7 +159,7 @@ class RedisCandidacy(Candidacy):
 
     def campaign(self, sent: float) -> Grant | Waiting:
         handed, self._handed = self._handed, None
-        ttl = self.session.ttl
+        ttl = self.session.granted
         if handed is not None and handed.ttl >= ttl / 2 and sent - handed.anchor < ttl / 6:
             self.leading, self._registered = True, False
             return handed
@@ -174,7 +179,7 @@ class RedisCandidacy(Candidacy):
         self._registered = not won
         if won:
             self.leading = True
-            return Grant(int(value), self.session.ttl, sent)
+            return Grant(int(value), ttl, sent)
         self._scores.wrote(int(score[0]), sent)
         expires_in = max(int(value), 0) / 1000
         self._wake_by = asked + expires_in  # never later than the key's expiry
@@ -210,15 +215,17 @@ class RedisCandidacy(Candidacy):
         return None if anchor is None else Grant(token, px / 1000, anchor)
 
     def resign(self) -> None:
-        keys = [self.keys.lease, self.keys.waiters, self.keys.cands, self.keys.token]
-        args: list[str | int] = [self.nonce, self.waiter_id, self.keys.wake_prefix, WAKE_MS]
-        with self.backend.talking():
-            self.backend.release_script(keys=keys, args=args)
+        # A new nonce first, whatever the release's fate: a later campaign that found the old
+        # key alive (the release failed) must not re-adopt it and hand out its token again.
+        nonce, self.nonce = self.nonce, secrets.token_hex(16)
         self.leading = self._registered = False
         self._handed = None
         self._scores.clear()
-        self.nonce = secrets.token_hex(16)
         self._interrupted.clear()  # the elector interrupts before it resigns; start afresh
+        keys = [self.keys.lease, self.keys.waiters, self.keys.cands, self.keys.token]
+        args: list[str | int] = [nonce, self.waiter_id, self.keys.wake_prefix, WAKE_MS]
+        with self.backend.talking():
+            self.backend.release_script(keys=keys, args=args)
 
     def interrupt(self) -> None:
         self._interrupted.set()
@@ -233,8 +240,15 @@ class RedisCandidacy(Candidacy):
         except Exception:  # the store is unreachable: the blocked BLPOP fails on its own
             pass
 
-    def renewed(self, code: int, ttl: float, sent: float) -> Renewal:
-        """The ``Renewal`` for one keep-alive result code (a request sent at ``sent``)."""
+    def renewing(self) -> str:
+        """What a keep-alive asks for this candidacy: our nonce if leading, else ''."""
+        return self.nonce if self.leading else ""
+
+    def renewed(self, code: int, asked: str, ttl: float, sent: float) -> Renewal:
+        """The ``Renewal`` for one keep-alive result ``code`` of a request sent at ``sent``
+        that asked ``asked`` (``renewing()`` then)."""
+        if asked != self.renewing():
+            return Renewal(None, None)  # a reply about an earlier tenure (or none): not ours now
         if code > 2:
             self._scores.wrote(code, sent)
         if code >= 2:
