@@ -118,6 +118,7 @@ class EtcdSession(Session):
         self._granted = 0.0
         self._anchor = 0.0
         self._members: weakref.WeakSet[EtcdCandidacy] = weakref.WeakSet()
+        self._orphans: set[str] = set()  # keys we gave up whose delete has not succeeded yet
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
         candidacy = EtcdCandidacy(self, name, identity, metadata)
@@ -164,8 +165,34 @@ class EtcdSession(Session):
         gone = _vanished(self.backend, [c for c in ours if c.leading and c.lease == lease])
         return [_renewal(c, lease, ttl, gone) for c in ours]
 
+    def forsake(self, key: str) -> None:
+        """Delete ``key`` (ours, given up), now or before any later refresh of the lease.
+
+        The key is bound to the shared lease, which other elections of this session keep
+        alive: until the delete succeeds, ``refresh`` refuses to extend the lease, so the key
+        outlives its use by one lease TTL at most (``BackendUnavailable`` if not deleted now).
+        """
+        with self._lock:
+            self._orphans.add(key)
+        self.sweep()
+
+    def sweep(self) -> None:
+        """Delete every forsaken key in one transaction; raise if that fails."""
+        with self._lock:
+            orphans = sorted(self._orphans)
+        if not orphans:
+            return
+        deletes = [{"request_delete_range": {"key": b64(key)}} for key in orphans]
+        self.backend.post("kv/txn", {"compare": [], "success": deletes})
+        with self._lock:
+            self._orphans.difference_update(orphans)
+
     def refresh(self, lease: int, sent: float) -> float:
-        """One keep-alive of ``lease`` sent at ``sent``: the granted TTL, or 0 if it is gone."""
+        """One keep-alive of ``lease`` sent at ``sent``: the granted TTL, or 0 if it is gone.
+
+        Forsaken keys are deleted first: the lease is never extended while one may live.
+        """
+        self.sweep()
         try:
             reply = self.backend.post("lease/keepalive", {"ID": str(lease)})
         except LeaseNotFound:
@@ -182,6 +209,7 @@ class EtcdSession(Session):
     def close(self) -> None:
         with self._lock:
             lease, self._lease = self._lease, None
+            self._orphans.clear()  # the revoke deletes them; if it fails they expire with it
         if lease is not None:
             self._revoke(lease)
 

@@ -187,18 +187,23 @@ class EtcdCandidacy(Candidacy):
             return False
 
     def resign(self) -> None:
-        was_registered = bool(self.key) and self.token > 0
+        """Leave the election: a fresh key next time, and the old one deleted for sure.
+
+        The next campaign registers a new key (new nonce), so a tenure after this one gets a
+        new create revision even if the old key still lives; the old key is forsaken to the
+        session, which deletes it before extending the shared lease again. The key is deleted
+        even if we never learnt its revision: a registration whose reply was lost may have
+        created it (its name is ours alone, so the plain delete touches nothing else).
+        """
+        key = self.key
         self.leading = False
         self._since = None
         self.backend.owned.pop((self.name, self.token), None)
-        if not was_registered:
-            return
-        delete = {"request_delete_range": {"key": b64(self.key)}}
-        self.backend.post(
-            "kv/txn", {"compare": [same_revision(self.key, self.token)], "success": [delete]}
-        )
         self.token = 0
-        self._predecessor = None
+        self._predecessor, self._expiry = None, None
+        self.nonce, self.key, self.lease = secrets.token_hex(4), "", None
+        if key:
+            self.session.forsake(key)
 
     def interrupt(self) -> None:
         self._watch.interrupt()

@@ -1,0 +1,122 @@
+"""etcd: a key this process gave up never outlives its use, and never comes back as a token.
+
+On the real cluster of ``backends/launch.py``; a black-holing proxy
+(``tests/integration/test_zookeeper_proxy.py``) in front of one endpoint cuts one backend off.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import leaselect
+from leaselect.backends.etcd import EtcdBackend
+from leaselect.clock import SYSTEM_CLOCK
+from leaselect.lease import Lease, LostReason
+from tests.integration.test_zookeeper_proxy import Proxy
+from tests.stores import require_url
+
+
+@pytest.fixture
+def url() -> str:
+    return require_url("etcd")
+
+
+@pytest.fixture
+def proxy(url: str) -> Iterator[Proxy]:
+    """A proxy in front of the first endpoint."""
+    first = url.split("://", 1)[1].split(",")[0]
+    opened = Proxy(int(first.split(":")[1]))
+    yield opened
+    opened.close()
+
+
+def election() -> str:
+    return f"rel-{os.urandom(6).hex()}"
+
+
+class Recorder:
+    """An elector's signals in order: ("elected", token) and ("lost", token, reason)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, str]] = []
+        self.changed = threading.Condition()
+
+    def elected(self, lease: Lease) -> None:
+        with self.changed:
+            self.events.append(("elected", lease.token, ""))
+            self.changed.notify_all()
+
+    def lost(self, lease: Lease, reason: LostReason) -> None:
+        with self.changed:
+            self.events.append(("lost", lease.token, reason.value))
+            self.changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> list[tuple[str, int, str]]:
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.events) >= count, timeout)
+            return list(self.events)
+
+
+def test_a_tenure_after_an_unreachable_loss_never_reuses_the_token(proxy: Proxy) -> None:
+    """Cut off until the local deadline, back while the lease still lives: the next tenure
+    must not re-adopt the old key (main: elected 2 -> lost 2 unreachable -> elected 2)."""
+    recorder = Recorder()
+    # deadline = sent + 3 x 0.98 - 1 = sent + 1.94 s; the lease lives until sent' + 3 s
+    elector = leaselect.Elector(
+        f"etcd://127.0.0.1:{proxy.port}?timeout=0.3",
+        election(),
+        ttl=3.0,
+        margin=1.0,
+        on_elected=recorder.elected,
+        on_lost=recorder.lost,
+    )
+    try:
+        elector.start()
+        assert recorder.wait_for(1, 10)[0][0] == "elected"
+        proxy.blackhole.set()
+        events = recorder.wait_for(2, 5)
+        assert events[1][2] == "unreachable", events
+        time.sleep(0.4)  # the resign after the loss times out (timeout=0.3)
+        proxy.blackhole.clear()
+        events = recorder.wait_for(3, 5)
+        assert len(events) >= 3, events
+        assert events[2][0] == "elected" and events[2][1] > events[0][1], events
+    finally:
+        elector.close()
+
+
+def test_a_failed_resign_on_a_shared_backend_does_not_strand_the_election(
+    url: str, proxy: Proxy
+) -> None:
+    """The released key is bound to the session lease that another elector of the same
+    backend keeps renewing: the key must go anyway (main: no leader for good)."""
+    shared = leaselect.connect(f"etcd://127.0.0.1:{proxy.port}?timeout=0.3")
+    assert isinstance(shared, EtcdBackend)
+    name = election()
+    leader = leaselect.Elector(shared, name, ttl=3.0)
+    other = leaselect.Elector(shared, election(), ttl=3.0)  # keeps the shared lease renewed
+    rival = leaselect.Elector(url, name, ttl=3.0)
+    try:
+        assert leader.acquire(timeout=10) is not None
+        assert other.acquire(timeout=10) is not None
+        rival.start()
+        time.sleep(0.5)
+        assert not rival.is_leader
+        proxy.blackhole.set()
+        released = SYSTEM_CLOCK.now()
+        leader.release()  # its resign cannot reach etcd
+        proxy.blackhole.clear()
+        while not rival.is_leader and SYSTEM_CLOCK.now() - released < 10:
+            time.sleep(0.02)
+        assert rival.is_leader, "the released key kept the election without a leader"
+        assert SYSTEM_CLOCK.now() - released < 3.0 + 1.0
+        assert other.is_leader  # the shared lease survived for the other election
+    finally:
+        for elector in (rival, leader, other):
+            elector.close()
+        shared.close()
