@@ -25,7 +25,15 @@ from ..backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
 from ..errors import BackendUnavailable, ConfigError, LeaselectError
 from ..lease import Leader, LostReason
 from ..urls import StoreUrl
-from .redis_client import MAX_BLOCK, RedisSettings, make_pools, mapped_errors, pop_wake, settings
+from .redis_client import (
+    MAX_BLOCK,
+    RedisSettings,
+    check_eviction,
+    make_pools,
+    mapped_errors,
+    pop_wake,
+    settings,
+)
 from .redis_scripts import ACQUIRE, KEEP_ALIVE, RELEASE
 
 MIN_TTL = 0.01
@@ -34,7 +42,7 @@ ERROR_BACKOFF = 0.5  # seconds a failed blocking pop waits before the next campa
 
 
 class RedisBackend(Backend):
-    """``redis://[user:password@]host:port/db[?prefix=leaselect:&timeout=3]``.
+    """``redis://[user:password@]host:port/db[?prefix=leaselect:&timeout=3&allow_eviction=0]``.
 
     Also ``rediss://`` (TLS; redis-py's ``ssl_*`` query options) and ``unix:///path.sock``.
     The password may come from ``LEASELECT_REDIS_PASSWORD`` or ``REDIS_PASSWORD`` instead.
@@ -47,6 +55,7 @@ class RedisBackend(Backend):
         self.conf = conf
         self.prefix = conf.prefix
         self.closed = False
+        self._checked = False  # the server's eviction policy, once, at the first request
         pool, blocking_pool = make_pools(conf)
         self.client = redis.Redis(connection_pool=pool)
         self.blocking_pool = blocking_pool
@@ -64,6 +73,9 @@ class RedisBackend(Backend):
         if self.closed:
             raise BackendUnavailable(f"the redis backend {self.conf.redacted!r} is closed")
         with mapped_errors(self.conf.redacted):
+            if not self._checked:
+                check_eviction(self.client, self.conf)
+                self._checked = True
             yield
 
     def check_ttl(self, ttl: float) -> None:

@@ -2,7 +2,7 @@
 
 Keys of one election share the hash tag ``{name}`` so they land in one Redis Cluster slot:
 ``<prefix>{name}:lease`` (string ``nonce|token|payload``, with a PX expiry),
-``<prefix>{name}:token`` (the fencing counter, never expires),
+``<prefix>{name}:token`` (the fencing counter, never expires; see ``_NEXT_TOKEN``),
 ``<prefix>{name}:waiters`` (sorted set: waiter id -> registration expiry, server ms),
 ``<prefix>{name}:cands`` (hash: waiter id -> ``nonce|ttl ms|payload``, what it would lead with)
 and ``<prefix>{name}:wake:<waiter id>`` (a list a waiter blocks on with BLPOP).
@@ -21,12 +21,30 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
+# The next fencing token of the counter KEY: max(counter + 1, server time in microseconds).
+# The counter alone makes tokens strictly increase while Redis keeps it; the time floor keeps
+# them increasing when Redis loses it (evicted, or a restart without persistence): every token
+# is at least the server's clock when it was issued, and fewer than one token is issued per
+# microsecond, so a token issued later, from a lost counter, is greater. '%.0f': Lua's tostring
+# would print a 16-digit number in exponent form.
+_NEXT_TOKEN = """
+local function next_token(key)
+  local t = redis.call('TIME')
+  local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local token = math.max(tonumber(redis.call('GET', key) or '0') + 1, floor)
+  local text = string.format('%.0f', token)
+  redis.call('SET', key, text)
+  return text
+end
+"""
+
 # KEYS: lease, token, waiters, own wake list, cands.
 # ARGV: nonce, ttl ms, payload, waiter id, registration ms, '1' if we may be registered.
 # Returns {1, token} (we lead; also when a release handed us the lease) or
 # {0, pttl ms, registration score} (someone else leads; we are registered).
 ACQUIRE = (
-    """
+    _NEXT_TOKEN
+    + """
 local mine = ARGV[1] .. '|'
 local cur = redis.call('GET', KEYS[1])
 redis.call('DEL', KEYS[4])
@@ -47,9 +65,9 @@ if cur then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {1, tonumber(string.match(cur, '^[^|]*|(%d+)|'))}
 end
-local token = redis.call('INCR', KEYS[2])
+local token = next_token(KEYS[2])
 redis.call('SET', KEYS[1], mine .. token .. '|' .. ARGV[3], 'NX', 'PX', ARGV[2])
-return {1, token}
+return {1, tonumber(token)}
 """
 )
 
@@ -61,7 +79,8 @@ return {1, token}
 # the election no longer than its registration would have.
 # Returns 1 if our lease was deleted, else 0.
 RELEASE = (
-    """
+    _NEXT_TOKEN
+    + """
 local released = 0
 local cur = redis.call('GET', KEYS[1])
 local mine = ARGV[1] .. '|'
@@ -90,7 +109,7 @@ if not cur then
       local nonce, ttl, payload = string.match(rec, '^([^|]*)|(%d+)|(.*)$')
       local px = math.min(tonumber(ttl), score - now)
       if px > 0 then
-        local token = redis.call('INCR', KEYS[4])
+        local token = next_token(KEYS[4])
         redis.call('SET', KEYS[1], nonce .. '|' .. token .. '|' .. payload, 'PX', px)
         msg = 'g|' .. token .. '|' .. px .. '|' .. next[2]
       end

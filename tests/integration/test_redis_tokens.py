@@ -7,10 +7,12 @@ an eviction policy, no persistence.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +136,124 @@ def test_a_grant_reports_the_whole_milliseconds_redis_granted(
     assert grant.ttl == 1.0
     assert 0 < backend.client.pttl(f"leaselect:{{{name}}}:lease") <= 1000
     candidacy.resign()
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on 127.0.0.1, with extra arguments; restartable."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.port, self.dir, self.args = free_port(), tmp_path, args
+        self.server: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(self.dir), *self.args]
+        self.server = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            assert self.server.poll() is None, "the private redis-server exited"
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    break
+            assert time.monotonic() < deadline, "the private redis-server never answered"
+            time.sleep(0.05)
+        client.close()
+
+    def crash(self) -> None:
+        """kill -9: without persistence every key is gone."""
+        assert self.server is not None
+        self.server.kill()
+        self.server.wait()
+        self.server = None
+
+    def close(self) -> None:
+        if self.server is not None:
+            stop(self.server)
+
+
+@pytest.fixture
+def private(tmp_path: Path) -> Iterator[Callable[..., PrivateRedis]]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server")
+    started: list[PrivateRedis] = []
+
+    def start(*args: str) -> PrivateRedis:
+        started.append(PrivateRedis(tmp_path, *args))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def tokens_of(url: str, name: str, count: int) -> list[int]:
+    """``count`` tenures in a row (acquire, release) and their tokens."""
+    tokens = []
+    elector = leaselect.Elector(url, name, ttl=2.0)
+    try:
+        for _ in range(count):
+            lease = elector.acquire(timeout=5)
+            assert lease is not None
+            tokens.append(lease.token)
+            elector.release()
+    finally:
+        elector.close()
+    return tokens
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-ttl"])
+def test_a_redis_that_can_evict_our_keys_is_refused_unless_allowed(
+    private: Callable[..., PrivateRedis], name: str, policy: str
+) -> None:
+    """allkeys-* can evict the token counter, volatile-* a live lease: refused at the first
+    request with a ConfigError naming the policy and the opt-in (main: accepted silently)."""
+    server = private("--maxmemory", "20mb", "--maxmemory-policy", policy)
+    backend = leaselect.connect(server.url)
+    try:
+        with pytest.raises(leaselect.ConfigError, match=f"{policy}.*allow_eviction=1"):
+            backend.observe(name)
+    finally:
+        backend.close()
+    assert tokens_of(server.url + "?allow_eviction=1", name, 1)
+
+
+def test_tokens_never_go_back_when_eviction_takes_the_counter(
+    private: Callable[..., PrivateRedis], name: str
+) -> None:
+    """With eviction allowed, the counter is evicted; the next token is still greater
+    (main: tokens 1..3, then 1)."""
+    server = private("--maxmemory", "4mb", "--maxmemory-policy", "allkeys-random")
+    url = server.url + "?allow_eviction=1"
+    before = tokens_of(url, name, 3)
+    client = redis.Redis(port=server.port)
+    counter = f"leaselect:{{{name}}}:token"
+    for batch in range(400):  # fill memory until the counter is evicted
+        if not client.exists(counter):
+            break
+        pipe = client.pipeline(transaction=False)
+        for i in range(200):
+            pipe.set(f"junk:{batch}:{i}", b"x" * 1000)
+        pipe.execute()
+    assert not client.exists(counter), "the counter was never evicted"
+    client.flushdb()  # room for the lease again
+    after = tokens_of(url, name, 1)
+    assert after[0] > before[-1], (before, after)
+
+
+def test_tokens_never_go_back_after_a_restart_without_persistence(
+    private: Callable[..., PrivateRedis], name: str
+) -> None:
+    """A Redis that keeps nothing is killed and started again: the counter is gone, yet the
+    next token is greater (main: tokens 1..3, then 1)."""
+    server = private()
+    before = tokens_of(server.url, name, 3)
+    server.crash()
+    server.start()
+    after = tokens_of(server.url, name, 1)
+    assert after[0] > before[-1], (before, after)
