@@ -125,7 +125,7 @@ class RedisSession(Session):
     def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
         mine: list[RedisCandidacy] = [c for c in held if isinstance(c, RedisCandidacy)]
         keys: list[str] = []
-        args: list[str | int] = [self.ttl_ms, self.ttl_ms]
+        args: list[str | int] = [self.ttl_ms]
         asked = [c.renewing() for c in mine]
         for c, nonce in zip(mine, asked, strict=True):
             keys += [c.keys.lease, c.keys.waiters]
@@ -162,7 +162,6 @@ class RedisCandidacy(Candidacy):
         self.nonce = secrets.token_hex(16)
         self.leading = False
         self._payload = json.dumps({"i": identity, "m": metadata}, separators=(",", ":"))
-        self._registered = False  # in the waiters set, as far as we know
         self._wake_by = 0.0  # time.monotonic() before which the holder's key cannot expire
         self._interrupted = threading.Event()
         self._blocked = threading.Event()
@@ -173,22 +172,14 @@ class RedisCandidacy(Candidacy):
         handed, self._handed = self._handed, None
         ttl = self.session.granted
         if handed is not None and handed.ttl >= ttl / 2 and sent - handed.anchor < ttl / 6:
-            self.leading, self._registered = True, False
+            self.leading = True
             return handed
         k = self.keys
         keys = [k.lease, k.token, k.waiters, k.wake, k.cands]
-        args: list[str | int] = [
-            self.nonce,
-            self.session.ttl_ms,
-            self._payload,
-            self.waiter_id,
-            self.session.ttl_ms,
-            "1" if self._registered else "0",
-        ]
+        args: list[str | int] = [self.nonce, self.session.ttl_ms, self._payload, self.waiter_id]
         asked = time.monotonic()
         with self.backend.talking():
             won, value, *score = self.backend.acquire_script(keys=keys, args=args)
-        self._registered = not won
         if won:
             self.leading = True
             return Grant(int(value), ttl, sent)
@@ -211,8 +202,7 @@ class RedisCandidacy(Candidacy):
             except LeaselectError:  # back off (interruptibly); the next campaign reports it
                 self._interrupted.wait(min(timeout, ERROR_BACKOFF))
                 return
-            if popped is not None and popped != b"i":
-                self._registered = False  # the releaser took us off the queue
+            if popped is not None and popped != b"i":  # the releaser took us off the queue
                 self._handed = self._grant(popped)
         finally:
             self._blocked.clear()
@@ -230,12 +220,18 @@ class RedisCandidacy(Candidacy):
         # A new nonce first, whatever the release's fate: a later campaign that found the old
         # key alive (the release failed) must not re-adopt it and hand out its token again.
         nonce, self.nonce = self.nonce, secrets.token_hex(16)
-        self.leading = self._registered = False
+        self.leading = False
         self._handed = None
         self._scores.clear()
         self._interrupted.clear()  # the elector interrupts before it resigns; start afresh
         keys = [self.keys.lease, self.keys.waiters, self.keys.cands, self.keys.token]
-        args: list[str | int] = [nonce, self.waiter_id, self.keys.wake_prefix, WAKE_MS]
+        args: list[str | int] = [
+            nonce,
+            self.waiter_id,
+            self.keys.wake_prefix,
+            WAKE_MS,
+            self.session.ttl_ms,
+        ]
         with self.backend.talking():
             self.backend.release_script(keys=keys, args=args)
 
