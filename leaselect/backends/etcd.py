@@ -28,6 +28,7 @@ from .etcd_transport import (
     Transport,
     b64,
     by_create,
+    candidates,
     same_revision,
     seconds_left,
     unb64,
@@ -78,8 +79,8 @@ class EtcdBackend(Backend):
 
     def observe(self, name: str) -> Leader | None:
         directory = self.election_prefix(name)
-        reply = self.post("kv/range", {**by_create(directory), "limit": "1"})
-        kvs = reply.get("kvs", [])
+        reply = self.post("kv/range", by_create(directory))
+        kvs = candidates(directory, reply.get("kvs", []))
         if not kvs:
             return None
         kv = kvs[0]

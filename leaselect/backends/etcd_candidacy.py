@@ -18,6 +18,7 @@ from .etcd_transport import (
     LeaseNotFound,
     b64,
     by_create,
+    candidates,
     same_revision,
     seconds_left,
     unb64,
@@ -87,7 +88,8 @@ class EtcdCandidacy(Candidacy):
         keys = [unb64(kv["key"]) for kv in queue]
         if self.key not in keys:  # not registered yet, or our key is gone: (re-)create it
             reply = self.backend.post("kv/txn", self._register_txn(lease))
-            queue = reply["responses"][-1]["response_range"].get("kvs", [])
+            directory = self.backend.election_prefix(self.name)
+            queue = candidates(directory, reply["responses"][-1]["response_range"].get("kvs", []))
             keys, revision = [unb64(kv["key"]) for kv in queue], int(reply["header"]["revision"])
             if self.key not in keys:
                 raise LeaseNotFound("our key vanished with the lease")
@@ -112,9 +114,9 @@ class EtcdCandidacy(Candidacy):
 
     def _queue(self) -> tuple[list[Json], int]:
         """Every candidate key of this election by create revision: a read, no raft write."""
-        request = {**by_create(self.backend.election_prefix(self.name)), "keys_only": True}
-        reply = self.backend.post("kv/range", request)
-        return reply.get("kvs", []), int(reply["header"]["revision"])
+        directory = self.backend.election_prefix(self.name)
+        reply = self.backend.post("kv/range", {**by_create(directory), "keys_only": True})
+        return candidates(directory, reply.get("kvs", [])), int(reply["header"]["revision"])
 
     def _register_txn(self, lease: int) -> Json:
         value = json.dumps({"identity": self.identity, "metadata": self.metadata})

@@ -59,6 +59,15 @@ def by_create(directory: str) -> Json:
     }
 
 
+def candidates(directory: str, kvs: list[Json]) -> list[Json]:
+    """The entries of ``kvs`` that are candidate keys of ``directory`` itself.
+
+    A range over ``<prefix>/<name>/`` also covers the keys of another backend whose prefix is
+    ``<prefix>/<name>`` (nested prefixes); our candidate keys never hold a further ``/``.
+    """
+    return [kv for kv in kvs if "/" not in unb64(kv["key"])[len(directory) :]]
+
+
 def same_revision(key: str, revision: int) -> Json:
     """A txn comparison: ``key`` still has create revision ``revision``."""
     return {

@@ -120,3 +120,20 @@ def test_a_failed_resign_on_a_shared_backend_does_not_strand_the_election(
         for elector in (rival, leader, other):
             elector.close()
         shared.close()
+
+
+def test_nested_prefixes_do_not_see_each_others_candidates(url: str) -> None:
+    """Prefix /p with election "a" and prefix /p/a with election "b": the first election's
+    range covers the second's keys; they must not block it (main: never elected)."""
+    top = f"/{election()}"
+    inner = leaselect.Elector(f"{url}?prefix={top}/a", "b", ttl=3.0)
+    outer = leaselect.Elector(f"{url}?prefix={top}", "a", ttl=3.0)
+    try:
+        assert inner.acquire(timeout=10) is not None
+        assert outer.acquire(timeout=3) is not None, "election b's key blocks election a"
+        seen = outer.leader()
+        assert seen is not None and seen.identity == outer.identity, seen
+        assert inner.is_leader
+    finally:
+        outer.close()
+        inner.close()
