@@ -60,7 +60,6 @@ class EtcdCandidacy(Candidacy):
         self._watch = DeleteWatch(self.backend.transport)
 
     def campaign(self, sent: float) -> Grant | Waiting:
-        self._watch.reset()
         if self._since is None:
             self._since = sent
         for _ in range(2):
@@ -75,7 +74,6 @@ class EtcdCandidacy(Candidacy):
                 return self._register(lease, ttl, anchor)
             except LeaseNotFound:
                 self.session.lease_gone(lease)
-                self._watch.reset()
         return Waiting(None)
 
     def _register(self, lease: int, ttl: float, anchor: float) -> Grant | Waiting:

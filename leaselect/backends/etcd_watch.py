@@ -26,11 +26,6 @@ class DeleteWatch:
         self._response: requests.Response | None = None
         self._interrupted = False
 
-    def reset(self) -> None:
-        """Forget interrupts that came before now."""
-        with self._lock:
-            self._interrupted = False
-
     def interrupt(self) -> None:
         """Make the current (or the next) ``wait`` return now."""
         with self._lock:
@@ -43,7 +38,11 @@ class DeleteWatch:
         """Return once ``key`` is deleted at or after ``start_revision``, or after ``timeout``.
 
         True if it returned early: the delete, an interrupt or a broken stream (campaign now).
+        An interrupt that came while no wait was running ends the next wait at once: it is
+        consumed by the wait it stops, never forgotten (a campaign between the two is not told).
         """
+        if self._consume_interrupt():
+            return True
         if timeout <= 0:
             return False
         deadline = time.monotonic() + timeout
@@ -71,7 +70,12 @@ class DeleteWatch:
             with self._lock:
                 self._response = None
             response.close()
-        return interrupted or time.monotonic() < deadline
+        return self._consume_interrupt() or time.monotonic() < deadline
+
+    def _consume_interrupt(self) -> bool:
+        with self._lock:
+            interrupted, self._interrupted = self._interrupted, False
+        return interrupted
 
 
 def _read_until_delete(response: requests.Response, deadline: float) -> None:

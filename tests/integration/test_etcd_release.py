@@ -14,7 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 import leaselect
+from leaselect.backend import Grant, Waiting
 from leaselect.backends.etcd import EtcdBackend
+from leaselect.backends.etcd_candidacy import EtcdCandidacy
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_zookeeper_proxy import Proxy
@@ -137,3 +139,33 @@ def test_nested_prefixes_do_not_see_each_others_candidates(url: str) -> None:
     finally:
         outer.close()
         inner.close()
+
+
+def test_an_interrupt_before_the_campaign_starts_is_not_lost(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``release()`` lands while the campaign thread is about to campaign: the interrupt must
+    still stop the wait that follows (main: it was reset away, release took a full TTL)."""
+    name = election()
+    holder = leaselect.Elector(url, name, ttl=3.0)
+    waiter = leaselect.Elector(url, name, ttl=3.0)
+    entered = threading.Event()
+    original = EtcdCandidacy.campaign
+
+    def late_campaign(self: EtcdCandidacy, sent: float) -> Grant | Waiting:
+        entered.set()
+        time.sleep(0.3)  # the release (and its interrupt) lands here
+        return original(self, sent)
+
+    try:
+        assert holder.acquire(timeout=10) is not None
+        monkeypatch.setattr(EtcdCandidacy, "campaign", late_campaign)
+        waiter.start()
+        assert entered.wait(5)
+        start = SYSTEM_CLOCK.now()
+        waiter.release()
+        took = SYSTEM_CLOCK.now() - start
+        assert took < 1.0, f"release took {took:.2f}s"
+    finally:
+        waiter.close()
+        holder.close()
