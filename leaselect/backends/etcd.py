@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Sequence
 
 from ..backend import Backend, Candidacy, Renewal, Session
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigError, LeaselectError
 from ..lease import Leader, LostReason
 from ..urls import StoreUrl
@@ -48,6 +49,8 @@ class EtcdBackend(Backend):
         self.transport = transport
         self.prefix = prefix.rstrip("/")
         self.owned: dict[tuple[str, int], str] = {}  # (name, token) -> our leader key
+        # the clock of the waiters' expiry proof: it must count through a host suspend
+        self.clock: Clock = SYSTEM_CLOCK
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> EtcdBackend:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,7 +56,7 @@ class EtcdCandidacy(Candidacy):
         self._predecessor: _Predecessor | None = None
         self._expiry: ExpiryProbe | None = None  # of the leader's lease, while we are next
         self._since: float | None = None  # sent of our first campaign since (re)joining
-        self._watch = DeleteWatch(self.backend.transport)
+        self._watch = DeleteWatch(self.backend.transport, self.backend.clock)
 
     def campaign(self, sent: float) -> Grant | Waiting:
         if self._since is None:
@@ -148,16 +147,17 @@ class EtcdCandidacy(Candidacy):
         predecessor = self._predecessor
         if predecessor is None:
             return
-        deadline = time.monotonic() + timeout
+        clock = self.backend.clock
+        deadline = clock.now() + timeout
         while True:
-            now = time.monotonic()
+            now = clock.now()
             due = deadline
             probe_at = self._next_probe(predecessor, now)
             if probe_at is not None:
                 due = min(due, probe_at)
             if self._watch.wait(predecessor.key, predecessor.watch_from, due - now):
                 return
-            if time.monotonic() >= deadline or self._probe(predecessor):
+            if clock.now() >= deadline or self._probe(predecessor):
                 return
 
     def _next_probe(self, predecessor: _Predecessor, now: float) -> float | None:
@@ -168,9 +168,9 @@ class EtcdCandidacy(Candidacy):
     def _probe(self, predecessor: _Predecessor) -> bool:
         """Ask the leader's lease's TTL; delete its key once expired. True if it was deleted."""
         try:
-            sent = time.monotonic()
+            sent = self.backend.clock.now()
             reply = self.backend.post("lease/timetolive", {"ID": str(predecessor.lease)})
-            received = time.monotonic()
+            received = self.backend.clock.now()
             if self._expiry is None:
                 self._expiry = ExpiryProbe(int(reply.get("grantedTTL", 0)))
             self._expiry.observe(sent, received, seconds_left(reply))

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 
 import requests
 
+from ..clock import SYSTEM_CLOCK, Clock
 from .etcd_transport import CONNECT_TIMEOUT, Transport, b64
 
 
 class DeleteWatch:
     """Waits for one key's DELETE event; reusable, one wait at a time."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, clock: Clock = SYSTEM_CLOCK) -> None:
         self._transport = transport
+        self._clock = clock
         self._lock = threading.Lock()
         self._response: requests.Response | None = None
         self._interrupted = False
@@ -45,7 +46,7 @@ class DeleteWatch:
             return True
         if timeout <= 0:
             return False
-        deadline = time.monotonic() + timeout
+        deadline = self._clock.now() + timeout
         client = self._transport.client
         body = {
             "create_request": {
@@ -65,12 +66,12 @@ class DeleteWatch:
             interrupted = self._interrupted
         try:
             if not interrupted:
-                _read_until_delete(response, deadline)
+                _read_until_delete(response, deadline, self._clock)
         finally:
             with self._lock:
                 self._response = None
             response.close()
-        return self._consume_interrupt() or time.monotonic() < deadline
+        return self._consume_interrupt() or self._clock.now() < deadline
 
     def _consume_interrupt(self) -> bool:
         with self._lock:
@@ -78,7 +79,7 @@ class DeleteWatch:
         return interrupted
 
 
-def _read_until_delete(response: requests.Response, deadline: float) -> None:
+def _read_until_delete(response: requests.Response, deadline: float, clock: Clock) -> None:
     try:
         for line in response.iter_lines():
             if not line.strip():
@@ -86,7 +87,7 @@ def _read_until_delete(response: requests.Response, deadline: float) -> None:
             result = json.loads(line).get("result", {})
             if result.get("events") or result.get("canceled") or "error" in result:
                 return
-            if time.monotonic() >= deadline:
+            if clock.now() >= deadline:
                 return
     except (requests.RequestException, OSError, ValueError, AttributeError):
         return  # timeout, interrupt or a broken stream: the caller campaigns again
