@@ -30,6 +30,7 @@ from .etcd_transport import (
     b64,
     by_create,
     candidates,
+    granted_seconds,
     same_revision,
     seconds_left,
     unb64,
@@ -198,10 +199,9 @@ class EtcdSession(Session):
         """
         self.sweep()
         try:
-            reply = self.backend.post("lease/keepalive", {"ID": str(lease)})
+            ttl = float(granted_seconds(self.backend.post("lease/keepalive", {"ID": str(lease)})))
         except LeaseNotFound:
-            reply = {}
-        ttl = float(reply.get("result", {}).get("TTL", -1))
+            ttl = 0.0
         if ttl <= 0:
             self.lease_gone(lease)
             return 0.0

@@ -85,6 +85,20 @@ def seconds_left(reply: Json) -> int:
     return int(reply.get("TTL", 0))
 
 
+def granted_seconds(reply: Json) -> int:
+    """The ``TTL`` of a LeaseKeepAlive reply: seconds granted, 0 if etcd no longer knows the
+    lease (the JSON omits a zero TTL). The gateway reports a stream error inside an HTTP 200
+    reply as ``{"error": ...}`` without ``result``: that says nothing about the lease, so it is
+    ``BackendUnavailable`` (retried), never "lease gone"."""
+    if "result" not in reply:
+        error = reply.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        if message and "lease not found" in message:
+            return 0
+        raise BackendUnavailable(f"etcd keep-alive failed: {message or 'no result in reply'}")
+    return int(reply["result"].get("TTL", 0))
+
+
 class Transport:
     """Posts JSON to the gateway of the first reachable endpoint."""
 

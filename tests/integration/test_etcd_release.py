@@ -17,6 +17,7 @@ import leaselect
 from leaselect.backend import Grant, Waiting
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_candidacy import EtcdCandidacy
+from leaselect.backends.etcd_transport import granted_seconds
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_zookeeper_proxy import Proxy
@@ -169,3 +170,17 @@ def test_an_interrupt_before_the_campaign_starts_is_not_lost(
     finally:
         waiter.close()
         holder.close()
+
+
+def test_a_keep_alive_of_a_revoked_lease_reads_zero(url: str) -> None:
+    """The wire format ``granted_seconds`` relies on: etcd answers a keep-alive of a lease it
+    no longer knows with HTTP 200, a ``result`` and no ``TTL`` (zero, omitted)."""
+    backend = leaselect.connect(url)
+    assert isinstance(backend, EtcdBackend)
+    try:
+        lease = backend.post("lease/grant", {"TTL": "5"})["ID"]
+        assert granted_seconds(backend.post("lease/keepalive", {"ID": lease})) == 5
+        backend.post("lease/revoke", {"ID": lease})
+        assert granted_seconds(backend.post("lease/keepalive", {"ID": lease})) == 0
+    finally:
+        backend.close()
