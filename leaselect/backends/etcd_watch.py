@@ -3,6 +3,11 @@
 The gateway streams watch events as JSON lines over a long POST. The watch starts at a given
 revision so a delete that happened between our read and the watch is replayed, not missed. The
 caller's thread blocks in the socket read; ``interrupt`` shuts the socket down from any thread.
+
+Every watch requires a leader (etcd's ``WithRequireLeader``, the gRPC metadata ``hasleader``,
+which the gateway takes from the ``Grpc-Metadata-Hasleader`` header): a member that loses its
+leader (cut off from its peers) cancels the watch about three election timeouts later instead
+of keeping it open and silent, and the waiter campaigns again through another endpoint.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import requests
 
 from ..clock import SYSTEM_CLOCK, Clock
 from .etcd_transport import CONNECT_TIMEOUT, Transport, b64
+
+REQUIRE_LEADER = {"Grpc-Metadata-Hasleader": "true"}
 
 
 class DeleteWatch:
@@ -57,7 +64,11 @@ class DeleteWatch:
         }
         try:
             response = self._transport.session.post(
-                client.get_url("watch"), json=body, stream=True, timeout=(CONNECT_TIMEOUT, timeout)
+                client.get_url("watch"),
+                json=body,
+                stream=True,
+                timeout=(CONNECT_TIMEOUT, timeout),
+                headers=REQUIRE_LEADER,
             )
         except requests.RequestException:
             return True  # the next campaign reports the failure and fails over
@@ -84,7 +95,10 @@ def _read_until_delete(response: requests.Response, deadline: float, clock: Cloc
         for line in response.iter_lines():
             if not line.strip():
                 continue
-            result = json.loads(line).get("result", {})
+            message = json.loads(line)
+            if "error" in message:  # e.g. "etcdserver: no leader", inside an HTTP 200 stream
+                return
+            result = message.get("result", {})
             if result.get("events") or result.get("canceled") or "error" in result:
                 return
             if clock.now() >= deadline:
