@@ -57,11 +57,13 @@ def test_a_watch_on_a_member_without_a_leader_ends_within_a_few_election_timeout
     assert isinstance(backend, EtcdBackend)
     watch = DeleteWatch(backend.transport)
     revision = int(backend.post("kv/range", {"key": "eg=="})["header"]["revision"])
-    ended: list[float] = []
-    thread = threading.Thread(
-        target=lambda: (watch.wait("/no-such-key", revision + 1, 15.0), ended.append(0.0)),
-        daemon=True,
-    )
+    ended: list[bool] = []
+
+    def wait() -> None:
+        watch.wait("/no-such-key", revision + 1, 15.0)
+        ended.append(True)
+
+    thread = threading.Thread(target=wait, daemon=True)
     try:
         thread.start()
         threading.Event().wait(0.5)  # the watch is open on etcd-1
