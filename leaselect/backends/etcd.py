@@ -21,7 +21,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigError, LeaselectError
 from ..lease import Leader, LostReason
 from ..urls import StoreUrl
-from .etcd_candidacy import EtcdCandidacy
+from .etcd_candidacy import EtcdCandidacy, Tenure
 from .etcd_transport import (
     DEFAULT_BUDGET,
     Json,
@@ -162,13 +162,15 @@ class EtcdSession(Session):
         with self._lock:
             lease = self._lease
         ours: list[EtcdCandidacy] = list(held)  # type: ignore[arg-type]
+        # what each candidacy led with when we asked: an answer counts only for that tenure
+        asked = [c.tenure() for c in ours]
         if lease is None:
-            return [c.lost(LostReason.EXPIRED) for c in ours]
+            return [c.lost(t, LostReason.EXPIRED) for c, t in zip(ours, asked, strict=True)]
         ttl = self.refresh(lease, sent)
         if ttl <= 0:
-            return [c.lost(LostReason.EXPIRED) for c in ours]
-        gone = _vanished(self.backend, [c for c in ours if c.leading and c.lease == lease])
-        return [_renewal(c, lease, ttl, gone) for c in ours]
+            return [c.lost(t, LostReason.EXPIRED) for c, t in zip(ours, asked, strict=True)]
+        gone = _vanished(self.backend, [t for t in asked if t is not None and t.lease == lease])
+        return [_renewal(c, t, lease, ttl, gone) for c, t in zip(ours, asked, strict=True)]
 
     def forsake(self, key: str) -> None:
         """Delete ``key`` (ours, given up), now or before any later refresh of the lease.
@@ -222,25 +224,29 @@ class EtcdSession(Session):
             self.backend.post("lease/revoke", {"ID": str(lease)})
 
 
-def _renewal(c: EtcdCandidacy, lease: int, ttl: float, gone: set[EtcdCandidacy]) -> Renewal:
-    if c.leading and c.lease != lease:
-        return c.lost(LostReason.EXPIRED)  # it led on an earlier lease of this session
-    if c in gone:
-        return c.lost(LostReason.TAKEN)
-    return Renewal(ttl if c.leading else None, None)
+def _renewal(
+    c: EtcdCandidacy, asked: Tenure | None, lease: int, ttl: float, gone: set[Tenure]
+) -> Renewal:
+    if asked is None or c.tenure() != asked:
+        return Renewal(None, None)  # it did not lead when asked, or leads another tenure now
+    if asked.lease != lease:
+        return c.lost(asked, LostReason.EXPIRED)  # it led on an earlier lease of this session
+    if asked in gone:
+        return c.lost(asked, LostReason.TAKEN)
+    return Renewal(ttl, None)
 
 
-def _vanished(backend: EtcdBackend, leaders: list[EtcdCandidacy]) -> set[EtcdCandidacy]:
-    """The leaders whose key no longer has their create revision (one transaction)."""
+def _vanished(backend: EtcdBackend, leaders: list[Tenure]) -> set[Tenure]:
+    """The tenures whose key no longer has their create revision (one transaction)."""
     if not leaders:
         return set()
-    compare = [same_revision(c.key, c.token) for c in leaders]
+    compare = [same_revision(t.key, t.token) for t in leaders]
     reply = backend.post("kv/txn", {"compare": compare, "success": [], "failure": []})
     if reply.get("succeeded"):
         return set()
     gone = set()
-    for candidacy in leaders:
-        check = backend.post("kv/txn", {"compare": [same_revision(candidacy.key, candidacy.token)]})
+    for tenure in leaders:
+        check = backend.post("kv/txn", {"compare": [same_revision(tenure.key, tenure.token)]})
         if not check.get("succeeded"):
-            gone.add(candidacy)
+            gone.add(tenure)
     return gone

@@ -31,6 +31,15 @@ log = logging.getLogger("leaselect")
 
 
 @dataclass(frozen=True)
+class Tenure:
+    """What a leading candidacy leads with: a keep-alive's answer applies to this alone."""
+
+    lease: int
+    key: str
+    token: int
+
+
+@dataclass(frozen=True)
 class _Predecessor:
     """The key just before ours: watched for its delete; if it leads, its lease is probed."""
 
@@ -208,9 +217,15 @@ class EtcdCandidacy(Candidacy):
     def interrupt(self) -> None:
         self._watch.interrupt()
 
-    def lost(self, reason: LostReason) -> Renewal:
-        """This candidacy's renewal once its key is gone."""
-        if not self.leading:
+    def tenure(self) -> Tenure | None:
+        """The tenure this candidacy leads now, or None."""
+        if not self.leading or self.lease is None:
+            return None
+        return Tenure(self.lease, self.key, self.token)
+
+    def lost(self, tenure: Tenure | None, reason: LostReason) -> Renewal:
+        """This candidacy's renewal once the key of ``tenure`` (asked about) is gone."""
+        if tenure is None or self.tenure() != tenure:
             return Renewal(None, None)
         self.leading = False
         self.backend.owned.pop((self.name, self.token), None)

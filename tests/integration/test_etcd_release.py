@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ import leaselect
 from leaselect.backend import Grant, Waiting
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_candidacy import EtcdCandidacy
-from leaselect.backends.etcd_transport import granted_seconds
+from leaselect.backends.etcd_transport import b64, granted_seconds
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_redis_handover import ReplyDropper
@@ -219,3 +220,40 @@ def test_a_registration_whose_reply_was_lost_is_deleted_on_release(url: str) -> 
             elector.close()
         shared.close()
         proxy.close()
+
+
+def test_a_keep_alive_reply_about_the_previous_tenure_leaves_the_new_one_alone(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keep-alive sent during tenure 1 finds tenure 1's key gone; before its ownership check
+    is read, tenure 2 begins. The answer about tenure 1 must neither end tenure 2 nor stop its
+    renewals (main: the candidacy stopped counting as leading, tenure 2 never renewed)."""
+    backend = leaselect.connect(url)
+    assert isinstance(backend, EtcdBackend)
+    session = backend.session(3.0)
+    candidacy = session.candidacy(election(), "me", "")
+    assert isinstance(candidacy, EtcdCandidacy)
+    try:
+        first = candidacy.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(first, Grant)
+        backend.post("kv/deleterange", {"key": b64(candidacy.key)})  # tenure 1's key is gone
+        post = backend.post
+        second: list[Grant | Waiting] = []
+
+        def in_flight(path: str, body: Any) -> Any:
+            reply = post(path, body)
+            if path == "kv/txn" and not second and "failure" not in body:  # the 2nd check
+                candidacy.resign()  # ... and before its answer is read, tenure 2 begins
+                second.append(candidacy.campaign(SYSTEM_CLOCK.now()))
+            return reply
+
+        monkeypatch.setattr(backend, "post", in_flight)
+        stale = session.keep_alive([candidacy], SYSTEM_CLOCK.now())
+        monkeypatch.setattr(backend, "post", post)
+        assert isinstance(second[0], Grant) and second[0].token > first.token
+        assert stale[0].reason is None and stale[0].ttl is None, stale  # no news for tenure 2
+        renewed = session.keep_alive([candidacy], SYSTEM_CLOCK.now())
+        assert renewed[0].ttl is not None, renewed
+    finally:
+        candidacy.resign()
+        backend.close()
