@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import re
 import signal
 import threading
 from dataclasses import dataclass
@@ -22,21 +23,17 @@ from types import FrameType
 
 from ..clock import SYSTEM_CLOCK
 from ..elector import Elector
+from ..errors import ConfigError
 from ..lease import Lease, LostReason
 from ..timing import Timing
 from .child import Child
+from .config import CREDENTIALS
 
 log = logging.getLogger("leaselect.cli")
 
 MAX_DEFAULT_GRACE = 5.0
 KILL_BOUND = 0.5  # the guard must have killed everything this long after being told to
-CREDENTIALS = (
-    "LEASELECT_URL",
-    "LEASELECT_REDIS_PASSWORD",
-    "REDIS_PASSWORD",
-    "LEASELECT_ZK_USER",
-    "LEASELECT_ZK_PASSWORD",
-)
+
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
 HEALTHY_RUN = 10.0
@@ -60,7 +57,11 @@ class RunOptions:
     def stop_grace(self) -> float:
         """The grace, validated against the TTL (default min(ttl / 5, 5 s))."""
         grace = min(self.ttl / 5, MAX_DEFAULT_GRACE) if self.grace is None else self.grace
-        return Timing(ttl=self.ttl, stop_grace=grace).stop_grace
+        try:
+            return Timing(ttl=self.ttl, stop_grace=grace).stop_grace
+        except ConfigError as exc:  # name the options the user typed
+            text = re.sub(r"\bttl\b", "--ttl", str(exc).replace("stop_grace", "--grace"))
+            raise ConfigError(text) from None
 
 
 class Ending(enum.Enum):
