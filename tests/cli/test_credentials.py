@@ -16,7 +16,7 @@ import pytest
 
 from tests.private import free_port, stop
 
-from .helpers import cli, eventually
+from .helpers import CLI, cli, env_without_url, eventually
 
 SECRET = "p@ss:w/o#r%d? wörd密"
 ENCODED = quote(SECRET, safe="")
@@ -96,23 +96,25 @@ def test_the_command_gets_no_credentials(tmp_path: Path) -> None:
         "LEASELECT_ZK_USER": "zk-user",
         "LEASELECT_ZK_PASSWORD": "s-three",
     }
-    result = cli("run", "j", "--once", "--", "sh", "-c", script, LEASELECT_URL=url, **secrets)
+    env = {"LEASELECT_URL": url, **secrets}
+    result = subprocess.run(
+        [*CLI, "run", "j", "--once", "--", "sh", "-c", script],
+        env=env_without_url(**env),
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert result.returncode == 0, result.stderr
     seen = out.read_text()
     assert "LEASELECT_TOKEN=1" in seen and "LEASELECT_NAME=j" in seen
     for key, value in [*secrets.items(), ("LEASELECT_URL", url)]:
         assert f"{key}=" not in seen and value not in seen
-    kept = cli(
-        "run",
-        "j",
-        "--once",
-        "--keep-credentials",
-        "--",
-        "sh",
-        "-c",
-        script,
-        LEASELECT_URL=url,
-        **secrets,
+    kept = subprocess.run(
+        [*CLI, "run", "j", "--once", "--keep-credentials", "--", "sh", "-c", script],
+        env=env_without_url(**env),
+        capture_output=True,
+        text=True,
+        timeout=20,
     )
     assert kept.returncode == 0 and "REDIS_PASSWORD=s-two" in out.read_text()
 
