@@ -11,11 +11,13 @@ follow the adapters: ``leaselect/backends/sqlite.py`` (``busy_timeout``), ``redi
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 
 from .errors import ConfigError
 
+log = logging.getLogger("leaselect")
 MAX_SECONDS = 3600.0  # the longest timeout option accepted
 SECRET_OPTIONS = frozenset({"password", "ssl_password"})
 
@@ -131,6 +133,26 @@ def check(
             )
         checker(key, value)
     _check_location(scheme, hosts, path, options)
+    _warn_unverified(scheme, options)
+
+
+_UNVERIFIED = {  # option -> the values that turn server verification off
+    ("rediss", "ssl_cert_reqs"): ("none", "optional"),
+    ("rediss", "ssl_check_hostname"): ("false", "0", "no"),
+    ("zks", "verify"): ("0",),
+}
+
+
+def _warn_unverified(scheme: str, options: Mapping[str, str]) -> None:
+    for (where, key), values in _UNVERIFIED.items():
+        if where == scheme and options.get(key) in values:
+            log.warning(
+                "%s://: %s=%s turns off checking the server's certificate or host name: "
+                "anyone on the network path can pose as the store",
+                scheme,
+                key,
+                options[key],
+            )
 
 
 def _check_location(
