@@ -65,12 +65,22 @@ def _version() -> str:
         return "unknown"
 
 
-def _parser() -> Parser:
-    verbosity = Parser(add_help=False)
-    # SUPPRESS: a subcommand's -v adds to the top level's instead of overwriting it with 0
-    verbosity.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="log more (-vv: debug)"
+def _verbosity_option(dest: str) -> Parser:
+    holder = Parser(add_help=False)
+    holder.add_argument(
+        "-v", "--verbose", action="count", default=0, dest=dest, help="log more (-vv: debug)"
     )
+    return holder
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    """``-v`` counted before and after the subcommand (two destinations: a subcommand's
+    namespace would otherwise overwrite the top level's count)."""
+    return int(getattr(args, "verbose", 0)) + int(getattr(args, "verbose_sub", 0))
+
+
+def _parser() -> Parser:
+    verbosity = _verbosity_option("verbose_sub")
     store = Parser(add_help=False)
     store.add_argument("--url", help="store URL (else $LEASELECT_URL, else a .env file)")
     store.add_argument(
@@ -78,7 +88,7 @@ def _parser() -> Parser:
         action="store_true",
         help="use passwords from the environment with a URL found in a .env file",
     )
-    parser = Parser(prog="leaselect", parents=[verbosity])
+    parser = Parser(prog="leaselect", parents=[_verbosity_option("verbose")])
     parser.add_argument("--version", action="version", version=f"leaselect {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     run = sub.add_parser("run", parents=[verbosity, store], help="run CMD only while leading NAME")
@@ -155,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command != "run":
                 fail("only run takes a command after --")
             args.cmd = [*args.cmd, *tail]
-        _setup_logging(getattr(args, "verbose", 0))
+        _setup_logging(verbosity(args))
         return _dispatch(args)
     except LeaselectError as exc:
         fail(str(exc))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from leaselect import Elector
+from leaselect.cli.main import _parser, verbosity
 from leaselect.cli.status import describe, render
 from leaselect.lease import Leader
 from tests.private import free_port
@@ -34,6 +35,20 @@ def test_verbosity_before_or_after_the_subcommand(tmp_path: Path, where: str) ->
     result = cli(*args)
     assert result.returncode == 0, result.stderr
     assert " INFO leaselect" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "count"),
+    [
+        (["-v", "status", "-v", "x"], 2),
+        (["-vv", "status", "x"], 2),
+        (["status", "x", "-vv"], 2),
+        (["-v", "run", "x", "--", "true"], 1),
+        (["status", "x"], 0),
+    ],
+)
+def test_verbosity_adds_up_across_both_places(words: list[str], count: int) -> None:
+    assert verbosity(_parser().parse_args(words)) == count
 
 
 def test_verbosity_counts_across_both_places(tmp_path: Path) -> None:
