@@ -177,7 +177,11 @@ class Runner:
         if self.stopping.is_set():
             return Ending.STOPPED
         if now >= lease.deadline or child.terminated:
-            log.warning("command stopped (exit %s); it starts again in a new tenure", child.code)
+            log.warning(
+                "command stopped (exit %s); it starts again in a new tenure or once renewals "
+                "recover with more than --grace left",
+                child.code,
+            )
             return Ending.LOST
         log.info("command exited with %s while leading: releasing", child.code)
         if now - started >= HEALTHY_RUN:

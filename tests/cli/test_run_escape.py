@@ -132,7 +132,10 @@ def _nobody() -> str | None:
         return None
 
 
-@pytest.mark.skipif(_nobody() is None and os.environ.get("CI") != "true", reason="needs root")
+@pytest.mark.skipif(
+    _nobody() is None and os.environ.get("CI") != "true",
+    reason="needs root and a 'nobody' user to drop privileges to",
+)
 def test_guard_killed_under_a_command_that_changed_user(tmp_path: Path) -> None:
     """The kernel clears the parent-death signal on a user change: the guard's SIGKILL must
     still take the command down, and ``run`` must not start a second copy while it lives."""
