@@ -231,3 +231,11 @@ def test_run_with_python_executable_path_in_help() -> None:
     result = cli("run", "--help")
     assert result.returncode == 0 and "--keep-credentials" in result.stdout
     assert sys.executable  # the CLI ran under this interpreter
+
+
+def test_ctrl_c_of_demo_exits_130_and_leaves_no_worker() -> None:
+    proc = start("demo")
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(20) == 130
+    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
