@@ -233,7 +233,7 @@ def test_run_with_python_executable_path_in_help() -> None:
     assert sys.executable  # the CLI ran under this interpreter
 
 
-def test_ctrl_c_of_demo_exits_130_and_leaves_no_worker() -> None:
+def test_ctrl_c_of_demo_exits_130() -> None:
     proc = start("demo")
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
