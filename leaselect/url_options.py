@@ -3,10 +3,11 @@ read (leaselect's own and those the client library takes from the URL), with the
 
 An unknown option is refused with the list of valid ones (a typo such as ``?timout=5`` must not
 be silently ignored). Each error is one ``ConfigError`` naming the parameter. The option lists
-follow the adapters: ``leaselect/backends/sqlite.py`` (``busy_timeout``), ``redis_client.py``
-(``prefix``, ``timeout``; the rest goes to redis-py), ``etcd.py`` and ``etcd_transport.py``
-(``prefix``, ``timeout``, ``ca``, ``cert``, ``key``), ``zookeeper_client.py`` (``root``,
-``connect_timeout``, ``ca``, ``cert``, ``key``, ``verify``).
+follow the adapters: ``leaselect/backends/sqlite.py`` (``busy_timeout``, ``access``),
+``redis_client.py`` (``prefix``, ``timeout``, ``allow_eviction``; the rest goes to redis-py),
+``etcd.py`` and ``etcd_transport.py`` (``prefix``, ``timeout``, ``ca``, ``cert``, ``key``),
+``zookeeper_client.py`` (``root``, ``connect_timeout``, ``tick_time``, ``ca``, ``cert``,
+``key``, ``verify``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def _secret(key: str, text: str) -> None:
         raise ConfigError(f"store URL option {key}= must not hold a NUL byte")
 
 
+_TICK = _integer(1, 2**31 - 1)  # milliseconds, as tickTime in zoo.cfg
 _BOOL = _one_of("true", "false", "1", "0", "yes", "no")
 _REDIS: dict[str, Callable[[str, str], None]] = {
     "prefix": _text,
@@ -77,6 +79,7 @@ _REDIS: dict[str, Callable[[str, str], None]] = {
     "client_name": _text,
     "protocol": _one_of("2", "3"),
     "socket_keepalive": _BOOL,
+    "allow_eviction": _one_of("1", "true", "yes", "0", "false", "no"),
 }
 _REDIS_TLS: dict[str, Callable[[str, str], None]] = {
     "ssl_cert_reqs": _one_of("none", "optional", "required"),
@@ -90,16 +93,17 @@ _REDIS_TLS: dict[str, Callable[[str, str], None]] = {
 }
 _TLS_FILES: dict[str, Callable[[str, str], None]] = {"ca": _text, "cert": _text, "key": _text}
 OPTIONS: dict[str, dict[str, Callable[[str, str], None]]] = {
-    "sqlite": {"busy_timeout": _seconds(zero_ok=True)},
+    "sqlite": {"busy_timeout": _seconds(zero_ok=True), "access": _one_of("owner", "group", "all")},
     "redis": _REDIS,
     "rediss": {**_REDIS, **_REDIS_TLS},
     "unix": _REDIS,
     "etcd": {"prefix": _text, "timeout": _seconds(zero_ok=False)},
     "etcds": {"prefix": _text, "timeout": _seconds(zero_ok=False), **_TLS_FILES},
-    "zk": {"root": _text, "connect_timeout": _seconds(zero_ok=False)},
+    "zk": {"root": _text, "connect_timeout": _seconds(zero_ok=False), "tick_time": _TICK},
     "zks": {
         "root": _text,
         "connect_timeout": _seconds(zero_ok=False),
+        "tick_time": _TICK,
         "verify": _one_of("0", "1"),
         **_TLS_FILES,
     },

@@ -211,9 +211,9 @@ def test_loss_and_stopping_are_warnings_at_default_verbosity(tmp_path: Path) -> 
         "-c",
         script,
     )
-    lock = sqlite3.connect(db, isolation_level=None)
+    assert eventually(started.exists)
+    lock = sqlite3.connect(db, isolation_level=None)  # after leaselect created the file
     try:
-        assert eventually(started.exists)
         lock.execute("BEGIN EXCLUSIVE")
         time.sleep(2.5)
     finally:

@@ -42,15 +42,20 @@ def _starts(log: Path) -> list[tuple[int, float]]:
 @contextmanager
 def _sqlite_store(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
     db = tmp_path / "r.db"
-    lock = sqlite3.connect(db, isolation_level=None)
+    locks: list[sqlite3.Connection] = []  # opened only once leaselect has created the file
+
+    def stall() -> None:
+        locks.append(sqlite3.connect(db, isolation_level=None))
+        locks[0].execute("BEGIN EXCLUSIVE")
+
+    def resume() -> None:
+        locks[0].rollback()
+
     try:
-
-        def stall() -> None:
-            lock.execute("BEGIN EXCLUSIVE")
-
-        yield f"sqlite:///{db}", stall, lock.rollback
+        yield f"sqlite:///{db}", stall, resume
     finally:
-        lock.close()
+        for lock in locks:
+            lock.close()
 
 
 @contextmanager

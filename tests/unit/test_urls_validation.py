@@ -3,6 +3,8 @@ never a silent default; unknown options refused with the list of valid ones."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 import leaselect
@@ -21,6 +23,10 @@ from leaselect.urls import parse
         ("sqlite:///tmp/x.db?busy_timeout=1e300", "busy_timeout= must be a number of seconds"),
         ("sqlite:///tmp/x.db?busy_timeout=inf", "busy_timeout= must be a number of seconds"),
         ("sqlite:///tmp/x.db?busy_timeout=", "busy_timeout= must be a number of seconds"),
+        (
+            "sqlite:///tmp/x.db?access=everyone",
+            r"access= must be one of \['owner', 'group', 'all'\]",
+        ),
         ("redis://127.0.0.1:6379/abc", "db number"),
         ("redis://127.0.0.1:6379/1?db=2", "two different dbs"),
         ("redis://127.0.0.1:6379/0?db=x", "db= must be an integer"),
@@ -100,9 +106,15 @@ def test_good_urls_pass(url: str) -> None:
 
 def test_every_option_an_adapter_reads_is_valid() -> None:
     """The lists follow the adapters (grep leaselect/backends for ``options``)."""
-    assert set(OPTIONS["sqlite"]) == {"busy_timeout"}
-    assert {"prefix", "timeout"} <= set(OPTIONS["redis"]) <= set(OPTIONS["rediss"])
+    assert set(OPTIONS["sqlite"]) == {"busy_timeout", "access"}
+    sqlite_options = getattr(importlib.import_module("leaselect.backends.sqlite"), "OPTIONS", None)
+    if sqlite_options is not None:  # the adapter lists its options itself
+        assert set(OPTIONS["sqlite"]) == set(sqlite_options)
+    assert (
+        {"prefix", "timeout", "allow_eviction"} <= set(OPTIONS["redis"]) <= set(OPTIONS["rediss"])
+    )
     assert set(OPTIONS["etcd"]) == {"prefix", "timeout"}
     assert set(OPTIONS["etcds"]) == {"prefix", "timeout", "ca", "cert", "key"}
-    assert set(OPTIONS["zk"]) == {"root", "connect_timeout"}
-    assert set(OPTIONS["zks"]) == {"root", "connect_timeout", "ca", "cert", "key", "verify"}
+    assert set(OPTIONS["zk"]) == {"root", "connect_timeout", "tick_time"}
+    zks = {"root", "connect_timeout", "tick_time", "ca", "cert", "key", "verify"}
+    assert set(OPTIONS["zks"]) == zks
