@@ -228,6 +228,8 @@ def _configure_tls(session: requests.Session, options: dict[str, str]) -> None:
 
 def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "detail_text", None) or exc)  # etcd3gw keeps its message there
+    if "CERTIFICATE_VERIFY_FAILED" in text and "mismatch" in text:
+        return "TLS: the server certificate is for another host name than the URL's"
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "TLS: the server certificate is not trusted by the configured CA"
     for marker in ("Connection refused", "timed out", "Connection reset", "Name or service"):
