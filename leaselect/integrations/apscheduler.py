@@ -25,14 +25,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from hashlib import sha256
+from threading import Event
 from typing import Any
 
 from ..backend import Backend
 from ..clock import SYSTEM_CLOCK, Clock
 from ..elector import Elector
-from ..errors import LeaselectError, NotLeader
+from ..errors import NotLeader
 from ..machine import Effect, Elected, Jeopardy, Lost, Recovered
 from ._tenure import CURRENT, JobContext, Tenure
 from .apscheduler_executors import EVENT_JOB_SKIPPED, LeaderAsyncIOExecutor, LeaderExecutor
@@ -101,8 +104,10 @@ class LeaderScheduler:
         **elector_options: Any,
     ) -> None:
         self.scheduler = scheduler
-        self._clock = clock or SYSTEM_CLOCK
+        self._clock = self.clock = clock or SYSTEM_CLOCK
         self._tenure: Tenure | None = None
+        self._shutdown_lock = threading.Lock()
+        self._shut_down = False
         self.elector = Elector(backend_or_url, name, clock=self._clock, **elector_options)
         self.elector._observe(self._observe)
         if hasattr(scheduler, "_eventloop"):  # AsyncIOScheduler
@@ -124,9 +129,13 @@ class LeaderScheduler:
         local deadline passed, so no new leader starts while this one's jobs still run (a job
         ignoring ``stop`` past the deadline is logged and runs on unfenced).
         """
+        with self._shutdown_lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
         tenure = self._tenure
         if tenure is not None:
-            tenure.pause()
+            tenure.close()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
         if _in_event_loop():  # async jobs cannot finish while we block their loop: cancelled
@@ -156,23 +165,61 @@ class LeaderScheduler:
         """Raise the job's store mark to ``fire_time`` under ``tenure``'s token (one round trip).
 
         False if some tenure already admitted this fire time or a later one, or the store could
-        not be reached: a fire time runs at most once, never twice.
+        not be reached: a fire time runs at most once, never twice. Never waits past the lease's
+        local deadline or the tenure's end: a claim still unanswered then counts as refused
+        (its thread ends when the store answers; the fire time is lost, never run late).
         """
+        answer: list[bool | Exception] = []
+        settled = threading.Event()
+
+        def attempt() -> None:
+            try:
+                answer.append(
+                    self.elector.backend.advance_mark(
+                        self.elector.name, mark_of(job_id), micros(fire_time), tenure.lease.token
+                    )
+                )
+            except Exception as exc:  # reported by the waiter, if it still waits
+                answer.append(exc)
+            finally:
+                settled.set()
+
+        tenure.wake_at_end(settled.set)
         try:
-            return self.elector.backend.advance_mark(
-                self.elector.name, mark_of(job_id), micros(fire_time), tenure.lease.token
-            )
-        except LeaselectError as exc:
-            log.warning(
-                "job %s at %s skipped: the store did not record it: %s", job_id, fire_time, exc
-            )
-            return False
+            threading.Thread(
+                target=attempt, name=f"leaselect-claim-{job_id}"[:64], daemon=True
+            ).start()
+            while not settled.is_set():
+                left = tenure.lease.deadline - self._clock.now()
+                if left <= 0 or not self._clock.wait(settled, left):
+                    break
+        finally:
+            tenure.wake_at_end(settled.set, add=False)
+        result = answer[0] if answer else None
+        if isinstance(result, bool):
+            return result
+        why = "no answer before the tenure ended" if result is None else str(result)
+        log.warning("job %s at %s skipped: the store did not record it: %s", job_id, fire_time, why)
+        return False
+
+    def begin(self, tenure: Tenure, cancel: Callable[[], None] | None = None) -> Event | None:
+        """After a claim: the job's stop event if ``tenure`` may start it now, waiting through
+        jeopardy until recovery (never past the deadline); None if the tenure ended, shut down
+        or reached its deadline first."""
+        while True:
+            stop = tenure.try_enter(self._clock, cancel)
+            if stop is not None:
+                return stop
+            if not tenure.wait_live(self._clock):
+                return None
 
     # -- the elector's own path (deadline watchdog, renewals): flags only, never blocks -------
 
     def _observe(self, effect: Effect) -> None:
         if isinstance(effect, Elected):
-            self._tenure = Tenure(effect.lease, self._clock.now())
+            timing = self.elector.timing
+            min_left = timing.usable(effect.lease.ttl) - 1.5 * timing.renew_every
+            self._tenure = Tenure(effect.lease, self._clock.now(), min_left)
             return
         tenure = self._tenure
         if tenure is None or tenure.lease is not effect.lease:

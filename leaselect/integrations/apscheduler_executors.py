@@ -131,14 +131,17 @@ def _skip(gate: LeaderScheduler, job: Any, jobstore: str, fire_time: datetime) -
 def run_admitted(
     gate: LeaderScheduler, job: Any, jobstore: str, run_times: list[datetime], logger: str
 ) -> list[Any]:
-    """Run each fire time the gate still admits at its start and the store lets it claim."""
+    """Run each fire time the gate admits, the store lets it claim, and the tenure can still
+    run once the claim returned (``LeaderScheduler.begin``: checked right before the start)."""
     events: list[Any] = []
     for fire_time in run_times:
         tenure = gate.admit(fire_time)
-        if tenure is None or not gate.claim(job.id, fire_time, tenure):
+        stop = None
+        if tenure is not None and gate.claim(job.id, fire_time, tenure):
+            stop = gate.begin(tenure)
+        if tenure is None or stop is None:
             events.append(_skip(gate, job, jobstore, fire_time))
             continue
-        stop = tenure.enter()
         token = CURRENT.set(JobContext(tenure.lease, fire_time, stop))
         try:
             events += run_job(job, jobstore, [fire_time], logger)
@@ -151,32 +154,39 @@ def run_admitted(
 async def run_admitted_async(
     gate: LeaderScheduler, job: Any, jobstore: str, run_times: list[datetime], logger: str
 ) -> list[Any]:
-    """``run_admitted`` for coroutine jobs: the claim runs in a thread, the job in this task."""
+    """``run_admitted`` for coroutine jobs: the claim runs in a thread, the job in this task,
+    started in the same loop step as the final check (no code of it runs after its tenure)."""
     events: list[Any] = []
     for fire_time in run_times:
         tenure = gate.admit(fire_time)
         claimed = tenure is not None and await asyncio.to_thread(
             gate.claim, job.id, fire_time, tenure
         )
-        if tenure is None or not claimed:
+        ran = None
+        if tenure is not None and claimed:
+            ran = await _run_one_async(gate, tenure, job, jobstore, fire_time, logger)
+        if ran is None:
             events.append(_skip(gate, job, jobstore, fire_time))
-            continue
-        events += await _run_one_async(tenure, job, jobstore, fire_time, logger)
+        else:
+            events += ran
     return events
 
 
 async def _run_one_async(
-    tenure: Tenure, job: Any, jobstore: str, fire_time: datetime, logger: str
-) -> list[Any]:
+    gate: LeaderScheduler, tenure: Tenure, job: Any, jobstore: str, fire_time: datetime, logger: str
+) -> list[Any] | None:
     task, loop = asyncio.current_task(), asyncio.get_running_loop()
     assert task is not None
 
     def cancel() -> None:
         loop.call_soon_threadsafe(task.cancel, f"leadership of {tenure.name!r} lost")
 
-    stop = tenure.enter(cancel)
+    clock = gate.clock
+    while (stop := tenure.try_enter(clock, cancel)) is None:
+        if not await asyncio.to_thread(tenure.wait_live, clock):
+            return None
     token = CURRENT.set(JobContext(tenure.lease, fire_time, stop))
-    try:
+    try:  # no await between the check above and the job's first line
         return list(await run_coroutine_job(job, jobstore, [fire_time], logger))
     finally:
         tenure.leave(cancel)
