@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import uuid
@@ -92,3 +93,16 @@ def test_shutdown_without_wait_steps_down_only_after_running_jobs(job_store: Job
     gate.shutdown(wait=False)
     stepped_down = SYSTEM_CLOCK.now()
     assert finished and finished[0] <= stepped_down, "stepped down while a job still ran"
+
+
+def test_shutdown_twice_is_quiet(job_store: JobStore, caplog: pytest.LogCaptureFixture) -> None:
+    scheduler = BackgroundScheduler(timezone=timezone.utc)
+    gate = LeaderScheduler(scheduler, job_store.url, fresh(), ttl=job_store.ttl)
+    scheduler.add_job(lambda: None, "interval", seconds=0.1, start_date=GRID, id="tick")
+    gate.start()
+    time.sleep(0.3)
+    with caplog.at_level(logging.INFO, logger="leaselect"):
+        gate.shutdown()
+        gate.shutdown()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not warnings, warnings
