@@ -1,7 +1,9 @@
 """APScheduler 3.x: run a scheduler's jobs only in the process that leads, each fire time once.
 
-``LeaderScheduler(scheduler, url, name)`` installs a leader-gated executor as the scheduler's
-executor (``LeaderAsyncIOExecutor`` for an ``AsyncIOScheduler``, else ``LeaderExecutor``).
+``LeaderScheduler(scheduler, url, name)`` gates every executor of the scheduler: it installs a
+leader-gated ``default`` executor (``LeaderAsyncIOExecutor`` for an ``AsyncIOScheduler``, else
+``LeaderExecutor``) and replaces every thread-pool/asyncio executor, also one added later, by a
+gated one of the same size; any other executor is refused (``ConfigError``).
 Every process keeps its scheduler running, so each advances its jobs' fire times on its own; a
 fire time runs only if, when the job is about to start:
 
@@ -32,10 +34,13 @@ from hashlib import sha256
 from threading import Event
 from typing import Any
 
+from apscheduler.executors.asyncio import AsyncIOExecutor  # type: ignore[import-untyped]
+from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
+
 from ..backend import Backend
 from ..clock import SYSTEM_CLOCK, Clock
 from ..elector import Elector
-from ..errors import NotLeader
+from ..errors import ConfigError, NotLeader
 from ..machine import Effect, Elected, Jeopardy, Lost, Recovered
 from ._tenure import CURRENT, JobContext, Tenure
 from .apscheduler_executors import EVENT_JOB_SKIPPED, LeaderAsyncIOExecutor, LeaderExecutor
@@ -51,6 +56,7 @@ __all__ = [
     "current_job",
 ]
 
+_GATEABLE = (ThreadPoolExecutor, AsyncIOExecutor)  # replaced by gated executors of the same size
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
@@ -110,17 +116,58 @@ class LeaderScheduler:
         self._shut_down = False
         self.elector = Elector(backend_or_url, name, clock=self._clock, **elector_options)
         self.elector._observe(self._observe)
-        if hasattr(scheduler, "_eventloop"):  # AsyncIOScheduler
-            self.executor: LeaderExecutor = LeaderAsyncIOExecutor(self, max_workers)
-        else:
-            self.executor = LeaderExecutor(self, max_workers)
-        scheduler.add_executor(self.executor, alias)
+        self._executor_class = (
+            LeaderAsyncIOExecutor if hasattr(scheduler, "_eventloop") else LeaderExecutor
+        )
+        self.executors: dict[str, LeaderExecutor] = {}
+        try:
+            if alias not in scheduler._executors:
+                scheduler.add_executor(self._executor_class(self, max_workers), alias)
+            self._gate_executors()
+            self.executor = self.executors[alias]
+            add_executor = scheduler.add_executor
+        except BaseException:
+            self.elector.close()
+            raise
+
+        def add_gated_executor(executor: Any, alias: str = "default", **options: Any) -> None:
+            add_executor(executor, alias, **options)
+            self._gate_executors()
+
+        scheduler.add_executor = add_gated_executor  # executors added later are gated too
 
     def start(self) -> None:
         """Start campaigning and the scheduler (if it is not running yet)."""
+        self._gate_executors()
         self.elector.start()
         if not self.scheduler.running:
             self.scheduler.start()
+
+    def _gate_executors(self) -> None:
+        """Replace every thread-pool/asyncio executor of the scheduler by a gated one of the
+        same size; refuse any other kind (its jobs would run on followers)."""
+        with self.scheduler._executors_lock:
+            executors = dict(self.scheduler._executors)
+        for alias, executor in executors.items():
+            if isinstance(executor, LeaderExecutor):
+                if executor._gate is not self:
+                    raise ConfigError(f"executor {alias!r} is gated by another LeaderScheduler")
+                self.executors[alias] = executor
+                continue
+            if type(executor) not in _GATEABLE:
+                raise ConfigError(
+                    f"LeaderScheduler cannot gate executor {alias!r} "
+                    f"({type(executor).__name__}): its jobs would run on followers; use "
+                    "thread-pool or asyncio executors"
+                )
+            pool = getattr(executor, "_pool", None)
+            gated = self._executor_class(self, getattr(pool, "_max_workers", 10))
+            with self.scheduler._executors_lock:
+                self.scheduler._executors[alias] = gated
+            if self.scheduler.running:
+                gated.start(self.scheduler, alias)
+                executor.shutdown(wait=False)
+            self.executors[alias] = gated
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop running jobs, shut the scheduler down, then step down.
@@ -213,6 +260,10 @@ class LeaderScheduler:
             if not tenure.wait_live(self._clock):
                 return None
 
+    def _flush_held(self) -> None:
+        for executor in list(self.executors.values()):
+            executor.flush_held()
+
     # -- the elector's own path (deadline watchdog, renewals): flags only, never blocks -------
 
     def _observe(self, effect: Effect) -> None:
@@ -228,11 +279,11 @@ class LeaderScheduler:
             tenure.pause()
         elif isinstance(effect, Recovered):
             tenure.resume()
-            self.executor.flush_held()
+            self._flush_held()
         elif isinstance(effect, Lost):
             self._tenure = None
             tenure.end()
-            self.executor.flush_held()
+            self._flush_held()
             if tenure.running:
                 log.warning(
                     "%d job(s) of %r still running after token=%d was lost (%s)",
