@@ -25,6 +25,8 @@ tenure ends is logged.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import re
 import threading
@@ -90,6 +92,37 @@ def micros(fire_time: datetime) -> int:
     return (fire_time - _EPOCH) // _ONE_MICROSECOND
 
 
+def _checked_add_job(add_job: Callable[..., Any]) -> Callable[..., Any]:
+    """``add_job`` refusing jobs without an explicit ``id`` or with ``jitter`` (ConfigError).
+
+    A job's store mark is keyed by its id, and APScheduler gives a job without one a random id
+    in each process: each process would keep its own mark, and a fire time could run twice
+    across a handover. ``jitter`` makes each process draw its own fire times, so one period
+    could run at two different fire times, both above the mark.
+    """
+    signature = inspect.signature(add_job)
+
+    @functools.wraps(add_job)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs).arguments
+        func = bound.get("func")
+        label = func if isinstance(func, str) else getattr(func, "__qualname__", repr(func))
+        if bound.get("id") is None:
+            raise ConfigError(
+                f"job {label!r} needs an explicit id= under LeaderScheduler (the store keeps "
+                "its last admitted fire time under that id, identical in every process)"
+            )
+        trigger_args = bound.get("trigger_args", {})
+        if trigger_args.get("jitter") or getattr(bound.get("trigger"), "jitter", None):
+            raise ConfigError(
+                f"job {label!r}: jitter is not supported under LeaderScheduler (each process "
+                "would draw its own fire times, and a period could run twice across a handover)"
+            )
+        return add_job(*args, **kwargs)
+
+    return checked
+
+
 class LeaderScheduler:
     """Keeps ``scheduler``'s jobs from running unless this process leads ``name``.
 
@@ -135,10 +168,14 @@ class LeaderScheduler:
             self._gate_executors()
 
         scheduler.add_executor = add_gated_executor  # executors added later are gated too
+        scheduler.add_job = _checked_add_job(scheduler.add_job)
 
     def start(self) -> None:
         """Start campaigning and the scheduler (if it is not running yet)."""
         self._gate_executors()
+        for job in self.scheduler.get_jobs():  # also those added before this gate existed
+            if getattr(job.trigger, "jitter", None):
+                raise ConfigError(f"job {job.id!r}: jitter is not supported under LeaderScheduler")
         self.elector.start()
         if not self.scheduler.running:
             self.scheduler.start()
