@@ -28,9 +28,9 @@ def gate(tmp_path: Path) -> LeaderScheduler:
 
 
 def test_a_job_without_an_id_is_refused(gate: LeaderScheduler) -> None:
-    with pytest.raises(ConfigError, match="tick.*id="):
+    with pytest.raises(ConfigError, match=r"tick.*id="):
         gate.scheduler.add_job(tick, "interval", seconds=1, start_date=GRID)
-    with pytest.raises(ConfigError, match="tick.*id="):
+    with pytest.raises(ConfigError, match=r"tick.*id="):
         gate.scheduler.scheduled_job("interval", seconds=1)(tick)
     assert not gate.scheduler.get_jobs()
     gate.scheduler.add_job(tick, "interval", seconds=1, start_date=GRID, id="tick")
