@@ -45,6 +45,7 @@ class Tenure:
         self.ended = False
         self.closed = False
         self.running = 0
+        self.threads = 0  # running jobs in threads (the others are tasks in an event loop)
         self._changed = threading.Condition()
         self._cancellers: set[Callable[[], None]] = set()
         self._wakers: set[Callable[[], None]] = set()
@@ -125,6 +126,8 @@ class Tenure:
             self.running += 1
             if cancel is not None:
                 self._cancellers.add(cancel)
+            else:
+                self.threads += 1
             return self.stop
 
     def leave(self, cancel: Callable[[], None] | None = None) -> None:
@@ -133,11 +136,15 @@ class Tenure:
             self.running -= 1
             if cancel is not None:
                 self._cancellers.discard(cancel)
+            else:
+                self.threads -= 1
             self._changed.notify_all()
 
-    def wait_idle(self, clock: Clock) -> bool:
-        """Wait until no job runs or the local deadline passes; True if none runs."""
+    def wait_idle(self, clock: Clock, threads_only: bool = False) -> bool:
+        """Wait until no job (no thread job if ``threads_only``) runs or the local deadline
+        passes; True if none runs."""
         with self._changed:
             return self._changed.wait_for(
-                lambda: self.running == 0, max(0.0, self.lease.deadline - clock.now())
+                lambda: (self.threads if threads_only else self.running) == 0,
+                max(0.0, self.lease.deadline - clock.now()),
             )

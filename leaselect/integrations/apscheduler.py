@@ -211,7 +211,8 @@ class LeaderScheduler:
 
         Whatever ``wait`` says, the lease is released only once the running jobs returned or the
         local deadline passed, so no new leader starts while this one's jobs still run (a job
-        ignoring ``stop`` past the deadline is logged and runs on unfenced).
+        ignoring ``stop`` past the deadline is logged and runs on unfenced). Called inside the
+        event loop, it waits so for thread-pool jobs; async jobs are cancelled instead.
         """
         with self._shutdown_lock:
             if self._shut_down:
@@ -222,9 +223,10 @@ class LeaderScheduler:
             tenure.close()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
-        if _in_event_loop():  # async jobs cannot finish while we block their loop: cancelled
+        in_loop = _in_event_loop()
+        if in_loop:  # async jobs cannot finish while we block their loop: cancelled
             log.info("shutdown in the event loop: async jobs are cancelled, not awaited")
-        elif tenure is not None and not tenure.wait_idle(self._clock):
+        if tenure is not None and not tenure.wait_idle(self._clock, threads_only=in_loop):
             log.warning("%d job(s) of %r still running at shutdown", tenure.running, tenure.name)
         self.elector.close()
 
