@@ -11,6 +11,7 @@ from datetime import datetime
 
 from ..clock import Clock
 from ..lease import Lease
+from ..timing import Timing
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,9 @@ class Tenure:
     the elector enters jeopardy), judged on the clock so a late watchdog cannot widen it.
     """
 
-    def __init__(self, lease: Lease, started: float, min_left: float = 0.0) -> None:
+    def __init__(self, lease: Lease, started: float, timing: Timing | None = None) -> None:
         self.lease, self.started, self.name = lease, started, lease.name
-        self.min_left = max(0.0, min_left)
+        self._timing = timing
         self.stop = threading.Event()
         self.paused = False
         self.ended = False
@@ -96,6 +97,14 @@ class Tenure:
             ended = self.ended
         if ended and add:
             waker()
+
+    @property
+    def min_left(self) -> float:
+        """Time the lease must have left for a job to start (see the class docstring)."""
+        if self._timing is None:
+            return 0.0
+        timing = self._timing
+        return max(0.0, timing.usable(self.lease.ttl) - 1.5 * timing.renew_every)
 
     def live(self, clock: Clock) -> bool:
         """Whether a job may start now: not ended, closed or paused, the renewal not overdue."""

@@ -307,9 +307,7 @@ class LeaderScheduler:
 
     def _observe(self, effect: Effect) -> None:
         if isinstance(effect, Elected):
-            timing = self.elector.timing
-            min_left = timing.usable(effect.lease.ttl) - 1.5 * timing.renew_every
-            self._tenure = Tenure(effect.lease, self._clock.now(), min_left)
+            self._tenure = Tenure(effect.lease, self._clock.now(), self.elector.timing)
             return
         tenure = self._tenure
         if tenure is None or tenure.lease is not effect.lease:
