@@ -12,10 +12,11 @@ import asyncio
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
@@ -163,3 +164,42 @@ def test_claims_never_block_past_the_deadline(job_store: JobStore) -> None:
     claimed, returned = outcome[0]
     assert not claimed
     assert returned <= tenure.lease.deadline + 0.1, "the claim blocked past the deadline"
+
+
+def test_fire_times_due_while_a_claim_waits_are_held_not_dropped(job_store: JobStore) -> None:
+    """A short stall (no jeopardy): fire times of the job falling due while its claim waits
+    are held behind it and run afterwards, not refused as "maximum number of running
+    instances reached"."""
+    starts = Starts()
+    fires: list[datetime] = []
+    refused: list[Any] = []
+
+    def tick() -> None:
+        starts.check()
+        fires.append(current_job().fire_time)
+
+    scheduler = BackgroundScheduler(timezone=timezone.utc)
+    scheduler.add_listener(refused.append, EVENT_JOB_MAX_INSTANCES)
+    gate = gate_for(scheduler, job_store, starts, 3.0, renew_interval=1.0)
+    scheduler.add_job(
+        tick,
+        "interval",
+        seconds=0.1,
+        start_date=GRID,
+        id="tick",
+        misfire_grace_time=10,
+        coalesce=False,
+    )
+    gate.start()
+    try:
+        time.sleep(1.0)
+        stalled = datetime.now(timezone.utc)
+        stall_store(job_store, 0.4)
+        time.sleep(1.0)
+        lost = list(starts.lost)
+    finally:
+        gate.shutdown()
+    assert not lost and not starts.bad, (lost, starts.bad)
+    assert not refused, f"{len(refused)} fire time(s) dropped while a claim waited"
+    window = sorted(f for f in fires if stalled <= f <= stalled + timedelta(seconds=0.9))
+    assert len(window) >= 8, f"fire times after the stall began: {window}"
