@@ -212,8 +212,8 @@ def answered_hook(elector: leaselect.Elector) -> threading.Event:
     return event
 
 
-def inflict(ensemble: Ensemble, fault: str) -> None:
-    process = ensemble.members[3].process
+def inflict(ensemble: Ensemble, fault: str, sid: int = 3) -> None:
+    process = ensemble.members[sid].process
     assert process is not None
     if fault == "stop":
         os.kill(process.pid, signal.SIGSTOP)
@@ -224,25 +224,37 @@ def inflict(ensemble: Ensemble, fault: str) -> None:
             proxy.cut()
 
 
-def heal(ensemble: Ensemble, fault: str) -> None:
-    process = ensemble.members[3].process
+def heal(ensemble: Ensemble, fault: str, sid: int = 3) -> None:
+    process = ensemble.members[sid].process
     assert process is not None
     if fault == "stop":
         os.kill(process.pid, signal.SIGCONT)
     elif fault == "kill":
         process.wait()
-        ensemble.start(3)
+        ensemble.start(sid)
     else:
         for proxy in ensemble.proxies:
             proxy.heal()
+    ensemble.wait_mode(sid, ("leader", "follower"))
+    if ensemble.wait_mode(3, ("leader", "follower")) == "leader":
+        # member 3 must follow (its links to 1 and 2 are the proxied ones): make it step down
+        process = ensemble.members[3].process
+        assert process is not None
+        process.kill()
+        process.wait()
+        ensemble.start(3)
     ensemble.wait_mode(3, ("follower",))
 
 
-def trial(ensemble: Ensemble, fault: str, phase: float, after_answer: bool) -> None:
-    """One leader on member 3, one rival elsewhere; the fault ``phase`` into a renew cycle."""
+def trial(
+    ensemble: Ensemble, fault: str, phase: float, after_answer: bool, target: int = 3
+) -> None:
+    """Leader A on member ``target`` alone, rival B on the other two; the fault hits ``target``
+    ``phase`` into a renew cycle."""
     name = f"anchor-{uuid.uuid4().hex[:10]}"
-    a = leaselect.Elector(ensemble.url(3), name, ttl=TTL, identity="a")
-    b = leaselect.Elector(ensemble.url(1, 2), name, ttl=TTL, identity="b")
+    others = [sid for sid in (1, 2, 3) if sid != target]
+    a = leaselect.Elector(ensemble.url(target), name, ttl=TTL, identity="a")
+    b = leaselect.Elector(ensemble.url(*others), name, ttl=TTL, identity="b")
     sampler = None
     try:
         assert a.acquire(timeout=10) is not None
@@ -253,7 +265,7 @@ def trial(ensemble: Ensemble, fault: str, phase: float, after_answer: bool) -> N
             answered.clear()
             assert answered.wait(TTL), "member 3 answered nothing"
         sampler = Sampler(a, b)
-        inflict(ensemble, fault)
+        inflict(ensemble, fault, target)
         deadline = time.monotonic() + 4 * TTL
         while sampler.b_first is None and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -269,7 +281,7 @@ def trial(ensemble: Ensemble, fault: str, phase: float, after_answer: bool) -> N
     finally:
         if sampler is not None:
             sampler.stop()
-        heal(ensemble, fault)
+        heal(ensemble, fault, target)
         b.close()
         a.close()
 
@@ -291,3 +303,11 @@ def test_no_two_leaders_when_the_follower_fails_at_a_random_moment(
 ) -> None:
     rng = random.Random(seed)
     trial(ensemble, rng.choice(["stop", "kill", "cut"]), rng.uniform(0, 1), after_answer=False)
+
+
+@pytest.mark.parametrize(("fault", "phase"), [("stop", 0.2), ("kill", 0.6), ("stop", 0.9)])
+def test_no_two_leaders_when_the_client_talks_to_the_quorum_leader_and_it_fails(
+    ensemble: Ensemble, fault: str, phase: float
+) -> None:
+    """The quorum leader touches sessions itself; a new leader restarts every session's timer."""
+    trial(ensemble, fault, phase, after_answer=True, target=ensemble.leader())
