@@ -243,15 +243,14 @@ class ZooKeeperSession(Session):
 
     def collect(self) -> None:
         """Send a delete for every discarded node of the current session (non-blocking)."""
-        sid = self.conn.session_id()
+        sid, client = self.conn.session_id(), self.conn.current()
+        if sid is None or client is None:
+            return  # suspended: the next CONNECTED collects
         with self._garbage_lock:
             for path, owner in list(self._garbage.items()):
                 if owner != sid:  # that session is gone, and its ephemeral nodes with it
                     del self._garbage[path]
             paths = list(self._garbage)
-        client = self.conn.current()
-        if sid is None or client is None:
-            return
         for path in paths:
             with contextlib.suppress(Exception):
                 client.delete_async(path).rawlink(lambda done, p=path: self._deleted(p, done))
