@@ -461,6 +461,7 @@ def _redis_command(member: Member, persistence: str, extra_args: Sequence[str]) 
         shutil.rmtree(data, ignore_errors=True)  # a server without persistence starts empty
     data.mkdir(parents=True, exist_ok=True)
     argv = [_which("redis-server"), str(BACKENDS_DIR / "redis" / "redis.conf"), "--dir", str(data)]
+    argv += ["--port", str(member.port)]  # the config file names the port without offset
     if persistence == "off":
         argv += ["--appendonly", "no"]
     else:

@@ -4,7 +4,11 @@ Campaigning, renewal and the deadline watchdog stay on the core's threads, so an
 is busy with blocking code cannot starve them: the lease is renewed meanwhile, and if it is lost
 anyway the core steps down at the local deadline. Events reach the loop through
 ``call_soon_threadsafe``. ``async with elector as lease:`` cancels the body's task at the local
-deadline (or as soon as the loss is signalled) and then raises ``LeaseLost``.
+deadline (or as soon as the elector's own path reports the loss, never queued behind user
+callbacks) and then raises ``LeaseLost``; ``__aexit__`` also raises ``LeaseLost`` when the lease
+ended during a body that never reached an ``await``. One ``async with`` block at a time per
+elector: a nested or concurrent one raises ``AlreadyRunning`` (a second body would share, and
+then release, the first one's tenure).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from .clock import SYSTEM_CLOCK, Clock
 from .elector import Elector
 from .errors import ElectionTimeout, LeaseLost
 from .lease import Leader, Lease, LostReason
+from .machine import Effect, Lost
+from .runner import AlreadyRunning
 
 AsyncOnElected = Callable[[Lease], "Awaitable[None] | None"]
 AsyncOnLost = Callable[[Lease, LostReason], "Awaitable[None] | None"]
@@ -82,6 +88,7 @@ class AsyncElector:
         self._callbacks = (on_elected, on_lost, on_jeopardy)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._guard: _DeadlineGuard | None = None
+        self._in_block = False  # an ``async with`` body is entering or running
         self._tasks: set[asyncio.Future[Any]] = set()
         self.elector = Elector(
             backend_or_url,
@@ -92,6 +99,7 @@ class AsyncElector:
             on_jeopardy=lambda lease: self._to_loop(self._on_jeopardy, lease),
             **options,
         )
+        self.elector._observe(self._observe)
 
     # -- state (non-blocking) -------------------------------------------------------------------
 
@@ -150,9 +158,19 @@ class AsyncElector:
         await asyncio.to_thread(self.elector.close)
 
     async def __aenter__(self) -> Lease:
-        lease = await self.acquire()
-        if lease is None:
-            raise ElectionTimeout(f"leadership of {self.name!r} ended before it was handed out")
+        if self._in_block:
+            raise AlreadyRunning(
+                f"an async with block of {self.name!r} is already running on this elector; "
+                "use one AsyncElector per block"
+            )
+        self._in_block = True
+        try:
+            lease = await self.acquire()
+            if lease is None:
+                raise ElectionTimeout(f"leadership of {self.name!r} ended before it was handed out")
+        except BaseException:
+            self._in_block = False
+            raise
         task = asyncio.current_task()
         assert task is not None, "async with needs a running task"
         self._guard = _DeadlineGuard(task, lease, self._clock)
@@ -163,6 +181,7 @@ class AsyncElector:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         guard, self._guard = self._guard, None
+        lapsed = guard is not None and self._clock.now() >= guard.lease.deadline
         if guard is not None:
             guard.disarm()
         try:
@@ -170,6 +189,13 @@ class AsyncElector:
         except asyncio.CancelledError:
             if guard is None or not guard.fired:
                 raise
+        finally:
+            self._in_block = False
+        if guard is not None and lapsed and not guard.fired:
+            raise LeaseLost(
+                f"leadership of {self.name!r} token={guard.lease.token} ended while the body "
+                "ran (it reached no await to be cancelled at)"
+            ) from exc
         if guard is not None and guard.fired:
             uncancel = getattr(guard.task, "uncancel", None)
             if uncancel is not None:
@@ -230,10 +256,20 @@ class AsyncElector:
     def _on_elected(self, lease: Lease) -> None:
         self._run_user(0, lease)
 
-    def _on_lost(self, lease: Lease, reason: LostReason) -> None:
-        guard = self._guard
-        if guard is not None and guard.lease is lease:
+    def _observe(self, effect: Effect) -> None:
+        """The elector's own path: a loss cancels the body without waiting for callbacks."""
+        loop, guard = self._loop, self._guard
+        if isinstance(effect, Lost) and loop is not None and guard is not None:
+            if guard.lease is not effect.lease:
+                return
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._fire, guard)
+
+    def _fire(self, guard: _DeadlineGuard) -> None:
+        if self._guard is guard:
             guard.fire()
+
+    def _on_lost(self, lease: Lease, reason: LostReason) -> None:
         self._run_user(1, lease, reason)
 
     def _on_jeopardy(self, lease: Lease) -> None:

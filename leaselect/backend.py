@@ -120,6 +120,18 @@ class Backend(ABC):
     def check_ttl(self, ttl: float) -> None:
         """Raise ``ConfigError`` if the store cannot honour ``ttl``."""
 
+    def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
+        """Raise mark ``mark`` of election ``name`` to ``value``, fenced by ``token`` (one call).
+
+        Atomically: if no write with a larger token and none with a value >= ``value`` came
+        before, store (``token``, ``value``) and return True; else change nothing and return
+        False. So the register only rises, and once a tenure wrote it, no superseded tenure can.
+        ``mark`` matches ``[A-Za-z0-9._-]{1,128}``. Marks outlive leases (``LeaderScheduler``
+        keeps one per job: the last fire time admitted). Raises ``BackendUnavailable`` when the
+        store cannot be reached (the mark may or may not have been written).
+        """
+        raise NotImplementedError(f"{type(self).__name__} keeps no marks")
+
     @abstractmethod
     def observe(self, name: str) -> Leader | None:
         """The current leader of ``name`` as the store sees it, or None."""

@@ -78,6 +78,7 @@ class Elector:
         self._thread: threading.Thread | None = None
         self._candidacy: Candidacy | None = None
         self._dispatcher: Dispatcher | None = None
+        self._observers: list[Callable[[Effect], None]] = []  # see _observe
         try:
             self.backend.check_ttl(ttl)
         except BaseException:
@@ -175,6 +176,15 @@ class Elector:
             f"Elector(name={self.name!r}, identity={self.identity!r}, "
             f"backend={type(self.backend).__name__}, phase={self._machine.phase.value})"
         )
+
+    def _observe(self, observer: Callable[[Effect], None]) -> None:
+        """Internal: call ``observer(effect)`` for every state change as it happens.
+
+        It runs on the thread that made the change (the deadline watchdog, the renewal loop, a
+        ``release`` caller), under the elector's lock and before any user callback is queued, so
+        it must only set flags or events. Leader-work stoppers use it (never the callback thread).
+        """
+        self._observers.append(observer)
 
     # -- the campaign thread ----------------------------------------------------------------
 
@@ -319,6 +329,8 @@ class Elector:
     def _apply(self, effects: list[Effect]) -> None:
         for effect in effects:
             self._changed.set()
+            for observer in self._observers:
+                observer(effect)
             if isinstance(effect, Elected):
                 self._last_elected = effect.lease
                 self.lost.clear()

@@ -2,15 +2,21 @@
 
 The function runs in a worker thread as ``fn(lease, stop)``. ``stop`` (a ``threading.Event``) is
 set when the tenure ends (lost, taken, released) or ``stop_grace`` seconds before the local
-deadline if renewals stall. The runner then waits for the function until the deadline plus the
-lease margin (the time the store still keeps the lease), logs a warning naming a function that
-ignored the signal, and campaigns again once the function has returned. A thread cannot be
-killed: a function that never checks ``stop`` keeps running unfenced, so pass ``lease.token`` to
-every resource it writes to.
+deadline. The signal comes from the elector's own deadline and renewal path, never from the
+user-callback thread, so a slow ``on_elected`` cannot delay it. The runner then waits for the
+function until the deadline plus the lease margin (the time the store still keeps the lease) and
+logs a warning naming a function that ignored the signal. The elector campaigns again right
+after a loss; if it leads again before the previous copy returned, the next copy starts only
+once it has (never two copies in one process). A thread cannot be killed: a function that never
+checks ``stop`` keeps running unfenced, so pass ``lease.token`` to every resource it writes to.
+
+One ``LeaderOnly`` runs one call at a time: a second concurrent ``run`` raises
+``AlreadyRunning``. ``stop()`` before ``run()`` is remembered: that ``run`` returns None at once.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -18,9 +24,10 @@ from typing import Any, Generic, TypeVar
 
 from .backend import Backend
 from .clock import SYSTEM_CLOCK, Clock
-from .elector import Elector, OnElected, OnLost
-from .errors import ConfigError
-from .lease import Lease, LostReason
+from .elector import Elector
+from .errors import ConfigError, LeaselectError
+from .lease import Lease
+from .machine import Effect, Elected, Jeopardy, Lost
 
 log = logging.getLogger("leaselect")
 
@@ -28,12 +35,17 @@ T = TypeVar("T")
 LeaderFn = Callable[[Lease, threading.Event], T]
 
 
+class AlreadyRunning(LeaselectError):
+    """``run`` was called while another call of the same ``LeaderOnly`` is running."""
+
+
 class _Outcome(Generic[T]):
-    """What one run of the leader function produced."""
+    """What one run of the leader function produced, and when it returned."""
 
     def __init__(self) -> None:
         self.result: T | None = None
         self.error: BaseException | None = None
+        self.returned_at: float | None = None
 
     def capture(
         self, fn: LeaderFn[T], lease: Lease, stop: threading.Event, done: Callable[[], None]
@@ -54,10 +66,12 @@ class _Outcome(Generic[T]):
 class LeaderOnly:
     """Runs ``fn(lease, stop)`` while this process leads ``name``; campaigns again after each loss.
 
-    ``run(fn)`` returns ``fn``'s result once it returns by itself while still leading (the tenure
-    is then released), re-raises its exception likewise, and returns None after ``stop()``.
-    Remaining keyword options go to ``Elector`` (``ttl``, ``identity``, ``metadata``,
-    ``margin``, ``drift``, ``renew_interval``, ``on_elected``, ``on_lost``, ``on_jeopardy``).
+    ``run(fn)`` returns ``fn``'s result once it returns by itself before its tenure ended (the
+    tenure is then released), re-raises its exception likewise, and returns None after
+    ``stop()``. A function that returned after its tenure ended (even by an instant) did not
+    finish while leading: the runner campaigns and runs it again. Remaining keyword options go
+    to ``Elector`` (``ttl``, ``identity``, ``metadata``, ``margin``, ``drift``,
+    ``renew_interval``, ``on_elected``, ``on_lost``, ``on_jeopardy``).
     """
 
     def __init__(
@@ -75,96 +89,115 @@ class LeaderOnly:
         self.name = name
         self.stop_grace = stop_grace
         self._clock = clock or SYSTEM_CLOCK
-        self._user: tuple[OnElected | None, OnLost | None, OnElected | None] = (
-            elector_options.pop("on_elected", None),
-            elector_options.pop("on_lost", None),
-            elector_options.pop("on_jeopardy", None),
-        )
         self._options = elector_options
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._pending: Lease | None = None
+        self._running = False
         self._shutdown = False
         self.elector: Elector | None = None
 
     # -- public API ---------------------------------------------------------------------------
 
-    def run(self, fn: LeaderFn[T]) -> T | None:
+    def run(self, fn: LeaderFn[T], label: str | None = None) -> T | None:
         """Run ``fn`` in every tenure until it completes or ``stop()`` is called."""
-        with self._cond:
-            self._shutdown, self._pending = False, None
+        with self._lock:
+            if self._running:
+                raise AlreadyRunning(f"{self.name!r} is already being run by another call")
+            if self._shutdown:  # stop() came first: honour it once
+                self._shutdown = False
+                return None
+            self._running, self._pending = True, None
+        try:
+            return self._run(fn, label or str(getattr(fn, "__qualname__", repr(fn))))
+        finally:
+            with self._lock:
+                self._running = self._shutdown = False
+
+    def stop(self) -> None:
+        """Ask the running (or the next) ``run`` to stop the function, step down and return."""
+        with self._lock:
+            self._shutdown = True
+        self._wake.set()
+
+    # -- tenures ------------------------------------------------------------------------------
+
+    def _run(self, fn: LeaderFn[T], label: str) -> T | None:
         elector = self._open()
         try:
             elector.start()
             while (lease := self._next_tenure()) is not None:
-                finished, outcome = self._serve(elector, fn, lease)
+                finished, outcome = self._serve(elector, fn, lease, label)
                 if finished:
                     return outcome.unwrap()
             return None
         finally:
             elector.close()
 
-    def stop(self) -> None:
-        """Ask ``run`` to stop the function, step down and return (thread-safe)."""
-        with self._cond:
-            self._shutdown = True
-            self._cond.notify_all()
-        self._wake.set()
-
-    # -- tenures ------------------------------------------------------------------------------
-
     def _open(self) -> Elector:
-        self.elector = Elector(
-            self._target,
-            self.name,
-            clock=self._clock,
-            on_elected=self._on_elected,
-            on_lost=self._on_lost,
-            on_jeopardy=self._on_jeopardy,
-            **self._options,
-        )
-        if self.stop_grace >= self.elector.timing.usable(self.elector.timing.ttl):
-            self.elector.close()
+        elector = Elector(self._target, self.name, clock=self._clock, **self._options)
+        usable = elector.timing.usable(elector.timing.ttl)
+        if self.stop_grace >= usable:
+            elector.close()
             raise ConfigError(
-                f"stop_grace {self.stop_grace:g}s must be below the usable lease "
-                f"{self.elector.timing.usable(self.elector.timing.ttl):.3f}s"
+                f"stop_grace {self.stop_grace:g}s must be below the usable lease {usable:.3f}s"
             )
-        return self.elector
+        elector._observe(self._observe)
+        self.elector = elector
+        return elector
+
+    def _observe(self, effect: Effect) -> None:
+        """The elector's own path (never the callback thread): wake the supervisor."""
+        if isinstance(effect, Elected):
+            with self._lock:
+                self._pending = effect.lease
+        if isinstance(effect, Elected | Jeopardy | Lost):
+            self._wake.set()
 
     def _next_tenure(self) -> Lease | None:
         """Block until a live tenure begins (None after ``stop``)."""
-        with self._cond:
-            while not self._shutdown:
+        while True:
+            self._wake.clear()
+            if self._shutdown:
+                return None
+            with self._lock:
                 lease, self._pending = self._pending, None
-                if lease is not None and self._clock.now() < lease.deadline:
-                    return lease
-                self._cond.wait()
-        return None
+            if lease is not None and self._clock.now() < lease.deadline:
+                return lease
+            self._clock.wait(self._wake, None)
 
-    def _serve(self, elector: Elector, fn: LeaderFn[T], lease: Lease) -> tuple[bool, _Outcome[T]]:
-        """Run one tenure; True when ``fn`` completed by itself while leading."""
+    def _serve(
+        self, elector: Elector, fn: LeaderFn[T], lease: Lease, label: str
+    ) -> tuple[bool, _Outcome[T]]:
+        """Run one tenure; True when ``fn`` returned by itself before the tenure ended."""
         stop = threading.Event()
         outcome: _Outcome[T] = _Outcome()
-        label = getattr(fn, "__qualname__", repr(fn))
+
+        def done() -> None:
+            outcome.returned_at = self._clock.now()
+            self._wake.set()
+
         worker = threading.Thread(
             target=outcome.capture,
-            args=(fn, lease, stop, self._wake.set),
+            args=(fn, lease, stop, done),
             name=f"leaselect-leader-{label}",
             daemon=True,
         )
         worker.start()
-        self._supervise(lease, stop, worker)
-        if not stop.is_set():
+        self._supervise(lease, stop, outcome)
+        returned = outcome.returned_at
+        if not stop.is_set() and returned is not None and returned < lease.deadline:
             elector.release()
             return True, outcome
+        stop.set()
         self._drain(elector, lease, worker, label, outcome)
         return False, outcome
 
-    def _supervise(self, lease: Lease, stop: threading.Event, worker: threading.Thread) -> None:
-        """Return when the worker ended, or set ``stop`` when the tenure is ending."""
+    def _supervise(self, lease: Lease, stop: threading.Event, outcome: _Outcome[T]) -> None:
+        """Return when the function returned, or set ``stop`` when the tenure is ending."""
         while True:
             self._wake.clear()
-            if not worker.is_alive():
+            if outcome.returned_at is not None:
                 return
             now = self._clock.now()
             signal_at = lease.deadline - self.stop_grace
@@ -204,50 +237,41 @@ class LeaderOnly:
             log.info("leader-only function %s returned at last; campaigning again", label)
         elector.start()  # idempotent when the elector is still campaigning
 
-    # -- elector callbacks (callback thread) ----------------------------------------------------
-
-    def _on_elected(self, lease: Lease) -> None:
-        with self._cond:
-            self._pending = lease
-            self._cond.notify_all()
-        if self._user[0] is not None:
-            self._user[0](lease)
-
-    def _on_lost(self, lease: Lease, reason: LostReason) -> None:
-        self._wake.set()
-        if self._user[1] is not None:
-            self._user[1](lease, reason)
-
-    def _on_jeopardy(self, lease: Lease) -> None:
-        self._wake.set()
-        if self._user[2] is not None:
-            self._user[2](lease)
-
 
 class LeaderFunction(Generic[T]):
-    """A function decorated with ``leader_only``: calling it runs it only while leading."""
+    """A function decorated with ``leader_only``: calling it runs it only while leading.
 
-    def __init__(self, fn: LeaderFn[T], runner: LeaderOnly) -> None:
+    On a method, ``instance.method()`` runs ``method(instance, lease, stop)``; every instance
+    shares the one election (and one call at a time).
+    """
+
+    def __init__(self, fn: Callable[..., T], runner: LeaderOnly, label: str | None = None) -> None:
         self.fn = fn
         self.runner = runner
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", "leader_function")
+        self._label = label or getattr(fn, "__qualname__", self.__name__)
 
     def __call__(self) -> T | None:
         """Campaign, run the function while leading; see ``LeaderOnly.run``."""
-        return self.runner.run(self.fn)
+        return self.runner.run(self.fn, self._label)
+
+    def __get__(self, instance: object, owner: type | None = None) -> LeaderFunction[T]:
+        if instance is None:
+            return self
+        return LeaderFunction(functools.partial(self.fn, instance), self.runner, self._label)
 
     def stop(self) -> None:
-        """Stop a running call (thread-safe)."""
+        """Stop a running call, or the next one if none runs (thread-safe)."""
         self.runner.stop()
 
 
 def leader_only(
     backend_or_url: Backend | str, name: str, **options: Any
-) -> Callable[[LeaderFn[T]], LeaderFunction[T]]:
+) -> Callable[[Callable[..., T]], LeaderFunction[T]]:
     """Decorator: ``@leader_only(url, "name", ttl=10)`` over ``def job(lease, stop): ...``."""
 
-    def decorate(fn: LeaderFn[T]) -> LeaderFunction[T]:
+    def decorate(fn: Callable[..., T]) -> LeaderFunction[T]:
         return LeaderFunction(fn, LeaderOnly(backend_or_url, name, **options))
 
     return decorate

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Sequence
 
 from ..backend import Backend, Candidacy, Renewal, Session
-from ..errors import ConfigError, LeaselectError
+from ..errors import BackendUnavailable, ConfigError, LeaselectError
 from ..lease import Leader, LostReason
 from ..urls import StoreUrl
 from .etcd_candidacy import EtcdCandidacy
@@ -34,6 +34,7 @@ from .etcd_transport import (
 )
 
 DEFAULT_PREFIX = "/leaselect"
+MARK_ATTEMPTS = 8  # compare-and-swap rounds of advance_mark before giving up
 MIN_TTL = 1.0
 
 
@@ -96,6 +97,26 @@ class EtcdBackend(Backend):
             str(value.get("metadata", "")),
             expires_in,
         )
+
+    def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
+        # ``<prefix>/<name>:marks/<mark>`` (no election name has a colon), raised by a txn that
+        # compares the mod revision just read: a concurrent writer makes it fail and we re-read
+        key = f"{self.prefix}/{name}:marks/{mark}"
+        put = {"request_put": {"key": b64(key), "value": b64(f"{token}|{value}")}}
+        for _ in range(MARK_ATTEMPTS):
+            kvs = self.post("kv/range", {"key": b64(key)}).get("kvs", [])
+            if kvs:
+                old_token, old_value = (int(x) for x in unb64(kvs[0]["value"]).split("|"))
+                if old_token > token or old_value >= value:
+                    return False
+                revision = {"target": "MOD", "mod_revision": kvs[0]["mod_revision"]}
+            else:
+                revision = {"target": "CREATE", "create_revision": "0"}
+            compare = {"key": b64(key), "result": "EQUAL", **revision}
+            txn = {"compare": [compare], "success": [put], "failure": []}
+            if self.post("kv/txn", txn).get("succeeded"):
+                return True
+        raise BackendUnavailable(f"mark {mark!r} of {name!r}: {MARK_ATTEMPTS} writers raced")
 
     def _open_session(self, ttl: float) -> Session:
         return EtcdSession(self, ttl)

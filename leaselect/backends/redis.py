@@ -26,7 +26,7 @@ from ..errors import BackendUnavailable, ConfigError, LeaselectError
 from ..lease import Leader, LostReason
 from ..urls import StoreUrl
 from .redis_client import MAX_BLOCK, RedisSettings, make_pools, mapped_errors, pop_wake, settings
-from .redis_scripts import ACQUIRE, KEEP_ALIVE, RELEASE
+from .redis_scripts import ACQUIRE, ADVANCE_MARK, KEEP_ALIVE, RELEASE
 
 MIN_TTL = 0.01
 WAKE_MS = 60_000  # an unconsumed wake-up vanishes after this
@@ -53,6 +53,7 @@ class RedisBackend(Backend):
         self.acquire_script = self.client.register_script(ACQUIRE)
         self.release_script = self.client.register_script(RELEASE)
         self.keep_alive_script = self.client.register_script(KEEP_ALIVE)
+        self.advance_mark_script = self.client.register_script(ADVANCE_MARK)
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> RedisBackend:
@@ -85,6 +86,11 @@ class RedisBackend(Backend):
         _nonce, token, payload = value.decode().split("|", 2)
         record = json.loads(payload)
         return Leader(record["i"], int(token), record["m"], pttl / 1000)
+
+    def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
+        with self.talking():
+            args: list[str | int] = [mark, value, token]
+            return bool(self.advance_mark_script(keys=[self.key(name, "marks")], args=args))
 
     def _open_session(self, ttl: float) -> Session:
         return RedisSession(self, ttl)

@@ -136,3 +136,17 @@ end
 return out
 """
 )
+
+# KEYS: marks (hash: mark -> ``token|value``).  ARGV: mark, value, token.
+# Raises the mark to ``value`` unless a larger token or a value >= ``value`` wrote it: 1 or 0.
+ADVANCE_MARK = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local token, value = string.match(cur, '^(%d+)|(%d+)$')
+  if tonumber(token) > tonumber(ARGV[3]) or tonumber(value) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. '|' .. ARGV[2])
+return 1
+"""

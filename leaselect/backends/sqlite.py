@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS lease (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, identity TEXT NOT NULL,
     metadata TEXT NOT NULL, token INTEGER NOT NULL, boot TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, token INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS mark (
+    name TEXT NOT NULL, mark TEXT NOT NULL, token INTEGER NOT NULL, value INTEGER NOT NULL,
+    PRIMARY KEY (name, mark));
 CREATE TABLE IF NOT EXISTS waiter (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, address TEXT NOT NULL UNIQUE);
 """
@@ -72,6 +75,18 @@ class SqliteBackend(Backend):
         if row is None or row[3] != boot_id() or row[4] <= host_now():
             return None
         return Leader(row[0], row[1], row[2], row[4] - host_now())
+
+    def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT token, value FROM mark WHERE name=? AND mark=?", (name, mark)
+            ).fetchone()
+            if row is not None and (row[0] > token or row[1] >= value):
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO mark VALUES (?, ?, ?, ?)", (name, mark, token, value)
+            )
+        return True
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

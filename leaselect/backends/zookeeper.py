@@ -11,12 +11,13 @@ there with that session as its ephemeral owner. ``zks://`` uses TLS; digest cred
 
 from __future__ import annotations
 
+import contextlib
 import json
 
-from kazoo.exceptions import NoNodeError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from ..backend import Backend, Session
-from ..errors import ConfigError
+from ..errors import BackendUnavailable, ConfigError
 from ..lease import Leader
 from ..timing import Timing
 from ..urls import StoreUrl
@@ -28,6 +29,7 @@ from .zookeeper_session import SLACK, ZooKeeperSession
 
 MIN_TTL = 2.0
 MAX_TTL = 40.0
+MARK_ATTEMPTS = 8  # compare-and-swap rounds of advance_mark before giving up
 
 
 class ZooKeeperBackend(Backend):
@@ -85,6 +87,28 @@ class ZooKeeperBackend(Backend):
         with self._sessions_lock:
             sessions = list(self._sessions.values())
         return any(isinstance(s, ZooKeeperSession) and s.discarded(path) for s in sessions)
+
+    def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
+        # a persistent ``<root>/<name>:marks/<mark>`` (beside the election's node, not in it),
+        # raised by a versioned set: a concurrent or stale-read writer fails and re-reads
+        client, timeout = self.conn.client(), self.conn.config.connect_timeout
+        path, record = f"{self.conn.config.root}/{name}:marks/{mark}", f"{token}|{value}".encode()
+        with mapped_errors(f"advance mark {mark!r} of {name!r}", self.conn.config.redacted):
+            for _ in range(MARK_ATTEMPTS):
+                try:
+                    data, stat = client.get_async(path).get(timeout=timeout)
+                except NoNodeError:
+                    with contextlib.suppress(NodeExistsError):
+                        client.create_async(path, record, makepath=True).get(timeout=timeout)
+                        return True
+                    continue
+                old_token, old_value = (int(x) for x in data.decode().split("|"))
+                if old_token > token or old_value >= value:
+                    return False
+                with contextlib.suppress(BadVersionError):
+                    client.set_async(path, record, version=stat.version).get(timeout=timeout)
+                    return True
+        raise BackendUnavailable(f"mark {mark!r} of {name!r}: {MARK_ATTEMPTS} writers raced")
 
     def _open_session(self, ttl: float) -> Session:
         self.check_ttl(ttl)

@@ -1,87 +1,92 @@
-"""APScheduler 3.x: run a scheduler's jobs only in the process that leads.
+"""APScheduler 3.x: run a scheduler's jobs only in the process that leads, each fire time once.
 
-``LeaderScheduler(scheduler, url, name)`` installs a ``LeaderExecutor`` as the scheduler's
-executor. Every process keeps its scheduler running (so each one advances its jobs' fire times
-on its own); the executor runs a fire time only if, when the job is about to start, this process
-leads, is not in jeopardy, and its tenure began no later than the fire time. Two processes can
-therefore run the same fire time only if their tenures overlap. Pausing the scheduler instead
-would be wrong: a scheduler resumed on election runs the fire times it missed while paused,
-which the previous leader already ran.
+``LeaderScheduler(scheduler, url, name)`` installs a leader-gated executor as the scheduler's
+executor (``LeaderAsyncIOExecutor`` for an ``AsyncIOScheduler``, else ``LeaderExecutor``).
+Every process keeps its scheduler running, so each advances its jobs' fire times on its own; a
+fire time runs only if, when the job is about to start:
 
-Inside a job, ``current_job()`` gives the ``Lease`` (for the fencing token), the fire time and
-the tenure's ``stop`` event, set at jeopardy, at loss and at shutdown. Jobs run in this process's
-threads and cannot be killed: a job still running when its tenure ends is logged.
+1. this process leads, is not in jeopardy, and its tenure began no later than the fire time
+   (mapped from the wall clock to the lease clock: this decides *when* jobs run), and
+2. the store raised the job's mark (``Backend.advance_mark``) to this fire time under this
+   tenure's token. The mark only rises, so a fire time at or before the last one admitted by
+   any tenure is skipped: at most once across the cluster, whatever the hosts' clocks say.
+
+Jeopardy pauses admission: running jobs see ``stop``, fire times falling due are held and
+submitted when renewals recover (then APScheduler's ``misfire_grace_time`` and ``coalesce``
+apply as usual) or skipped if the tenure ends. Fire times not run are reported as
+``EVENT_JOB_SKIPPED`` events. Stop signals come from the elector's own loss and deadline path,
+never through the user-callback thread. Jobs cannot be killed (threads) or are cancelled at
+their next ``await`` (coroutines under ``AsyncIOScheduler``); a job still running when its
+tenure ends is logged.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextvars
+import asyncio
 import logging
-import threading
-import time
-from dataclasses import dataclass
-from datetime import datetime
+import re
+from datetime import datetime, timedelta, timezone
+from hashlib import sha256
 from typing import Any
-
-from apscheduler.executors.base import run_job  # type: ignore[import-untyped]
-from apscheduler.executors.pool import BasePoolExecutor  # type: ignore[import-untyped]
 
 from ..backend import Backend
 from ..clock import SYSTEM_CLOCK, Clock
 from ..elector import Elector
-from ..errors import NotLeader
-from ..lease import Lease, LostReason
+from ..errors import LeaselectError, NotLeader
+from ..machine import Effect, Elected, Jeopardy, Lost, Recovered
+from ._tenure import CURRENT, JobContext, Tenure
+from .apscheduler_executors import EVENT_JOB_SKIPPED, LeaderAsyncIOExecutor, LeaderExecutor
 
 log = logging.getLogger("leaselect")
 
+__all__ = [
+    "EVENT_JOB_SKIPPED",
+    "JobContext",
+    "LeaderAsyncIOExecutor",
+    "LeaderExecutor",
+    "LeaderScheduler",
+    "current_job",
+]
 
-@dataclass(frozen=True)
-class JobContext:
-    """What a job run by the leader can see: the lease, the fire time and the stop signal."""
-
-    lease: Lease
-    fire_time: datetime
-    stop: threading.Event
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
-_CALLBACKS = ("on_elected", "on_lost", "on_jeopardy")
-_CURRENT: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar(
-    "leaselect_job", default=None
-)
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def current_job() -> JobContext:
-    """The context of the job running in this thread; ``NotLeader`` outside a leader's job."""
-    context = _CURRENT.get()
+    """The context of the job running in this thread or task; ``NotLeader`` outside one."""
+    context = CURRENT.get()
     if context is None:
         raise NotLeader("not inside a job run by a LeaderScheduler")
     return context
 
 
-class _Tenure:
-    """One tenure as the scheduler sees it: start time, stop signal, jobs still running."""
+def mark_of(job_id: str) -> str:
+    """The store mark that holds the last fire time admitted for ``job_id``."""
+    if _PLAIN_ID.fullmatch(job_id):
+        return f"job.{job_id}"
+    return f"job-sha256.{sha256(job_id.encode()).hexdigest()[:40]}"
 
-    def __init__(self, lease: Lease, started: float) -> None:
-        self.lease, self.started = lease, started
-        self.stop = threading.Event()
-        self.running = 0
-        self._lock = threading.Lock()
 
-    def enter(self) -> None:
-        with self._lock:
-            self.running += 1
-
-    def leave(self) -> None:
-        with self._lock:
-            self.running -= 1
+def micros(fire_time: datetime) -> int:
+    """A fire time as integer microseconds since the epoch (exact, clock-independent)."""
+    return (fire_time - _EPOCH) // _ONE_MICROSECOND
 
 
 class LeaderScheduler:
     """Keeps ``scheduler``'s jobs from running unless this process leads ``name``.
 
-    Options not named here go to ``Elector`` (``ttl``, ``identity``, ``metadata`` ...).
-    Call ``start()`` instead of ``scheduler.start()`` and ``shutdown()`` at the end.
+    Options not named here go to ``Elector`` (``ttl``, ``identity``, ``metadata``,
+    ``on_elected``, ``on_lost``, ``on_jeopardy`` ...). Call ``start()`` instead of
+    ``scheduler.start()`` and ``shutdown()`` at the end.
     """
 
     def __init__(
@@ -97,18 +102,13 @@ class LeaderScheduler:
     ) -> None:
         self.scheduler = scheduler
         self._clock = clock or SYSTEM_CLOCK
-        self._tenure: _Tenure | None = None
-        self._user = tuple(elector_options.pop(key, None) for key in _CALLBACKS)
-        self.elector = Elector(
-            backend_or_url,
-            name,
-            clock=self._clock,
-            on_elected=self._on_elected,
-            on_lost=self._on_lost,
-            on_jeopardy=self._on_jeopardy,
-            **elector_options,
-        )
-        self.executor = LeaderExecutor(self, max_workers)
+        self._tenure: Tenure | None = None
+        self.elector = Elector(backend_or_url, name, clock=self._clock, **elector_options)
+        self.elector._observe(self._observe)
+        if hasattr(scheduler, "_eventloop"):  # AsyncIOScheduler
+            self.executor: LeaderExecutor = LeaderAsyncIOExecutor(self, max_workers)
+        else:
+            self.executor = LeaderExecutor(self, max_workers)
         scheduler.add_executor(self.executor, alias)
 
     def start(self) -> None:
@@ -118,105 +118,79 @@ class LeaderScheduler:
             self.scheduler.start()
 
     def shutdown(self, wait: bool = True) -> None:
-        """Signal running jobs to stop, shut the scheduler down, then step down."""
+        """Stop running jobs, shut the scheduler down, then step down.
+
+        Whatever ``wait`` says, the lease is released only once the running jobs returned or the
+        local deadline passed, so no new leader starts while this one's jobs still run (a job
+        ignoring ``stop`` past the deadline is logged and runs on unfenced).
+        """
         tenure = self._tenure
         if tenure is not None:
-            tenure.stop.set()
+            tenure.pause()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
+        if _in_event_loop():  # async jobs cannot finish while we block their loop: cancelled
+            log.info("shutdown in the event loop: async jobs are cancelled, not awaited")
+        elif tenure is not None and not tenure.wait_idle(self._clock):
+            log.warning("%d job(s) of %r still running at shutdown", tenure.running, tenure.name)
         self.elector.close()
 
-    def admit(self, fire_time: datetime) -> _Tenure | None:
-        """The live tenure that may run ``fire_time`` now, or None."""
+    def admit(self, fire_time: datetime) -> Tenure | None:
+        """The live, unpaused tenure that may run ``fire_time`` now, or None."""
         tenure = self._tenure
-        if tenure is None or tenure.stop.is_set() or self.elector.in_jeopardy:
+        if (
+            tenure is None
+            or tenure.paused
+            or not self.elector.is_leader
+            or self.elector.in_jeopardy
+        ):
             return None
-        now = self._clock.now()
-        if now >= tenure.lease.deadline:
-            return None
-        fire_on_clock = fire_time.timestamp() - (time.time() - now)
-        return tenure if fire_on_clock >= tenure.started else None
+        return tenure if tenure.began_by(fire_time, self._clock) else None
 
-    def _on_elected(self, lease: Lease) -> None:
-        self._tenure = _Tenure(lease, self._clock.now())
-        self._forward(0, lease)
-
-    def _on_jeopardy(self, lease: Lease) -> None:
+    def held(self) -> bool:
+        """True while leading in jeopardy: fire times falling due now wait for recovery."""
         tenure = self._tenure
-        if tenure is not None and tenure.lease is lease:
-            tenure.stop.set()
-        self._forward(2, lease)
+        return tenure is not None and tenure.paused and not tenure.ended
 
-    def _on_lost(self, lease: Lease, reason: LostReason) -> None:
-        tenure = self._tenure
-        if tenure is not None and tenure.lease is lease:
-            tenure.stop.set()
-            self._tenure = None
-            self._report(tenure, reason)
-        self._forward(1, lease, reason)
+    def claim(self, job_id: str, fire_time: datetime, tenure: Tenure) -> bool:
+        """Raise the job's store mark to ``fire_time`` under ``tenure``'s token (one round trip).
 
-    def _forward(self, which: int, *args: Any) -> None:
-        callback = self._user[which]
-        if callback is not None:
-            callback(*args)
-
-    @staticmethod
-    def _report(tenure: _Tenure, reason: LostReason) -> None:
-        lease = tenure.lease
-        if tenure.running:
-            log.warning(
-                "%d job(s) of %r still running after token=%d was lost (%s)",
-                tenure.running,
-                lease.name,
-                lease.token,
-                reason.value,
-            )
-
-
-class LeaderExecutor(BasePoolExecutor):  # type: ignore[misc]
-    """A thread-pool executor that runs a fire time only if ``gate`` admits it."""
-
-    def __init__(self, gate: LeaderScheduler, max_workers: int = 10) -> None:
-        super().__init__(concurrent.futures.ThreadPoolExecutor(max_workers))
-        self._gate = gate
-
-    def submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        admitted = [t for t in run_times if self._gate.admit(t) is not None]
-        if admitted:
-            super().submit_job(job, admitted)
-        else:
-            log.debug("job %s not submitted: this process does not lead", job.id)
-
-    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        future = self._pool.submit(
-            _run_admitted, self._gate, job, job._jobstore_alias, run_times, self._logger.name
-        )
-
-        def report(done: concurrent.futures.Future[list[Any]]) -> None:
-            error = done.exception()
-            if error is not None:
-                self._run_job_error(job.id, error, error.__traceback__)
-            else:
-                self._run_job_success(job.id, done.result())
-
-        future.add_done_callback(report)
-
-
-def _run_admitted(
-    gate: LeaderScheduler, job: Any, jobstore: str, run_times: list[datetime], logger: str
-) -> list[Any]:
-    """Run each fire time the gate still admits at its start, with the job context set."""
-    events: list[Any] = []
-    for fire_time in run_times:
-        tenure = gate.admit(fire_time)
-        if tenure is None:
-            log.info("job %s at %s skipped: leadership ended", job.id, fire_time)
-            continue
-        token = _CURRENT.set(JobContext(tenure.lease, fire_time, tenure.stop))
-        tenure.enter()
+        False if some tenure already admitted this fire time or a later one, or the store could
+        not be reached: a fire time runs at most once, never twice.
+        """
         try:
-            events += run_job(job, jobstore, [fire_time], logger)
-        finally:
-            tenure.leave()
-            _CURRENT.reset(token)
-    return events
+            return self.elector.backend.advance_mark(
+                self.elector.name, mark_of(job_id), micros(fire_time), tenure.lease.token
+            )
+        except LeaselectError as exc:
+            log.warning(
+                "job %s at %s skipped: the store did not record it: %s", job_id, fire_time, exc
+            )
+            return False
+
+    # -- the elector's own path (deadline watchdog, renewals): flags only, never blocks -------
+
+    def _observe(self, effect: Effect) -> None:
+        if isinstance(effect, Elected):
+            self._tenure = Tenure(effect.lease, self._clock.now())
+            return
+        tenure = self._tenure
+        if tenure is None or tenure.lease is not effect.lease:
+            return
+        if isinstance(effect, Jeopardy):
+            tenure.pause()
+        elif isinstance(effect, Recovered):
+            tenure.resume()
+            self.executor.flush_held()
+        elif isinstance(effect, Lost):
+            self._tenure = None
+            tenure.end()
+            self.executor.flush_held()
+            if tenure.running:
+                log.warning(
+                    "%d job(s) of %r still running after token=%d was lost (%s)",
+                    tenure.running,
+                    tenure.name,
+                    tenure.lease.token,
+                    effect.reason.value,
+                )

@@ -98,7 +98,7 @@ def recording(reasons: list[LostReason]) -> Callable[[Lease, LostReason], None]:
 
 
 def test_a_deleted_node_ends_the_tenure_at_once(url: str, raw: KazooClient) -> None:
-    name, reasons = f"d-{uuid.uuid4().hex[:8]}", []
+    name, reasons = f"d-{uuid.uuid4().hex[:8]}", list[LostReason]()
     elector = leaselect.Elector(url, name, ttl=6.0, on_lost=recording(reasons))
     try:
         assert elector.acquire(timeout=10) is not None

@@ -11,6 +11,7 @@ import pytest
 import leaselect
 from leaselect import Lease, LostReason
 from leaselect.aio import AsyncElector
+from leaselect.runner import AlreadyRunning
 from tests.jobs.conftest import JobStore
 
 pytestmark = pytest.mark.timeout(60)
@@ -107,3 +108,43 @@ def test_loss_cancels_the_body_by_the_deadline_then_raises_lease_lost(job_store:
 
     late = asyncio.run(main())
     assert late < 0.25, f"body cancelled {late:.3f}s after the deadline"
+
+
+def test_a_second_async_with_on_one_elector_is_refused(job_store: JobStore) -> None:
+    """Nested or concurrent ``async with`` blocks on one elector: the second is refused."""
+
+    async def main() -> None:
+        elector = AsyncElector(job_store.url, fresh(), ttl=job_store.ttl)
+        async with elector:
+            with pytest.raises(AlreadyRunning):
+                async with elector:
+                    pytest.fail("a nested body ran")
+            assert elector.is_leader  # the outer tenure is untouched
+
+            async def other_task() -> None:
+                async with elector:
+                    pytest.fail("a concurrent body ran")
+
+            with pytest.raises(AlreadyRunning):
+                await asyncio.create_task(other_task())
+            assert elector.is_leader
+        async with elector as lease:  # once the block is over, the elector is usable again
+            assert lease.token > 0
+        await elector.close()
+
+    asyncio.run(main())
+
+
+def test_a_body_that_outlives_its_lease_without_awaiting_raises_lease_lost(
+    job_store: JobStore,
+) -> None:
+    async def main() -> None:
+        backend = leaselect.connect(job_store.url)
+        elector = AsyncElector(backend, fresh(), ttl=job_store.ttl)
+        with pytest.raises(leaselect.LeaseLost):
+            async with elector as lease:
+                backend.close()  # renewals fail from now on
+                time.sleep(lease.deadline - leaselect.SYSTEM_CLOCK.now() + 0.2)  # no await
+        await elector.close()
+
+    asyncio.run(main())

@@ -1,0 +1,103 @@
+"""``leader_only`` across processes: stop comes from the elector's own path; concurrent calls."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+import leaselect
+from tests.jobs.conftest import JobStore
+from tests.jobs.test_apscheduler import ROOT
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def spawn(store: JobStore, name: str, log: Path, mode: str) -> subprocess.Popen[bytes]:
+    args = [store.url, name, str(log), str(store.ttl), mode]
+    return subprocess.Popen([sys.executable, "-m", "tests.jobs.runner_worker", *args], cwd=ROOT)
+
+
+def lines(log: Path, kind: str) -> list[list[str]]:
+    text = log.read_text() if log.exists() else ""
+    return [line.split()[1:] for line in text.splitlines() if line.startswith(kind + " ")]
+
+
+def wait_for(log: Path, kind: str, count: int, timeout: float = 15) -> list[list[str]]:
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        if len(found := lines(log, kind)) >= count:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {count} {kind!r} lines: {log.read_text()}")
+
+
+def take_lease(store: JobStore, name: str) -> None:
+    """Delete the leader's lease in the store, as an operator or a buggy peer would."""
+    if store.kind == "sqlite":
+        db = sqlite3.connect(store.url.removeprefix("sqlite://"), isolation_level=None)
+        db.execute("DELETE FROM lease WHERE name=?", (name,))
+        db.close()
+    elif store.kind == "redis":
+        client = redis.Redis.from_url(store.url)
+        client.delete(f"leaselect:{{{name}}}:lease")
+        client.close()
+    else:
+        pytest.skip(f"no lease deletion for {store.kind}")
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(15)
+
+
+def test_stop_is_not_queued_behind_a_slow_user_callback(
+    job_store: JobStore, tmp_path: Path
+) -> None:
+    """The lease is taken while the user's on_elected still runs: stop must come at once."""
+    log, name = tmp_path / "runs.log", f"slow-{uuid.uuid4().hex[:8]}"
+    leaselect.connect(job_store.url).close()
+    first = spawn(job_store, name, log, "slow-callback")
+    procs = [first]
+    try:
+        wait_for(log, "start", 1)
+        procs.append(spawn(job_store, name, log, "slow-callback"))
+        time.sleep(0.5)
+        take_lease(job_store, name)
+        starts = wait_for(log, "start", 2)
+        stops = wait_for(log, "stop", 1)
+    finally:
+        stop_all(procs)
+    first_stop = float(stops[0][2])
+    second_start = float(starts[1][2])
+    assert first_stop <= second_start, (
+        f"the second copy started {first_stop - second_start:.3f}s before the first saw stop"
+    )
+
+
+def test_two_threads_calling_one_leader_function(job_store: JobStore, tmp_path: Path) -> None:
+    """One call runs, the other is refused at once; the lease then hands over cleanly."""
+    log, name = tmp_path / "runs.log", f"two-{uuid.uuid4().hex[:8]}"
+    leaselect.connect(job_store.url).close()
+    first = spawn(job_store, name, log, "two-callers")
+    procs = [first]
+    try:
+        wait_for(log, "start", 1)
+        assert wait_for(log, "refused", 1, 5)[0][1] == "AlreadyRunning"
+        procs.append(spawn(job_store, name, log, "slow-free"))
+        time.sleep(0.5)
+        first.terminate()  # the first process's run must end and hand over
+        assert first.wait(10) == 0
+        starts = wait_for(log, "start", 2, 10)
+    finally:
+        stop_all(procs)
+    assert {s[0] for s in starts} == {str(first.pid), str(procs[1].pid)}
+    assert len(lines(log, "exit")) >= 1
