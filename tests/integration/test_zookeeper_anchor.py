@@ -1,4 +1,5 @@
-"""No two leaders when the ZooKeeper server that answered the leader last dies or is cut off.
+"""No two leaders when the ZooKeeper server that answered the leader last dies or is cut off;
+the session timeout a server negotiates is read at every connection.
 
 A private 3-node ensemble (tickTime 200) whose member 3 reaches members 1 and 2 only through
 black-holing TCP proxies, so the test can stop member 3 (SIGSTOP, kill -9) or cut it off from
@@ -31,6 +32,7 @@ import leaselect
 from backends import launch
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
+from leaselect.errors import ConfigError
 from tests.faults.proxy import Proxy
 from tests.private import free_port, stop
 
@@ -104,13 +106,17 @@ class Ensemble:
         raise AssertionError("no leader")
 
 
+SMALL_MAX = 4.0  # member 3's maxSessionTimeout (the others allow 20 s)
+
+
 def config(member: Member, view: dict[int, tuple[int, int]]) -> str:
     servers = "\n".join(f"server.{sid}=127.0.0.1:{q}:{e}" for sid, (q, e) in view.items())
+    high = int(SMALL_MAX * 1000) if member.sid == 3 else 20000
     return f"""tickTime={TICK_MS}
 initLimit=50
 syncLimit=10
 minSessionTimeout=2000
-maxSessionTimeout=20000
+maxSessionTimeout={high}
 dataDir={member.directory / "data"}
 clientPort={member.client}
 clientPortAddress=127.0.0.1
@@ -311,3 +317,60 @@ def test_no_two_leaders_when_the_client_talks_to_the_quorum_leader_and_it_fails(
 ) -> None:
     """The quorum leader touches sessions itself; a new leader restarts every session's timer."""
     trial(ensemble, fault, phase, after_answer=True, target=ensemble.leader())
+
+
+def reconnect_through(elector: leaselect.Elector, proxy: Proxy, member: Member) -> None:
+    """Point ``proxy`` at ``member`` and drop the elector's connection: kazoo reconnects there
+    with the same session (test-only introspection)."""
+    assert isinstance(elector.backend, ZooKeeperBackend)
+    client = elector.backend.conn.client()
+    sid, old = client.client_id[0], client._connection._socket
+    proxy.target = ("127.0.0.1", member.client)
+    old.shutdown(socket.SHUT_RDWR)
+    deadline = time.monotonic() + 5
+    while client._connection._socket in (old, None) or elector.backend.conn.session_id() != sid:
+        assert time.monotonic() < deadline, "no reconnect with the same session"
+        time.sleep(0.01)
+
+
+def renewed_ttl(elector: leaselect.Elector, after: float) -> float:
+    """The lease's ttl once a renewal later than ``after`` (SYSTEM_CLOCK) extended it."""
+    lease = elector.lease
+    assert lease is not None
+    start = lease.deadline
+    deadline = time.monotonic() + 5
+    while lease.deadline <= max(start, after):
+        assert time.monotonic() < deadline, "no renewal"
+        time.sleep(0.01)
+    return lease.ttl
+
+
+@pytest.mark.parametrize(("first", "then", "expected"), [(1, 3, SMALL_MAX), (3, 1, SMALL_MAX)])
+def test_the_lease_uses_the_least_timeout_any_connection_negotiated(
+    ensemble: Ensemble, first: int, then: int, expected: float
+) -> None:
+    """TTL 6 through a proxy: member 1 grants 6 s, member 3 (maxSessionTimeout 4 s) grants 4 s.
+    After a reconnect to member 3 the lease is 4 s; after one from member 3 to member 1 it stays
+    4 s, because a touch member 3 still holds may reach the quorum leader with its 4 s."""
+    proxy = Proxy(("127.0.0.1", ensemble.members[first].client))
+    elector = leaselect.Elector(f"zk://{proxy.address}", f"ttl-{uuid.uuid4().hex[:8]}", ttl=6.0)
+    try:
+        lease = elector.acquire(timeout=10)
+        assert lease is not None
+        assert lease.ttl == (6.0 if first == 1 else SMALL_MAX)
+        reconnect_through(elector, proxy, ensemble.members[then])
+        assert renewed_ttl(elector, SYSTEM_CLOCK.now()) == expected
+        assert elector.is_leader
+    finally:
+        elector.close()
+        proxy.close()
+
+
+def test_a_ttl_the_server_cannot_keep_is_a_config_error_naming_it(ensemble: Ensemble) -> None:
+    backend = leaselect.connect(ensemble.url(3))
+    try:
+        with pytest.raises(ConfigError) as caught:
+            backend.session(30.0)
+        assert "ttl 30s" in str(caught.value) and "maxSessionTimeout" in str(caught.value)
+    finally:
+        backend.close()
