@@ -273,4 +273,7 @@ class ZooKeeperSession(Session):
         if state == KazooState.CONNECTED:
             self.collect()
         for candidacy in list(self._candidacies):
-            candidacy.interrupt()
+            if state == KazooState.SUSPENDED:
+                candidacy.wake()  # its campaign would fail: no need to cut a retry pause short
+            else:
+                candidacy.interrupt()
