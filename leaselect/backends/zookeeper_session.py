@@ -130,7 +130,12 @@ class ZooKeeperSession(Session):
     def _checked(self, pending: Any) -> bool:
         """A ``check`` transaction's outcome: True if the node was there (a quorum write)."""
         results = self.result(pending, "check")
-        return not any(isinstance(r, NoNodeError) for r in results)
+        if any(isinstance(r, NoNodeError) for r in results):
+            return False
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed:  # anything but "no node" proves nothing: the renewal failed
+            raise BackendUnavailable(f"ZooKeeper check failed ({type(failed[0]).__name__})")
+        return True
 
     def grant_anchor(
         self, client: Any, sid: int, epoch: int, own: Answered | None, path: str
