@@ -52,6 +52,8 @@ class ZooKeeperCandidacy(Candidacy):
         self.owner: int | None = None  # the session id that created it
         self.token = 0
         self.leading = False
+        self.tenure = 0  # counts grants: a keep-alive settles only the tenure it started with
+        self.flags = threading.Lock()  # guards ``leading`` and ``tenure`` against the keeper
         self._guid = uuid.uuid4().hex
         self._guid_given_up = self._guid
         self._pending: int | None = None  # a create was sent in this session; reply unseen
@@ -102,7 +104,9 @@ class ZooKeeperCandidacy(Candidacy):
         was read before ``started``, so ``sent - (started - anchor)`` is no later than it."""
         anchor = self.session.grant_anchor(client, sid, epoch, own, self.path)
         self.gone = False
-        self.leading = True
+        with self.flags:
+            self.tenure += 1
+            self.leading = True
         return Grant(self.token, self.session.lease_ttl(sid), sent - max(0.0, started - anchor))
 
     def wait(self, waiting: Waiting, timeout: float) -> None:
@@ -120,7 +124,8 @@ class ZooKeeperCandidacy(Candidacy):
     def resign(self) -> None:
         """Give our node up: the session deletes it now or as soon as it is connected again,
         whether or not this candidacy campaigns again (``observe`` skips it meanwhile)."""
-        self.leading = False
+        with self.flags:
+            self.leading = False
         if self.node is not None and self.owner is not None:
             self.session.discard(self.path, self.owner)
         pending = self._pending
@@ -147,15 +152,11 @@ class ZooKeeperCandidacy(Candidacy):
             self._head_gone = True
         self._changed.set()
 
-    def check_own(self, client: Any) -> Any:
-        """``exists`` of our node (pending), setting the watch that ends a tenure at once."""
-        return client.exists_async(self.path, watch=self._on_own_event)
-
     def _arm(self, client: Any) -> None:
         """Set the watch on our new node without waiting (sent right behind the create)."""
-        self.check_own(client)
+        client.exists_async(self.path, watch=self.own_watch)
 
-    def _on_own_event(self, event: Any) -> None:
+    def own_watch(self, event: Any) -> None:
         """Our node was deleted (or its session ended): the tenure ends at the keep-alive the
         session runs right now, or a proof in progress stops."""
         if event.path == self.path and event.type in ("DELETED", "NONE"):
@@ -164,7 +165,8 @@ class ZooKeeperCandidacy(Candidacy):
 
     def _forget(self) -> None:
         self.node = self.owner = self._pending = self._head = None
-        self.leading = False
+        with self.flags:
+            self.leading = False
         self._guid_given_up, self._guid = self._guid, uuid.uuid4().hex
 
     def _register(self, client: Any, sid: int) -> tuple[list[str], int]:

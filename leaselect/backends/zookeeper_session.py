@@ -16,6 +16,7 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kazoo.client import KazooState
@@ -34,6 +35,23 @@ if TYPE_CHECKING:
     from .zookeeper_candidacy import ZooKeeperCandidacy
 
 SLACK = 0.05  # seconds: a proof's round trips and scheduling
+
+
+@dataclass(frozen=True)
+class Round:
+    """A leading candidacy as a keep-alive round found it: its tenure and its node."""
+
+    candidacy: ZooKeeperCandidacy
+    tenure: int
+    path: str
+
+    @property
+    def key(self) -> int:
+        return id(self.candidacy)
+
+    def current(self) -> bool:
+        """Still leading the tenure this round started with."""
+        return self.candidacy.leading and self.candidacy.tenure == self.tenure
 
 
 class Aborted(Exception):
@@ -164,60 +182,71 @@ class ZooKeeperSession(Session):
 
     def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
         """One ``exists`` per leading node, then the proof: a tick later a ``sync`` and a
-        ``check`` per node. The renewal anchors at the ``exists`` (later than ``sent``)."""
+        ``check`` per node. The renewal anchors at the ``exists`` (later than ``sent``).
+
+        A round settles only the tenures it started with: a candidacy that resigned and led
+        again meanwhile (a new node, a new tenure) gets no news from it, neither renewal nor
+        loss, since the round looked at its old node."""
         from .zookeeper_candidacy import ZooKeeperCandidacy
 
-        leaders = [c for c in held if isinstance(c, ZooKeeperCandidacy) and c.leading]
+        leaders = [
+            Round(c, c.tenure, c.path)
+            for c in held
+            if isinstance(c, ZooKeeperCandidacy) and c.leading
+        ]
         renewals = {id(c): Renewal(None, None) for c in held}
         lost = self.conn.lost_session
-        for candidacy in leaders:
-            if candidacy.owner is not None and candidacy.owner == lost:
-                renewals[id(candidacy)] = self._lost(candidacy, LostReason.EXPIRED)
-        leaders = [c for c in leaders if c.leading]
+        for leader in leaders:
+            if leader.candidacy.owner is not None and leader.candidacy.owner == lost:
+                renewals[leader.key] = self._lost(leader, LostReason.EXPIRED)
+        leaders = [leader for leader in leaders if leader.current()]
         if leaders:
             client, sid = self.live()
-            for candidacy in leaders:
-                if candidacy.owner != sid:
-                    renewals[id(candidacy)] = self._lost(candidacy, LostReason.EXPIRED)
-            mine = [c for c in leaders if c.owner == sid]
+            for leader in leaders:
+                if leader.candidacy.owner != sid:
+                    renewals[leader.key] = self._lost(leader, LostReason.EXPIRED)
+            mine = [leader for leader in leaders if leader.candidacy.owner == sid]
             if mine:
                 renewals.update(self._renew(client, sid, mine))
         return [renewals[id(c)] for c in held]
 
-    def _renew(
-        self, client: Any, sid: int, leaders: list[ZooKeeperCandidacy]
-    ) -> dict[int, Renewal]:
+    def _renew(self, client: Any, sid: int, leaders: list[Round]) -> dict[int, Renewal]:
         epoch, started = self.conn.epoch, SYSTEM_CLOCK.now()
-        for candidacy in leaders:
-            candidacy.gone = False
-        checks = [(c, c.check_own(client)) for c in leaders]
+        for leader in leaders:
+            leader.candidacy.gone = False
+        checks = [(leader, client.exists_async(leader.path, watch=leader.candidacy.own_watch))
+                  for leader in leaders]
         renewals: dict[int, Renewal] = {}
         alive = []
-        for candidacy, check in checks:
+        for leader, check in checks:
             stat = self.result(check, "keep-alive")
             if stat is not None and stat.ephemeralOwner == sid:
-                alive.append(candidacy)
+                alive.append(leader)
             else:
-                renewals[id(candidacy)] = self._lost(candidacy, self._why_gone(sid))
+                renewals[leader.key] = self._lost(leader, self._why_gone(sid))
         touch = self.answered(epoch, started)
         if not alive:
             return renewals
         try:
             _, present = self.prove(
-                client, sid, touch, [c.path for c in alive], lambda: any(c.gone for c in alive)
+                client, sid, touch, [leader.path for leader in alive],
+                lambda: any(leader.candidacy.gone for leader in alive),
             )
         except Aborted:  # an own-node event: end those tenures now, renew the rest next time
-            for candidacy in alive:
-                renewals[id(candidacy)] = (
-                    self._lost(candidacy, self._why_gone(sid)) if candidacy.gone
+            for leader in alive:
+                renewals[leader.key] = (
+                    self._lost(leader, self._why_gone(sid)) if leader.candidacy.gone
                     else Renewal(None, None)
                 )
             return renewals
         ttl = self.lease_ttl(sid)
-        for candidacy, there in zip(alive, present, strict=True):
-            renewals[id(candidacy)] = (
-                Renewal(ttl) if there else self._lost(candidacy, self._why_gone(sid))
-            )
+        for leader, there in zip(alive, present, strict=True):
+            if not leader.current():
+                renewals[leader.key] = Renewal(None, None)
+            else:
+                renewals[leader.key] = (
+                    Renewal(ttl) if there else self._lost(leader, self._why_gone(sid))
+                )
         return renewals
 
     def _why_gone(self, sid: int) -> LostReason:
@@ -225,8 +254,12 @@ class ZooKeeperSession(Session):
         return LostReason.TAKEN if self.conn.session_id() == sid else LostReason.EXPIRED
 
     @staticmethod
-    def _lost(candidacy: ZooKeeperCandidacy, reason: LostReason) -> Renewal:
-        candidacy.leading = False
+    def _lost(leader: Round, reason: LostReason) -> Renewal:
+        """End ``leader``'s tenure, unless the candidacy has moved on to another one."""
+        with leader.candidacy.flags:
+            if not leader.current():
+                return Renewal(None, None)
+            leader.candidacy.leading = False
         return Renewal(None, reason)
 
     def node_event(self) -> None:
