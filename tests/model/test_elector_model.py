@@ -47,12 +47,22 @@ settings.register_profile(
     **_COMMON,
 )
 settings.register_profile("long", max_examples=500, stateful_step_count=50, **_COMMON)
+CI = settings.get_profile("ci")
 PROFILE = settings.get_profile(os.environ.get("LEASELECT_HYPOTHESIS_PROFILE", "ci"))
 TIMEOUT = 600 if PROFILE.max_examples <= 20 else 7200
 
 
-def run(families: frozenset[str], name: str) -> None:
-    run_state_machine_as_test(machine(families, name), settings=PROFILE)
+def run(families: frozenset[str], name: str, examples: int) -> None:
+    """``examples`` in the ci profile (each of these finds its defect on main within them)."""
+    chosen = settings(PROFILE, max_examples=examples) if PROFILE is CI else PROFILE
+    run_state_machine_as_test(machine(families, name), settings=chosen)
+
+
+LONG_ONLY = pytest.mark.skipif(
+    PROFILE is CI,
+    reason="finds its defect only after more examples than the CI budget (its replay_* test "
+    "pins the defect in CI); run with LEASELECT_HYPOTHESIS_PROFILE=long",
+)
 
 
 def xfail(item: str) -> pytest.MarkDecorator:
@@ -61,43 +71,47 @@ def xfail(item: str) -> pytest.MarkDecorator:
 
 @pytest.mark.timeout(TIMEOUT)
 def test_delayed_reordered_replies_early_expiry_raising_callbacks_release() -> None:
-    run(frozenset({RAISE, RELEASE}), "DelaysAndRelease")
+    run(frozenset({RAISE, RELEASE}), "DelaysAndRelease", 30)
 
 
 @xfail("item 8: a re-adopted key gives a new tenure the previous tenure's token")
+@LONG_ONLY
 @pytest.mark.timeout(TIMEOUT)
 def test_lost_requests_and_replies() -> None:
-    run(frozenset({LOSSES, RAISE}), "Losses")
+    run(frozenset({LOSSES, RAISE}), "Losses", 30)
 
 
 @xfail("item 1: the campaign thread dies on an exception outside its retry block")
 @pytest.mark.timeout(TIMEOUT)
 def test_campaign_and_session_errors() -> None:
-    run(frozenset({CAMPAIGN_ERRORS_F, RAISE}), "CampaignErrors")
+    run(frozenset({CAMPAIGN_ERRORS_F, RAISE}), "CampaignErrors", 40)
 
 
 @xfail("item 3: a callback raising SystemExit kills the callback thread")
 @pytest.mark.timeout(TIMEOUT)
 def test_callbacks_raising_system_exit() -> None:
-    run(frozenset({EXIT, RAISE}), "CallbacksExit")
+    run(frozenset({EXIT, RAISE}), "CallbacksExit", 15)
 
 
 @xfail("items 4 and 5: the API called from inside callbacks (acquire in on_lost, close)")
+@LONG_ONLY
 @pytest.mark.timeout(TIMEOUT)
 def test_api_called_from_callbacks() -> None:
-    run(frozenset({API_IN_CALLBACKS, RELEASE, RAISE}), "ApiInCallbacks")
+    run(frozenset({API_IN_CALLBACKS, RELEASE, RAISE}), "ApiInCallbacks", 30)
 
 
 @xfail("item 5: use after close() is silent")
+@LONG_ONLY
 @pytest.mark.timeout(TIMEOUT)
 def test_use_after_close() -> None:
-    run(frozenset({AFTER_CLOSE, RELEASE, RAISE}), "UseAfterClose")
+    run(frozenset({AFTER_CLOSE, RELEASE, RAISE}), "UseAfterClose", 15)
 
 
 @xfail("items 1, 3, 4, 5, 8 (every family at once)")
+@LONG_ONLY
 @pytest.mark.timeout(TIMEOUT)
 def test_everything() -> None:
-    run(ALL, "Everything")
+    run(ALL, "Everything", 20)
 
 
 # -- shrunk failing examples, kept as code ------------------------------------------------------
@@ -158,7 +172,9 @@ def test_replay_start_after_close() -> None:
 def test_replay_release_then_start_leaves_the_lease_unrenewed() -> None:
     replay(frozenset({RELEASE}), 1, [(0, 0)], [
         "store_mode(mode='manual')", "start(i=0)", "stop(i=0, op='release')",
-        "advance(seconds=3.0)", "answer(i=1, fate='deliver')", "start(i=0)",
+        "advance(seconds=1.5)",  # the keeper's keep-alive waits too
+        "advance(seconds=1.5)",  # release's join times out; pending: campaign, keep_alive, resign
+        "answer(i=2, fate='deliver')", "start(i=0)", "answer(i=0, fate='deliver')",
         "store_mode(mode='deliver')",
     ])
 
