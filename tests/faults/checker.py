@@ -128,9 +128,10 @@ def tenures(events: list[dict[str, Any]], deaths: dict[str, float],
     for key, (first, _) in spans.items():
         if key not in found:
             found[key] = Tenure(key[0], key[1], first)
+    reused = {(t.ident, t.token) for t in done}  # a token handed out again (store lost data)
     for (ident, _), ten in found.items():
         work = spans.get((ident, ten.token))
-        if work is not None:
+        if work is not None and (ident, ten.token) not in reused:
             ten.start, ten.last_work = min(ten.start, work[0]), work[1]
     for ten in [*done, *found.values()]:
         if ten.losts:

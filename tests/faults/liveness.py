@@ -47,7 +47,7 @@ def probe(cluster: Cluster) -> tuple[list[Fault], list[str]]:
         _signal(others, signal.SIGCONT)
         if leader is not None:
             faults.append(Fault("SIGSTOP > TTL (liveness probe)", leader.identity, start, end,
-                                False, True, False))
+                                False, False, False))
         if not elected_since(cluster, alone.identity, start):
             stalled.append(f"{alone.identity}: no on_elected {bound:.1f} s after it was left alone")
         time.sleep(SETTLE)
