@@ -14,6 +14,7 @@ Usage::
     python3 backends/launch.py start|stop|kill|pause|resume MEMBER # zookeeper-2, etcd-1, redis
     python3 backends/launch.py leader STORE                         # the raft/zab leader member
     python3 backends/launch.py env                                  # LEASELECT_TEST_*_URL lines
+                                                                    # and LEASELECT_URL (for .env)
 
 Data, logs and pid files live in ``$LEASELECT_BACKENDS_STATE`` (default ``<repo>/.backends-state``),
 one directory per member. Missing servers are installed from Debian packages when run as root.
@@ -1015,8 +1016,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_env(args: argparse.Namespace) -> int:
-    for key, value in store_env(args.stores).items():
+    urls = store_env(args.stores)
+    for key, value in urls.items():
         print(f"{key}={value}")
+    if urls:  # so that `launch.py env > .env` is a file the leaselect CLI uses as it is
+        print(f"LEASELECT_URL={next(iter(urls.values()))}")
     return 0
 
 

@@ -7,13 +7,16 @@ elector's clock just before the request leaves; adapters return them as lease an
 
 from __future__ import annotations
 
+import functools
 import threading
+import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from .lease import Leader, LostReason
+from .timing import MAX_TTL
 from .urls import StoreUrl
 
 
@@ -54,12 +57,30 @@ class Renewal:
 
 
 class Candidacy(ABC):
-    """One process's standing in one election, created by ``Session.candidacy``."""
+    """One process's standing in one election, created by ``Session.candidacy``.
+
+    A ``ConfigError`` raised by ``campaign`` reaches the caller of ``Elector.acquire()`` (and is
+    logged at ERROR and retried under ``start()``); any other exception is retried with backoff.
+    Calling ``interrupt`` also ends the elector's backoff pause between failed campaigns at once
+    (an adapter calls it when its connection comes back).
+    """
 
     def __init__(self, name: str, identity: str, metadata: str) -> None:
         self.name = name
         self.identity = identity
         self.metadata = metadata
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("interrupt")
+        if own is not None and not getattr(own, "_sets_wakeup", False):
+            cls.interrupt = _setting_wakeup(own)  # type: ignore[method-assign,assignment]
+
+    @property
+    def wakeup(self) -> threading.Event:
+        """Set by every ``interrupt`` call; the elector waits on it between failed campaigns."""
+        event: threading.Event = vars(self).setdefault("_leaselect_wakeup", threading.Event())
+        return event
 
     @abstractmethod
     def campaign(self, sent: float) -> Grant | Waiting:
@@ -76,6 +97,25 @@ class Candidacy(ABC):
     @abstractmethod
     def interrupt(self) -> None:
         """Make a ``wait`` blocked in another thread return now."""
+
+
+def _setting_wakeup(interrupt: Callable[[Candidacy], None]) -> Callable[[Candidacy], None]:
+    """``interrupt`` that first sets the candidacy's ``wakeup`` event."""
+
+    @functools.wraps(interrupt)
+    def wrapped(self: Candidacy) -> None:
+        self.wakeup.set()
+        interrupt(self)
+
+    wrapped._sets_wakeup = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+class Tenant(Protocol):
+    """What uses a backend (an ``Elector``): told first when the backend closes."""
+
+    def _backend_closing(self) -> None:
+        """End every tenure held through the backend and stop campaigning there."""
 
 
 class Session(ABC):
@@ -100,10 +140,13 @@ class Backend(ABC):
     """A connection to one coordination store."""
 
     scheme: ClassVar[str]
+    max_ttl: ClassVar[float] = MAX_TTL
+    """The longest TTL (seconds) the store accepts; ``Elector`` refuses a larger one up front."""
 
     def __init__(self) -> None:
         self._sessions: dict[float, Session] = {}
         self._sessions_lock = threading.Lock()
+        self._tenants: weakref.WeakSet[Tenant] = weakref.WeakSet()
 
     def session(self, ttl: float) -> Session:
         """The session shared by every elector of this backend that uses ``ttl``."""
@@ -143,8 +186,23 @@ class Backend(ABC):
     def _close(self) -> None:
         """Close the client connection."""
 
+    def attach(self, tenant: Tenant) -> None:
+        """Have ``tenant`` told first when this backend closes (every ``Elector`` attaches)."""
+        self._tenant_set().add(tenant)
+
+    def detach(self, tenant: Tenant) -> None:
+        """Undo ``attach``."""
+        self._tenant_set().discard(tenant)
+
+    def _tenant_set(self) -> weakref.WeakSet[Tenant]:
+        tenants: weakref.WeakSet[Tenant] = vars(self).setdefault("_tenants", weakref.WeakSet())
+        return tenants
+
     def close(self) -> None:
-        """Close every session, then the connection."""
+        """End every tenure held through this backend, then close every session and the
+        connection: no elector still believes it leads when its store state is revoked."""
+        for tenant in list(self._tenant_set()):
+            tenant._backend_closing()
         with self._sessions_lock:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:

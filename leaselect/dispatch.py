@@ -1,4 +1,10 @@
-"""Runs user callbacks on their own thread, in order, never on a renew or watchdog thread."""
+"""Runs user callbacks on their own thread, in order, never on a renew or watchdog thread.
+
+Whatever a callback raises, ``SystemExit`` and ``KeyboardInterrupt`` included, is logged with
+its traceback and dropped: the thread runs every later callback, so each tenure still gets its
+``on_elected`` and exactly one ``on_lost``. (Raised on this thread, ``SystemExit`` could never
+have ended the process anyway: it would only have ended the thread, silently.)
+"""
 
 from __future__ import annotations
 
@@ -30,12 +36,18 @@ class Dispatcher:
             self._pending += 1
         self._queue.put(callback)
 
-    def wait_idle(self, stop: threading.Event) -> None:
-        """Block until every queued callback has returned, or ``stop`` is set (then ``wake``)."""
-        if threading.current_thread() is self._thread:
-            return  # a callback waiting for itself would never return
+    def wait_idle(self, stop: threading.Event, timeout: float | None = None) -> bool:
+        """Block until every queued callback has returned (True), or ``stop`` is set (then
+        ``wake``) or ``timeout`` real seconds pass (False)."""
+        if self.is_current():
+            return False  # a callback waiting for itself would never return
         with self._changed:
-            self._changed.wait_for(lambda: self._pending == 0 or stop.is_set())
+            self._changed.wait_for(lambda: self._pending == 0 or stop.is_set(), timeout)
+            return self._pending == 0
+
+    def is_current(self) -> bool:
+        """True on the callback thread itself (inside a callback)."""
+        return threading.current_thread() is self._thread
 
     def wake(self) -> None:
         """Make ``wait_idle`` re-check its ``stop`` event."""
@@ -55,8 +67,8 @@ class Dispatcher:
                 return
             try:
                 item()  # type: ignore[operator]
-            except Exception:
-                log.exception("a callback raised")
+            except BaseException:  # SystemExit too: later tenures still need their callbacks
+                log.exception("a callback raised; it is ignored and later callbacks still run")
             finally:
                 with self._changed:
                     self._pending -= 1

@@ -6,7 +6,9 @@ import logging
 import threading
 from collections.abc import Callable
 
+from . import exits
 from .backend import Backend, Candidacy, Grant, Renewal, Waiting
+from .checks import check_callback, check_clock, check_flag, check_store_ttl, check_timeout
 from .clock import SYSTEM_CLOCK, Clock
 from .dispatch import Dispatcher
 from .errors import ConfigError, ElectionTimeout, LeaselectError
@@ -24,6 +26,11 @@ OnElected = Callable[[Lease], None]
 OnLost = Callable[[Lease, LostReason], None]
 RETRY_BACKOFF = 0.1  # first pause after a failed campaign; doubles up to MAX_BACKOFF
 MAX_BACKOFF = 5.0
+CLOSED = "elector is closed"
+
+
+class _Refused(Exception):
+    """The campaign won with a grant the core refuses (a token not above every one seen)."""
 
 
 class Elector:
@@ -31,7 +38,8 @@ class Elector:
 
     ``is_leader`` reads the clock on every access: it turns False the instant the local deadline
     passes, even when the renewal thread is stuck. Callbacks run in order on a callback thread:
-    ``on_elected(lease)`` then exactly one ``on_lost(lease, reason)`` per tenure.
+    ``on_elected(lease)`` then exactly one ``on_lost(lease, reason)`` per tenure. The rules for
+    errors, callbacks, ``close()`` and exit are in docs/elector.md.
     """
 
     def __init__(
@@ -49,19 +57,26 @@ class Elector:
         renew_interval: float | None = None,
         margin: float | None = None,
         drift: float = DEFAULT_DRIFT,
+        release_on_exit: bool = True,
     ) -> None:
         self.name = validate_name(name)
         self.identity = validate_identity(identity)
         self.metadata = validate_metadata(metadata)
         self.timing = Timing(ttl, renew_interval, drift, margin)
+        for label, callback in (("on_elected", on_elected), ("on_lost", on_lost),
+                                ("on_jeopardy", on_jeopardy)):
+            check_callback(label, callback)
+        check_clock(clock)
+        check_flag("release_on_exit", release_on_exit)
+        if not isinstance(backend_or_url, (str, Backend)):
+            kind = type(backend_or_url).__name__
+            raise ConfigError(f"Elector needs a Backend or a store URL string, got {kind}")
         self._owns_backend = isinstance(backend_or_url, str)
         self.backend = (
             connect(backend_or_url) if isinstance(backend_or_url, str) else backend_or_url
         )
-        if not isinstance(self.backend, Backend):
-            raise ConfigError("Elector needs a Backend or a store URL string")
         self._callbacks = (on_elected, on_lost, on_jeopardy)
-        self._clock = clock or SYSTEM_CLOCK
+        self._clock: Clock = clock or SYSTEM_CLOCK
         self._machine = ElectionMachine(self.name, self.identity, self.timing)
         self._lock = threading.RLock()
         self._changed = threading.Event()
@@ -77,13 +92,22 @@ class Elector:
         self._tenure_request = 0
         self._thread: threading.Thread | None = None
         self._candidacy: Candidacy | None = None
+        self._keeper: Keeper | None = None
         self._dispatcher: Dispatcher | None = None
+        self._callbacks_stopped = False
+        self._closed = False
+        self._finished = False  # closed and released: release() has nothing left to do
+        self._error: ConfigError | None = None  # an adapter's ConfigError, for acquire()
         self._observers: list[Callable[[Effect], None]] = []  # see _observe
         try:
-            self.backend.check_ttl(ttl)
+            self.backend.check_ttl(self.timing.ttl)  # the adapter's own message comes first
+            check_store_ttl(self.timing.ttl, type(self.backend).scheme, self.backend.max_ttl)
         except BaseException:
             self._close_backend()
             raise
+        self.backend.attach(self)
+        if release_on_exit:
+            exits.register(self)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -105,39 +129,62 @@ class Elector:
 
     def leader(self) -> Leader | None:
         """Who leads ``name`` now, as the store reports it."""
+        self._require_open()
         return self.backend.observe(self.name)
 
     def acquire(self, timeout: float | None = None) -> Lease | None:
-        """Block until this process leads (one tenure); None if ``timeout`` seconds pass first."""
+        """Block until this process leads (one tenure); None if ``timeout`` seconds pass first.
+
+        Raises the ``ConfigError`` of an adapter that refuses the settings (then stops
+        campaigning), ``LeaselectError`` if the elector is closed or if called from one of its
+        own callbacks (the campaign it would wait for starts only after the callback returns).
+        """
+        seconds = check_timeout(timeout)
+        self._require_open()
+        if self._dispatcher is not None and self._dispatcher.is_current():
+            raise LeaselectError(
+                f"acquire() of {self.name!r} cannot be called from its own on_elected/on_lost/"
+                "on_jeopardy callback: the campaign starts only after the callback returns; "
+                "call start() instead"
+            )
         current = self.lease
         if current is not None:
             return current
         with self._lock:
             self._settled.clear()
             self._last_elected = None
+            self._error = None
         self._begin(repeat=False)
-        if not self._clock.wait(self._settled, timeout):
+        if not self._clock.wait(self._settled, seconds):
             self.release()
             return None
         with self._lock:  # the lease won, even if another thread released it since
-            return self._last_elected
+            lease, error, self._error = self._last_elected, self._error, None
+        if lease is None and error is not None:
+            if not self._repeat:  # under start() the campaign goes on
+                self.release()
+            raise error
+        return lease
 
     def start(self) -> None:
         """Campaign in the background and campaign again after every lost tenure."""
+        self._require_open()
         self._begin(repeat=True)
 
     def release(self) -> None:
         """Stop campaigning; if leading, step down (``on_lost`` with reason ``released``).
 
-        A blocked ``acquire`` in another thread returns None.
+        A blocked ``acquire`` in another thread returns None. Does nothing once closed.
         """
+        if self._finished:
+            return
         with self._lifecycle:
             with self._lock:
                 self._want = False
                 effects = self._machine.released(self._clock.now())
                 self._apply(effects)
                 was_leading = bool(effects)
-                candidacy, thread = self._candidacy, self._thread
+                candidacy, thread, keeper = self._candidacy, self._thread, self._keeper
                 self._stop.set()
                 self._settled.set()
                 if self._dispatcher is not None:
@@ -149,18 +196,57 @@ class Elector:
                 candidacy.interrupt()
             if thread is not None and thread is not threading.current_thread():
                 thread.join(self.timing.ttl)
-            if candidacy is not None:
-                self._keeper().drop(candidacy)
-                if not was_leading:
-                    self._resign(candidacy)
+            if candidacy is not None and keeper is not None:
+                keeper.drop(candidacy)  # a campaign thread that outlived the join holds it again
+            if candidacy is not None and not was_leading:
+                self._resign(candidacy)
 
     def close(self) -> None:
-        """Release, stop the callback thread and close the backend if this elector opened it."""
+        """Release, stop the callback thread and close the backend if this elector opened it.
+
+        Afterwards ``acquire``, ``start`` and ``leader`` raise ``LeaselectError`` ("elector is
+        closed"); ``release`` and ``close`` do nothing.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        exits.unregister(self)
+        self.backend.detach(self)
         self.release()
-        if self._dispatcher is not None:
-            self._dispatcher.stop(timeout=self.timing.ttl)
-            self._dispatcher = None
+        self._stop_callbacks()
+        self._finished = True
         self._close_backend()
+
+    def _backend_closing(self) -> None:
+        """The backend closes: end the tenure (``on_lost`` returned, bounded by the TTL), then
+        step down in the store; this elector is closed from now on."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._want = False
+            self._stop.set()
+            effects = self._machine.released(self._clock.now())
+            self._apply(effects)
+            dispatcher = self._dispatcher
+        exits.unregister(self)
+        if effects and dispatcher is not None:
+            dispatcher.wait_idle(threading.Event(), timeout=self.timing.ttl)
+        self.release()
+        self._stop_callbacks()
+        self._finished = True
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise LeaselectError(f"{CLOSED}: {self.name!r}")
+
+    def _stop_callbacks(self) -> None:
+        with self._lock:
+            self._callbacks_stopped = True
+            dispatcher, self._dispatcher = self._dispatcher, None
+        if dispatcher is not None:
+            dispatcher.stop(timeout=self.timing.ttl)
 
     def __enter__(self) -> Lease:
         lease = self.acquire()
@@ -190,10 +276,11 @@ class Elector:
 
     def _begin(self, repeat: bool) -> None:
         with self._lifecycle, self._lock:
+            self._require_open()
             self._want, self._repeat = True, repeat
             self._requests += 1
             self._stop.clear()
-            if self._thread is not None:
+            if self._thread is not None and self._thread.is_alive():
                 return  # the running thread decides to exit only under the lock, seeing _want
             self._thread = threading.Thread(
                 target=self._run, name=f"leaselect-campaign-{self.name}", daemon=True
@@ -201,42 +288,81 @@ class Elector:
             self._thread.start()
 
     def _run(self) -> None:
-        candidacy = self._ensure_candidacy()
+        """Campaign while wanted; any exception is logged and retried with capped backoff."""
         backoff = 0.0
+        candidacy: Candidacy | None = None
         while self._continue_or_exit(candidacy):
             try:
-                sent = self._clock.now()
-                outcome = candidacy.campaign(sent)
-            except LeaselectError as exc:
-                level = logging.DEBUG if backoff else logging.WARNING
-                log.log(level, "campaign for %r failed: %s", self.name, redact(str(exc)))
-                backoff = min(MAX_BACKOFF, backoff * 2 or RETRY_BACKOFF)
-                self._clock.wait(self._stop, backoff)
-                continue
-            backoff = 0.0
-            if isinstance(outcome, Waiting):
-                self._wait(candidacy, outcome)
-            elif self._begin_tenure(outcome):
-                self._watch_tenure()
-                self._after_tenure(candidacy)
-                self._await_callbacks()
-            else:
-                self._resign(candidacy)  # the grant was stale on arrival: renewals are failing
-                self._clock.wait(self._stop, RETRY_BACKOFF)
+                candidacy = self._ensure_candidacy()
+                self._campaign_once(candidacy)
+                backoff = 0.0
+            except Exception as exc:
+                self._abandon_tenure(candidacy)
+                backoff = self._failed(exc, backoff)
+                if self._wanted():  # an interrupt (a reconnect, a release) ends the pause
+                    wakeup = self._stop if candidacy is None else candidacy.wakeup
+                    self._clock.wait(wakeup, backoff)
 
-    def _wait(self, candidacy: Candidacy, waiting: Waiting) -> None:
-        try:
-            candidacy.wait(waiting, self.timing.ttl)
-        except LeaselectError as exc:
-            log.warning("waiting in %r failed: %s", self.name, redact(str(exc)))
+    def _campaign_once(self, candidacy: Candidacy) -> None:
+        candidacy.wakeup.clear()
+        outcome = candidacy.campaign(self._clock.now())
+        if isinstance(outcome, Waiting):
+            if self._wanted():  # a release() that came before the candidacy could not interrupt
+                candidacy.wait(outcome, self.timing.ttl)
+            return
+        with self._lock:
+            highest = self._machine.highest_token
+            fresh = self._machine.fresh_token(outcome.token)
+        if not fresh:
+            self._resign(candidacy)
+            raise _Refused(
+                f"the store granted token {outcome.token}, not above token {highest} seen "
+                "before: resigned, campaigning again"
+            )
+        if self._begin_tenure(candidacy, outcome):
+            self._watch_tenure()
+            self._after_tenure(candidacy)
+            self._await_callbacks()
+        else:
+            self._resign(candidacy)  # the grant was stale on arrival: renewals are failing
             self._clock.wait(self._stop, RETRY_BACKOFF)
 
-    def _continue_or_exit(self, candidacy: Candidacy) -> bool:
+    def _failed(self, exc: Exception, backoff: float) -> float:
+        """Log a failed attempt; the next pause. An adapter's ConfigError goes to acquire()."""
+        text = redact(str(exc))
+        if isinstance(exc, ConfigError):
+            log.error("campaign for %r refused by the store: %s", self.name, text)
+            with self._lock:
+                self._error = exc
+                self._settled.set()
+                if not self._repeat:
+                    self._want = False  # acquire() raises it; start() retries
+        elif isinstance(exc, _Refused):
+            log.error("campaign for %r: %s", self.name, text)
+        elif isinstance(exc, LeaselectError):
+            level = logging.DEBUG if backoff else logging.WARNING
+            log.log(level, "campaign for %r failed: %s", self.name, text)
+        else:
+            level = logging.DEBUG if backoff else logging.ERROR
+            log.log(level, "campaign for %r failed: %s: %s", self.name, type(exc).__name__, text,
+                    exc_info=not backoff)
+        return min(MAX_BACKOFF, backoff * 2 or RETRY_BACKOFF)
+
+    def _abandon_tenure(self, candidacy: Candidacy | None) -> None:
+        """An exception inside a tenure ends it (released) before anything is retried."""
+        with self._lock:
+            effects = self._machine.released(self._clock.now())
+            self._apply(effects)
+        if effects and candidacy is not None:
+            self._resign(candidacy)
+
+    def _continue_or_exit(self, candidacy: Candidacy | None) -> bool:
         """Whether to campaign on; an exiting thread clears ``_thread`` under the lock."""
         with self._lock:
             if self._wanted():
                 return True
-            self._keeper().drop(candidacy)
+            if candidacy is not None and self._keeper is not None:
+                self._keeper.drop(candidacy)
             self._thread = None
             return False
 
@@ -245,12 +371,22 @@ class Elector:
             return self._want and not self._stop.is_set()
 
     def _ensure_candidacy(self) -> Candidacy:
+        """The candidacy, created on first use (the store may be connected here), and held."""
         with self._lock:
-            if self._candidacy is None:
-                session = self.backend.session(self.timing.ttl)
-                self._candidacy = session.candidacy(self.name, self.identity, self.metadata)
             candidacy = self._candidacy
-        self._keeper().hold(
+        if candidacy is None:
+            session = self.backend.session(self.timing.ttl)
+            candidacy = session.candidacy(self.name, self.identity, self.metadata)
+            with self._lock:
+                self._candidacy = candidacy
+                self._keeper = keeper_for(session, self._clock)
+        self._hold(candidacy)
+        return candidacy
+
+    def _hold(self, candidacy: Candidacy) -> None:
+        """Have the keeper renew ``candidacy`` (no change if it already does)."""
+        assert self._keeper is not None
+        self._keeper.hold(
             Holder(
                 candidacy,
                 self.timing.renew_every,
@@ -259,20 +395,18 @@ class Elector:
                 self._on_renew_failure,
             )
         )
-        return candidacy
 
-    def _keeper(self) -> Keeper:
-        return keeper_for(self.backend.session(self.timing.ttl), self._clock)
-
-    def _begin_tenure(self, grant: Grant) -> bool:
+    def _begin_tenure(self, candidacy: Candidacy, grant: Grant) -> bool:
         with self._lock:
             if not self._wanted():
                 return False
             effects = self._machine.elected(grant.token, grant.ttl, grant.anchor, self._clock.now())
+            if effects:
+                self._hold(candidacy)  # a release() whose join timed out may have dropped it
             self._apply(effects)
             self._tenure_request = self._requests
-        if effects:
-            self._keeper().renew_by(grant.anchor + self.timing.renew_every)
+        if effects and self._keeper is not None:
+            self._keeper.renew_by(grant.anchor + self.timing.renew_every)
         return bool(effects)
 
     def _watch_tenure(self) -> None:
@@ -304,7 +438,7 @@ class Elector:
     def _resign(self, candidacy: Candidacy) -> None:
         try:
             candidacy.resign()
-        except LeaselectError as exc:
+        except Exception as exc:
             log.warning("resign from %r failed: %s", self.name, redact(str(exc)))
 
     # -- keeper callbacks -------------------------------------------------------------------
@@ -351,7 +485,7 @@ class Elector:
 
     def _call(self, which: int, lease: Lease, reason: LostReason | None = None) -> None:
         callback = self._callbacks[which]
-        if callback is None:
+        if callback is None or self._callbacks_stopped:
             return
         if self._dispatcher is None:
             self._dispatcher = Dispatcher(self.name)

@@ -39,8 +39,11 @@ class Keeper:
         self._failing = False
 
     def hold(self, holder: _Holder) -> None:
-        """Start renewing ``holder.candidacy``'s lease."""
+        """Start renewing ``holder.candidacy``'s lease (no change if it is held already)."""
         with self._lock:
+            if id(holder.candidacy) in self._holders and self._thread is not None:
+                self._holders[id(holder.candidacy)] = holder
+                return
             self._holders[id(holder.candidacy)] = holder
             # a shared store lease (etcd, ZooKeeper) was last refreshed at _last_sent, not now
             start = self._last_sent or self._clock.now()
@@ -67,13 +70,13 @@ class Keeper:
 
     def _run(self) -> None:
         while True:
+            self._wake.clear()  # before reading the due time: a renew_by after it sets it again
             with self._lock:
                 if not self._holders:
                     self._thread = None
                     self._due = 0.0
                     return
                 due = self._due
-            self._wake.clear()
             delay = due - self._clock.now()
             if delay > 0 and self._clock.wait(self._wake, delay):
                 continue

@@ -66,6 +66,17 @@ class ElectionMachine:
         self.lease: Lease | None = None
         self._anchor = 0.0
         self._failed_since_renewal = False
+        self.highest_token: int | None = None  # of every grant this machine has seen
+
+    def fresh_token(self, token: int) -> bool:
+        """Whether a grant's ``token`` is above every token seen so far (and remember it).
+
+        A tenure must never repeat or go below an earlier token, whatever the adapter returns:
+        the driver refuses such a grant (resigns and campaigns again) instead of leading with it.
+        """
+        fresh = self.highest_token is None or token > self.highest_token
+        self.highest_token = token if fresh else self.highest_token
+        return fresh
 
     def is_leader(self, now: float) -> bool:
         """True while a tenure is open and its local deadline has not passed."""

@@ -27,19 +27,31 @@ def default_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def validate_identity(identity: str | None) -> str:
+def validate_identity(identity: object) -> str:
     """A caller's identity, or the default one; printable and short."""
     if identity is None:
         return default_identity()
+    if not isinstance(identity, str):
+        raise ConfigError(f"identity must be a string or None, got {type(identity).__name__}")
     if not identity or len(identity) > MAX_IDENTITY or not identity.isprintable():
-        raise ConfigError(f"identity must be 1..{MAX_IDENTITY} printable characters")
+        raise ConfigError(
+            f"identity must be 1..{MAX_IDENTITY} printable characters (no control characters, "
+            f"tabs, newlines or lone surrogates), got {identity!r}"
+        )
     return identity
 
 
-def validate_metadata(metadata: str | None) -> str:
-    """The short string published with leadership ('' when absent)."""
+def validate_metadata(metadata: object) -> str:
+    """The short string published with leadership ('' when absent); printable, valid UTF-8."""
     if metadata is None:
         return ""
-    if not isinstance(metadata, str) or len(metadata.encode()) > MAX_METADATA:
-        raise ConfigError(f"metadata must be a string of at most {MAX_METADATA} bytes")
+    if not isinstance(metadata, str):
+        raise ConfigError(f"metadata must be a string or None, got {type(metadata).__name__}")
+    if not metadata.isprintable():  # also refuses lone surrogates, which cannot be encoded
+        raise ConfigError(
+            "metadata must be printable characters (no control characters, tabs, newlines or "
+            f"lone surrogates), got {metadata!r}"
+        )
+    if len(metadata.encode()) > MAX_METADATA:
+        raise ConfigError(f"metadata must be at most {MAX_METADATA} bytes in UTF-8")
     return metadata

@@ -12,6 +12,8 @@ is the time leader-only work gets to stop before the store may hand the lease to
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -19,13 +21,16 @@ from .errors import ConfigError
 DEFAULT_TTL = 15.0
 DEFAULT_DRIFT = 0.01
 MAX_MARGIN = 1.0
+MAX_TTL = 86400.0
+"""The longest TTL: a crashed leader would block its election for a day (usually a unit slip)."""
 
 
 @dataclass(frozen=True)
 class Timing:
     """How long a lease lasts and how it is kept.
 
-    ttl: seconds the store keeps the lease without a renewal (default 15).
+    ttl: seconds the store keeps the lease without a renewal (default 15, at most ``MAX_TTL``,
+    one day; each store may allow less, see ``Backend.max_ttl``).
     renew_interval: seconds between renewals (default ttl / 3).
     drift: bound on the clock-rate difference between us and the store (default 1 %).
     margin: seconds reserved to stop leader-only work (default min(1 s, ttl / 10)).
@@ -39,11 +44,18 @@ class Timing:
     stop_grace: float = 0.0
 
     def __post_init__(self) -> None:
+        for field in ("ttl", "renew_interval", "drift", "margin", "stop_grace"):
+            _require_seconds(field, getattr(self, field), optional=field in _OPTIONAL)
         _require(self.ttl > 0, f"ttl must be positive, got {self.ttl!r}")
+        _require(
+            self.ttl <= MAX_TTL, f"ttl must be at most {MAX_TTL:g}s (one day), got {self.ttl!r}"
+        )
         _require(0 <= self.drift < 0.5, f"drift must be in [0, 0.5), got {self.drift!r}")
-        _require(self.margin is None or self.margin >= 0, "margin must not be negative")
-        _require(self.renew_every > 0, "renew_interval must be positive")
-        _require(self.stop_grace >= 0, "stop_grace must not be negative")
+        _require(
+            self.margin is None or self.margin >= 0, f"margin must not be negative: {self.margin!r}"
+        )
+        _require(self.renew_every > 0, f"renew_interval must be positive: {self.renew_interval!r}")
+        _require(self.stop_grace >= 0, f"stop_grace must not be negative: {self.stop_grace!r}")
         window = self.usable(self.ttl)
         _require(
             window >= 1.5 * self.renew_every,
@@ -77,6 +89,21 @@ class Timing:
     def retry_delay(self) -> float:
         """Pause after a failed renewal: short, so several retries fit before the deadline."""
         return min(self.renew_every / 4, 0.5)
+
+
+_OPTIONAL = ("renew_interval", "margin")
+
+
+def _require_seconds(field: str, value: object, optional: bool) -> None:
+    """A finite real number (not a bool), or None where ``optional``."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        kind = "a number" if field == "drift" else "a number of seconds"
+        kind += " or None" if optional else ""
+        raise ConfigError(f"{field} must be {kind}, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{field} must be finite, got {value!r}")
 
 
 def _require(condition: bool, message: str) -> None:

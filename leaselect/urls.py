@@ -1,21 +1,33 @@
-"""Store URLs: parsing with clear errors, and redaction so credentials never reach a log."""
+"""Store URLs: parsing with clear errors, and redaction so credentials never reach a log.
+
+Redaction works from parsed fields, never by pattern-matching text: ``parse`` records every
+credential it finds (the password of the user part, and every credential-bearing query option)
+in a process-wide set, and ``redact(text)`` replaces each recorded secret, in every spelling it
+may take in a message (as given, percent-encoded either way, escaped), with ``***``. The
+passwords leaselect reads from the environment are secrets too.
+"""
 
 from __future__ import annotations
 
-import re
+import os
+import threading
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from .errors import ConfigError
+from .url_options import SECRET_OPTIONS, check
 
-_PASSWORD_IN_URL = re.compile(
-    r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?=@)", re.I
-)
+MASK = "***"
+SECRET_ENV = ("LEASELECT_REDIS_PASSWORD", "REDIS_PASSWORD", "LEASELECT_ZK_PASSWORD")
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_urls: dict[str, str] = {}  # a URL as given -> its redacted form
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class StoreUrl:
-    """A parsed store URL. ``password`` is excluded from ``repr``."""
+    """A parsed store URL; its ``repr`` is the redacted URL."""
 
     scheme: str
     hosts: tuple[tuple[str, int | None], ...]
@@ -27,48 +39,128 @@ class StoreUrl:
 
     @property
     def redacted(self) -> str:
-        """The URL with its password replaced by ``***``."""
-        return redact(self.raw)
+        """The URL rebuilt from its fields, every credential replaced by ``***``."""
+        user = ""
+        if self.username is not None or self.password is not None:
+            user = quote(self.username or "", safe="")
+            user += f":{MASK}" if self.password is not None else ""
+            user += "@"
+        hosts = ",".join(_host_text(host, port) for host, port in self.hosts)
+        query = "&".join(
+            f"{quote_plus(key)}={MASK if key in SECRET_OPTIONS else quote_plus(value, safe='/')}"
+            for key, value in self.options.items()
+        )
+        return f"{self.scheme}://{user}{hosts}{quote(self.path)}" + (f"?{query}" if query else "")
 
     def host_list(self, default_port: int) -> list[tuple[str, int]]:
         """Hosts with ``default_port`` filled in."""
         return [(host, port or default_port) for host, port in self.hosts]
 
+    def __repr__(self) -> str:
+        return f"StoreUrl({self.redacted!r})"
+
+
+def _host_text(host: str, port: int | None) -> str:
+    text = f"[{host}]" if ":" in host else host
+    return text if port is None else f"{text}:{port}"
+
+
+def remember_secret(secret: str | None) -> None:
+    """Have ``redact`` hide ``secret`` (in each spelling it may take) from now on."""
+    if not secret:
+        return
+    spellings = {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        secret.encode("unicode_escape").decode("ascii"),
+        repr(secret)[1:-1],
+        repr(secret.encode())[2:-1],
+    }
+    with _lock:
+        _secrets.update(s for s in spellings if s)
+
 
 def redact(text: str) -> str:
-    """Replace any password embedded in a URL inside ``text`` with ``***``."""
-    return _PASSWORD_IN_URL.sub(lambda m: m.group("head") + "***", text)
+    """``text`` with every known URL redacted and every known secret replaced by ``***``."""
+    with _lock:
+        urls = sorted(_urls.items(), key=lambda item: -len(item[0]))
+        secrets = set(_secrets)
+    secrets.update(v for v in (os.environ.get(k) for k in SECRET_ENV) if v)
+    for raw, redacted in urls:
+        text = text.replace(raw, redacted)
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
 
 
 def parse(url: str) -> StoreUrl:
-    """Parse ``scheme://[user[:password]@]host[:port][,host[:port]...][/path][?k=v&...]``."""
-    if not isinstance(url, str) or "://" not in url:
-        raise ConfigError(f"store URL must look like scheme://..., got {redact(str(url))!r}")
-    scheme, rest = url.split("://", 1)
-    rest, _, query = rest.partition("?")
-    netloc, slash, tail = rest.partition("/")
-    userinfo, _, hostpart = netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    return StoreUrl(
+    """Parse ``scheme://[user[:password]@]host[:port][,host[:port]...][/path][?k=v&...]``.
+
+    The scheme is case-insensitive; the password may hold ``@`` and ``:`` as they are, and
+    must percent-encode ``/ ? # %``. Options of a known scheme are checked (``url_options``).
+    """
+    if not isinstance(url, str):
+        raise ConfigError(f"store URL must be a string, got {type(url).__name__}")
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme:
+        shown = scheme if sep or "@" in url else url
+        raise ConfigError(f"store URL must look like scheme://..., got {shown!r}")
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    netloc, after = rest[:end], rest[end:]
+    userinfo, at, hostpart = netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if colon:
+        remember_secret(password)
+        remember_secret(unquote(password))
+    if "@" in after:  # perhaps a password with a raw / ? or #: hide what it could be
+        remember_secret(rest[: rest.rfind("@")].partition(":")[2])
+    path, query = _split_after(after)
+    options = _options(query)
+    for key in SECRET_OPTIONS & options.keys():
+        remember_secret(options[key])
+    parsed = StoreUrl(
         scheme=scheme.lower(),
-        hosts=_parse_hosts(hostpart, url),
-        path=unquote(slash + tail),
-        username=unquote(user) or None,
-        password=unquote(password) if userinfo and ":" in userinfo else None,
-        options=dict(parse_qsl(query)),
-        raw=url,
+        hosts=_parse_hosts(hostpart, shown_port="@" not in url),
+        path=unquote(path),
+        username=(unquote(user) or None) if at else None,
+        password=unquote(password) if colon else None,
+        options=options,
+        raw=scheme.lower() + "://" + rest,
     )
+    with _lock:
+        _urls[url] = _urls[parsed.raw] = parsed.redacted
+    try:
+        if "\0" in rest.partition("/")[0]:
+            raise ConfigError("the host or user part of a store URL must not hold a NUL byte")
+        check(parsed.scheme, parsed.hosts, parsed.path, options)
+    except ConfigError as exc:
+        raise ConfigError(redact(str(exc))) from None
+    return parsed
 
 
-def _parse_hosts(hostpart: str, url: str) -> tuple[tuple[str, int | None], ...]:
-    hosts: list[tuple[str, int | None]] = []
-    for item in filter(None, hostpart.split(",")):
-        host, port = _split_port(item, url)
-        hosts.append((host, port))
-    return tuple(hosts)
+def _split_after(after: str) -> tuple[str, str]:
+    """Path and query of what follows the host part (a ``#fragment`` is dropped)."""
+    after = after.partition("#")[0]
+    path, _, query = after.partition("?")
+    return path, query
 
 
-def _split_port(item: str, url: str) -> tuple[str, int | None]:
+def _options(query: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key in options:
+            raise ConfigError(f"store URL option {key!r} is given twice")
+        options[key] = value
+    return options
+
+
+def _parse_hosts(hostpart: str, shown_port: bool) -> tuple[tuple[str, int | None], ...]:
+    return tuple(_split_port(item, shown_port) for item in hostpart.split(",") if item)
+
+
+def _split_port(item: str, shown_port: bool) -> tuple[str, int | None]:
     if item.startswith("["):
         host, _, after = item[1:].partition("]")
         port_text = after.removeprefix(":")
@@ -76,8 +168,10 @@ def _split_port(item: str, url: str) -> tuple[str, int | None]:
         host, port_text = item.split(":")
     else:
         host, port_text = item, ""
+    host = unquote(host)
     if not port_text:
         return host, None
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"bad port {port_text!r} in store URL {redact(url)!r}")
+        shown = f" {port_text!r}" if shown_port else ""  # after an '@' it may be part of a password
+        raise ConfigError(f"bad port{shown} in store URL: a port is a number from 1 to 65535")
     return host, int(port_text)

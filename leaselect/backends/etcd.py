@@ -17,10 +17,11 @@ import weakref
 from collections.abc import Sequence
 
 from ..backend import Backend, Candidacy, Renewal, Session
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import BackendUnavailable, ConfigError, LeaselectError
 from ..lease import Leader, LostReason
 from ..urls import StoreUrl
-from .etcd_candidacy import EtcdCandidacy
+from .etcd_candidacy import EtcdCandidacy, Tenure
 from .etcd_transport import (
     DEFAULT_BUDGET,
     Json,
@@ -28,6 +29,8 @@ from .etcd_transport import (
     Transport,
     b64,
     by_create,
+    candidates,
+    granted_seconds,
     same_revision,
     seconds_left,
     unb64,
@@ -42,12 +45,15 @@ class EtcdBackend(Backend):
     """``etcd://host:port[,host:port...][?prefix=/leaselect&timeout=2]``; ``etcds://`` for TLS."""
 
     scheme = "etcd"
+    max_ttl = 9_000_000_000.0  # etcd's MaxLeaseTTL
 
     def __init__(self, transport: Transport, prefix: str = DEFAULT_PREFIX) -> None:
         super().__init__()
         self.transport = transport
         self.prefix = prefix.rstrip("/")
         self.owned: dict[tuple[str, int], str] = {}  # (name, token) -> our leader key
+        # the clock of the waiters' expiry proof: it must count through a host suspend
+        self.clock: Clock = SYSTEM_CLOCK
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> EtcdBackend:
@@ -79,8 +85,8 @@ class EtcdBackend(Backend):
 
     def observe(self, name: str) -> Leader | None:
         directory = self.election_prefix(name)
-        reply = self.post("kv/range", {**by_create(directory), "limit": "1"})
-        kvs = reply.get("kvs", [])
+        reply = self.post("kv/range", by_create(directory))
+        kvs = candidates(directory, reply.get("kvs", []))
         if not kvs:
             return None
         kv = kvs[0]
@@ -139,6 +145,7 @@ class EtcdSession(Session):
         self._granted = 0.0
         self._anchor = 0.0
         self._members: weakref.WeakSet[EtcdCandidacy] = weakref.WeakSet()
+        self._orphans: set[str] = set()  # keys we gave up whose delete has not succeeded yet
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
         candidacy = EtcdCandidacy(self, name, identity, metadata)
@@ -177,21 +184,48 @@ class EtcdSession(Session):
         with self._lock:
             lease = self._lease
         ours: list[EtcdCandidacy] = list(held)  # type: ignore[arg-type]
+        # what each candidacy led with when we asked: an answer counts only for that tenure
+        asked = [c.tenure() for c in ours]
         if lease is None:
-            return [c.lost(LostReason.EXPIRED) for c in ours]
+            return [c.lost(t, LostReason.EXPIRED) for c, t in zip(ours, asked, strict=True)]
         ttl = self.refresh(lease, sent)
         if ttl <= 0:
-            return [c.lost(LostReason.EXPIRED) for c in ours]
-        gone = _vanished(self.backend, [c for c in ours if c.leading and c.lease == lease])
-        return [_renewal(c, lease, ttl, gone) for c in ours]
+            return [c.lost(t, LostReason.EXPIRED) for c, t in zip(ours, asked, strict=True)]
+        gone = _vanished(self.backend, [t for t in asked if t is not None and t.lease == lease])
+        return [_renewal(c, t, lease, ttl, gone) for c, t in zip(ours, asked, strict=True)]
+
+    def forsake(self, key: str) -> None:
+        """Delete ``key`` (ours, given up), now or before any later refresh of the lease.
+
+        The key is bound to the shared lease, which other elections of this session keep
+        alive: until the delete succeeds, ``refresh`` refuses to extend the lease, so the key
+        outlives its use by one lease TTL at most (``BackendUnavailable`` if not deleted now).
+        """
+        with self._lock:
+            self._orphans.add(key)
+        self.sweep()
+
+    def sweep(self) -> None:
+        """Delete every forsaken key in one transaction; raise if that fails."""
+        with self._lock:
+            orphans = sorted(self._orphans)
+        if not orphans:
+            return
+        deletes = [{"request_delete_range": {"key": b64(key)}} for key in orphans]
+        self.backend.post("kv/txn", {"compare": [], "success": deletes})
+        with self._lock:
+            self._orphans.difference_update(orphans)
 
     def refresh(self, lease: int, sent: float) -> float:
-        """One keep-alive of ``lease`` sent at ``sent``: the granted TTL, or 0 if it is gone."""
+        """One keep-alive of ``lease`` sent at ``sent``: the granted TTL, or 0 if it is gone.
+
+        Forsaken keys are deleted first: the lease is never extended while one may live.
+        """
+        self.sweep()
         try:
-            reply = self.backend.post("lease/keepalive", {"ID": str(lease)})
+            ttl = float(granted_seconds(self.backend.post("lease/keepalive", {"ID": str(lease)})))
         except LeaseNotFound:
-            reply = {}
-        ttl = float(reply.get("result", {}).get("TTL", -1))
+            ttl = 0.0
         if ttl <= 0:
             self.lease_gone(lease)
             return 0.0
@@ -203,6 +237,7 @@ class EtcdSession(Session):
     def close(self) -> None:
         with self._lock:
             lease, self._lease = self._lease, None
+            self._orphans.clear()  # the revoke deletes them; if it fails they expire with it
         if lease is not None:
             self._revoke(lease)
 
@@ -211,25 +246,29 @@ class EtcdSession(Session):
             self.backend.post("lease/revoke", {"ID": str(lease)})
 
 
-def _renewal(c: EtcdCandidacy, lease: int, ttl: float, gone: set[EtcdCandidacy]) -> Renewal:
-    if c.leading and c.lease != lease:
-        return c.lost(LostReason.EXPIRED)  # it led on an earlier lease of this session
-    if c in gone:
-        return c.lost(LostReason.TAKEN)
-    return Renewal(ttl if c.leading else None, None)
+def _renewal(
+    c: EtcdCandidacy, asked: Tenure | None, lease: int, ttl: float, gone: set[Tenure]
+) -> Renewal:
+    if asked is None or c.tenure() != asked:
+        return Renewal(None, None)  # it did not lead when asked, or leads another tenure now
+    if asked.lease != lease:
+        return c.lost(asked, LostReason.EXPIRED)  # it led on an earlier lease of this session
+    if asked in gone:
+        return c.lost(asked, LostReason.TAKEN)
+    return Renewal(ttl, None)
 
 
-def _vanished(backend: EtcdBackend, leaders: list[EtcdCandidacy]) -> set[EtcdCandidacy]:
-    """The leaders whose key no longer has their create revision (one transaction)."""
+def _vanished(backend: EtcdBackend, leaders: list[Tenure]) -> set[Tenure]:
+    """The tenures whose key no longer has their create revision (one transaction)."""
     if not leaders:
         return set()
-    compare = [same_revision(c.key, c.token) for c in leaders]
+    compare = [same_revision(t.key, t.token) for t in leaders]
     reply = backend.post("kv/txn", {"compare": compare, "success": [], "failure": []})
     if reply.get("succeeded"):
         return set()
     gone = set()
-    for candidacy in leaders:
-        check = backend.post("kv/txn", {"compare": [same_revision(candidacy.key, candidacy.token)]})
+    for tenure in leaders:
+        check = backend.post("kv/txn", {"compare": [same_revision(tenure.key, tenure.token)]})
         if not check.get("succeeded"):
-            gone.add(candidacy)
+            gone.add(tenure)
     return gone

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ from .etcd_transport import (
     LeaseNotFound,
     b64,
     by_create,
+    candidates,
     same_revision,
     seconds_left,
     unb64,
@@ -28,6 +28,15 @@ if TYPE_CHECKING:
     from .etcd import EtcdSession
 
 log = logging.getLogger("leaselect")
+
+
+@dataclass(frozen=True)
+class Tenure:
+    """What a leading candidacy leads with: a keep-alive's answer applies to this alone."""
+
+    lease: int
+    key: str
+    token: int
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,9 @@ class EtcdCandidacy(Candidacy):
         self._predecessor: _Predecessor | None = None
         self._expiry: ExpiryProbe | None = None  # of the leader's lease, while we are next
         self._since: float | None = None  # sent of our first campaign since (re)joining
-        self._watch = DeleteWatch(self.backend.transport)
+        self._watch = DeleteWatch(self.backend.transport, self.backend.clock)
 
     def campaign(self, sent: float) -> Grant | Waiting:
-        self._watch.reset()
         if self._since is None:
             self._since = sent
         for _ in range(2):
@@ -74,7 +82,6 @@ class EtcdCandidacy(Candidacy):
                 return self._register(lease, ttl, anchor)
             except LeaseNotFound:
                 self.session.lease_gone(lease)
-                self._watch.reset()
         return Waiting(None)
 
     def _register(self, lease: int, ttl: float, anchor: float) -> Grant | Waiting:
@@ -87,7 +94,8 @@ class EtcdCandidacy(Candidacy):
         keys = [unb64(kv["key"]) for kv in queue]
         if self.key not in keys:  # not registered yet, or our key is gone: (re-)create it
             reply = self.backend.post("kv/txn", self._register_txn(lease))
-            queue = reply["responses"][-1]["response_range"].get("kvs", [])
+            directory = self.backend.election_prefix(self.name)
+            queue = candidates(directory, reply["responses"][-1]["response_range"].get("kvs", []))
             keys, revision = [unb64(kv["key"]) for kv in queue], int(reply["header"]["revision"])
             if self.key not in keys:
                 raise LeaseNotFound("our key vanished with the lease")
@@ -112,9 +120,9 @@ class EtcdCandidacy(Candidacy):
 
     def _queue(self) -> tuple[list[Json], int]:
         """Every candidate key of this election by create revision: a read, no raft write."""
-        request = {**by_create(self.backend.election_prefix(self.name)), "keys_only": True}
-        reply = self.backend.post("kv/range", request)
-        return reply.get("kvs", []), int(reply["header"]["revision"])
+        directory = self.backend.election_prefix(self.name)
+        reply = self.backend.post("kv/range", {**by_create(directory), "keys_only": True})
+        return candidates(directory, reply.get("kvs", [])), int(reply["header"]["revision"])
 
     def _register_txn(self, lease: int) -> Json:
         value = json.dumps({"identity": self.identity, "metadata": self.metadata})
@@ -148,16 +156,17 @@ class EtcdCandidacy(Candidacy):
         predecessor = self._predecessor
         if predecessor is None:
             return
-        deadline = time.monotonic() + timeout
+        clock = self.backend.clock
+        deadline = clock.now() + timeout
         while True:
-            now = time.monotonic()
+            now = clock.now()
             due = deadline
             probe_at = self._next_probe(predecessor, now)
             if probe_at is not None:
                 due = min(due, probe_at)
             if self._watch.wait(predecessor.key, predecessor.watch_from, due - now):
                 return
-            if time.monotonic() >= deadline or self._probe(predecessor):
+            if clock.now() >= deadline or self._probe(predecessor):
                 return
 
     def _next_probe(self, predecessor: _Predecessor, now: float) -> float | None:
@@ -168,9 +177,9 @@ class EtcdCandidacy(Candidacy):
     def _probe(self, predecessor: _Predecessor) -> bool:
         """Ask the leader's lease's TTL; delete its key once expired. True if it was deleted."""
         try:
-            sent = time.monotonic()
+            sent = self.backend.clock.now()
             reply = self.backend.post("lease/timetolive", {"ID": str(predecessor.lease)})
-            received = time.monotonic()
+            received = self.backend.clock.now()
             if self._expiry is None:
                 self._expiry = ExpiryProbe(int(reply.get("grantedTTL", 0)))
             self._expiry.observe(sent, received, seconds_left(reply))
@@ -187,25 +196,36 @@ class EtcdCandidacy(Candidacy):
             return False
 
     def resign(self) -> None:
-        was_registered = bool(self.key) and self.token > 0
+        """Leave the election: a fresh key next time, and the old one deleted for sure.
+
+        The next campaign registers a new key (new nonce), so a tenure after this one gets a
+        new create revision even if the old key still lives; the old key is forsaken to the
+        session, which deletes it before extending the shared lease again. The key is deleted
+        even if we never learnt its revision: a registration whose reply was lost may have
+        created it (its name is ours alone, so the plain delete touches nothing else).
+        """
+        key = self.key
         self.leading = False
         self._since = None
         self.backend.owned.pop((self.name, self.token), None)
-        if not was_registered:
-            return
-        delete = {"request_delete_range": {"key": b64(self.key)}}
-        self.backend.post(
-            "kv/txn", {"compare": [same_revision(self.key, self.token)], "success": [delete]}
-        )
         self.token = 0
-        self._predecessor = None
+        self._predecessor, self._expiry = None, None
+        self.nonce, self.key, self.lease = secrets.token_hex(4), "", None
+        if key:
+            self.session.forsake(key)
 
     def interrupt(self) -> None:
         self._watch.interrupt()
 
-    def lost(self, reason: LostReason) -> Renewal:
-        """This candidacy's renewal once its key is gone."""
-        if not self.leading:
+    def tenure(self) -> Tenure | None:
+        """The tenure this candidacy leads now, or None."""
+        if not self.leading or self.lease is None:
+            return None
+        return Tenure(self.lease, self.key, self.token)
+
+    def lost(self, tenure: Tenure | None, reason: LostReason) -> Renewal:
+        """This candidacy's renewal once the key of ``tenure`` (asked about) is gone."""
+        if tenure is None or self.tenure() != tenure:
             return Renewal(None, None)
         self.leading = False
         self.backend.owned.pop((self.name, self.token), None)

@@ -37,7 +37,12 @@ class _Probe:
 
 
 class ExpiryProbe:
-    """Brackets one lease's expiry on our monotonic clock and says when it has passed."""
+    """Brackets one lease's expiry and says when it has passed.
+
+    Times are read from a clock that counts through a host suspend (``CLOCK_BOOTTIME``): the
+    spacing rule bounds real elapsed time between two answers, and a clock that stopped while
+    the host slept would let a renewal in between go unseen.
+    """
 
     def __init__(self, granted: int) -> None:
         self.granted = granted

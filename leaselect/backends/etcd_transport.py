@@ -59,6 +59,15 @@ def by_create(directory: str) -> Json:
     }
 
 
+def candidates(directory: str, kvs: list[Json]) -> list[Json]:
+    """The entries of ``kvs`` that are candidate keys of ``directory`` itself.
+
+    A range over ``<prefix>/<name>/`` also covers the keys of another backend whose prefix is
+    ``<prefix>/<name>`` (nested prefixes); our candidate keys never hold a further ``/``.
+    """
+    return [kv for kv in kvs if "/" not in unb64(kv["key"])[len(directory) :]]
+
+
 def same_revision(key: str, revision: int) -> Json:
     """A txn comparison: ``key`` still has create revision ``revision``."""
     return {
@@ -74,6 +83,20 @@ def seconds_left(reply: Json) -> int:
     longer knows the lease. The JSON gateway omits zero fields, so a lease in its last second
     answers with no ``TTL`` at all (reading that as "gone" disabled the expiry proof)."""
     return int(reply.get("TTL", 0))
+
+
+def granted_seconds(reply: Json) -> int:
+    """The ``TTL`` of a LeaseKeepAlive reply: seconds granted, 0 if etcd no longer knows the
+    lease (the JSON omits a zero TTL). The gateway reports a stream error inside an HTTP 200
+    reply as ``{"error": ...}`` without ``result``: that says nothing about the lease, so it is
+    ``BackendUnavailable`` (retried), never "lease gone"."""
+    if "result" not in reply:
+        error = reply.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        if message and "lease not found" in message:
+            return 0
+        raise BackendUnavailable(f"etcd keep-alive failed: {message or 'no result in reply'}")
+    return int(reply["result"].get("TTL", 0))
 
 
 class Transport:
@@ -205,6 +228,8 @@ def _configure_tls(session: requests.Session, options: dict[str, str]) -> None:
 
 def _short(exc: BaseException) -> str:
     text = str(getattr(exc, "detail_text", None) or exc)  # etcd3gw keeps its message there
+    if "CERTIFICATE_VERIFY_FAILED" in text and "mismatch" in text:
+        return "TLS: the server certificate is for another host name than the URL's"
     if "CERTIFICATE_VERIFY_FAILED" in text:
         return "TLS: the server certificate is not trusted by the configured CA"
     for marker in ("Connection refused", "timed out", "Connection reset", "Name or service"):

@@ -3,6 +3,11 @@
 The gateway streams watch events as JSON lines over a long POST. The watch starts at a given
 revision so a delete that happened between our read and the watch is replayed, not missed. The
 caller's thread blocks in the socket read; ``interrupt`` shuts the socket down from any thread.
+
+Every watch requires a leader (etcd's ``WithRequireLeader``, the gRPC metadata ``hasleader``,
+which the gateway takes from the ``Grpc-Metadata-Hasleader`` header): a member that loses its
+leader (cut off from its peers) cancels the watch about three election timeouts later instead
+of keeping it open and silent, and the waiter campaigns again through another endpoint.
 """
 
 from __future__ import annotations
@@ -10,26 +15,24 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 
 import requests
 
+from ..clock import SYSTEM_CLOCK, Clock
 from .etcd_transport import CONNECT_TIMEOUT, Transport, b64
+
+REQUIRE_LEADER = {"Grpc-Metadata-Hasleader": "true"}
 
 
 class DeleteWatch:
     """Waits for one key's DELETE event; reusable, one wait at a time."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, clock: Clock = SYSTEM_CLOCK) -> None:
         self._transport = transport
+        self._clock = clock
         self._lock = threading.Lock()
         self._response: requests.Response | None = None
         self._interrupted = False
-
-    def reset(self) -> None:
-        """Forget interrupts that came before now."""
-        with self._lock:
-            self._interrupted = False
 
     def interrupt(self) -> None:
         """Make the current (or the next) ``wait`` return now."""
@@ -43,10 +46,14 @@ class DeleteWatch:
         """Return once ``key`` is deleted at or after ``start_revision``, or after ``timeout``.
 
         True if it returned early: the delete, an interrupt or a broken stream (campaign now).
+        An interrupt that came while no wait was running ends the next wait at once: it is
+        consumed by the wait it stops, never forgotten (a campaign between the two is not told).
         """
+        if self._consume_interrupt():
+            return True
         if timeout <= 0:
             return False
-        deadline = time.monotonic() + timeout
+        deadline = self._clock.now() + timeout
         client = self._transport.client
         body = {
             "create_request": {
@@ -57,7 +64,11 @@ class DeleteWatch:
         }
         try:
             response = self._transport.session.post(
-                client.get_url("watch"), json=body, stream=True, timeout=(CONNECT_TIMEOUT, timeout)
+                client.get_url("watch"),
+                json=body,
+                stream=True,
+                timeout=(CONNECT_TIMEOUT, timeout),
+                headers=REQUIRE_LEADER,
             )
         except requests.RequestException:
             return True  # the next campaign reports the failure and fails over
@@ -66,23 +77,31 @@ class DeleteWatch:
             interrupted = self._interrupted
         try:
             if not interrupted:
-                _read_until_delete(response, deadline)
+                _read_until_delete(response, deadline, self._clock)
         finally:
             with self._lock:
                 self._response = None
             response.close()
-        return interrupted or time.monotonic() < deadline
+        return self._consume_interrupt() or self._clock.now() < deadline
+
+    def _consume_interrupt(self) -> bool:
+        with self._lock:
+            interrupted, self._interrupted = self._interrupted, False
+        return interrupted
 
 
-def _read_until_delete(response: requests.Response, deadline: float) -> None:
+def _read_until_delete(response: requests.Response, deadline: float, clock: Clock) -> None:
     try:
         for line in response.iter_lines():
             if not line.strip():
                 continue
-            result = json.loads(line).get("result", {})
+            message = json.loads(line)
+            if "error" in message:  # e.g. "etcdserver: no leader", inside an HTTP 200 stream
+                return
+            result = message.get("result", {})
             if result.get("events") or result.get("canceled") or "error" in result:
                 return
-            if time.monotonic() >= deadline:
+            if clock.now() >= deadline:
                 return
     except (requests.RequestException, OSError, ValueError, AttributeError):
         return  # timeout, interrupt or a broken stream: the caller campaigns again

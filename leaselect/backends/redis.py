@@ -25,7 +25,15 @@ from ..backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
 from ..errors import BackendUnavailable, ConfigError, LeaselectError
 from ..lease import Leader, LostReason
 from ..urls import StoreUrl
-from .redis_client import MAX_BLOCK, RedisSettings, make_pools, mapped_errors, pop_wake, settings
+from .redis_client import (
+    MAX_BLOCK,
+    RedisSettings,
+    check_eviction,
+    make_pools,
+    mapped_errors,
+    pop_wake,
+    settings,
+)
 from .redis_scripts import ACQUIRE, ADVANCE_MARK, KEEP_ALIVE, RELEASE
 
 MIN_TTL = 0.01
@@ -34,19 +42,21 @@ ERROR_BACKOFF = 0.5  # seconds a failed blocking pop waits before the next campa
 
 
 class RedisBackend(Backend):
-    """``redis://[user:password@]host:port/db[?prefix=leaselect:&timeout=3]``.
+    """``redis://[user:password@]host:port/db[?prefix=leaselect:&timeout=3&allow_eviction=0]``.
 
     Also ``rediss://`` (TLS; redis-py's ``ssl_*`` query options) and ``unix:///path.sock``.
     The password may come from ``LEASELECT_REDIS_PASSWORD`` or ``REDIS_PASSWORD`` instead.
     """
 
     scheme = "redis"
+    max_ttl = 9.2e12  # SET PX: the expiry in ms (now + ttl) must fit a signed 64-bit integer
 
     def __init__(self, conf: RedisSettings) -> None:
         super().__init__()
         self.conf = conf
         self.prefix = conf.prefix
         self.closed = False
+        self._checked = False  # the server's eviction policy, once, at the first request
         pool, blocking_pool = make_pools(conf)
         self.client = redis.Redis(connection_pool=pool)
         self.blocking_pool = blocking_pool
@@ -65,6 +75,9 @@ class RedisBackend(Backend):
         if self.closed:
             raise BackendUnavailable(f"the redis backend {self.conf.redacted!r} is closed")
         with mapped_errors(self.conf.redacted):
+            if not self._checked:
+                check_eviction(self.client, self.conf)
+                self._checked = True
             yield
 
     def check_ttl(self, ttl: float) -> None:
@@ -111,6 +124,7 @@ class RedisSession(Session):
         super().__init__(ttl)
         self.backend = backend
         self.ttl_ms = max(1, round(ttl * 1000))
+        self.granted = self.ttl_ms / 1000  # what PX grants: whole milliseconds
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
         return RedisCandidacy(self, name, identity, metadata)
@@ -118,13 +132,17 @@ class RedisSession(Session):
     def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
         mine: list[RedisCandidacy] = [c for c in held if isinstance(c, RedisCandidacy)]
         keys: list[str] = []
-        args: list[str | int] = [self.ttl_ms, self.ttl_ms]
-        for c in mine:
+        args: list[str | int] = [self.ttl_ms]
+        asked = [c.renewing() for c in mine]
+        for c, nonce in zip(mine, asked, strict=True):
             keys += [c.keys.lease, c.keys.waiters]
-            args += [c.nonce if c.leading else "", c.waiter_id]
+            args += [nonce, c.waiter_id]
         with self.backend.talking():
             codes = self.backend.keep_alive_script(keys=keys, args=args)
-        return [c.renewed(int(code), self.ttl, sent) for c, code in zip(mine, codes, strict=True)]
+        return [
+            c.renewed(int(code), nonce, self.granted, sent)
+            for c, nonce, code in zip(mine, asked, codes, strict=True)
+        ]
 
 
 class _Keys:
@@ -151,7 +169,6 @@ class RedisCandidacy(Candidacy):
         self.nonce = secrets.token_hex(16)
         self.leading = False
         self._payload = json.dumps({"i": identity, "m": metadata}, separators=(",", ":"))
-        self._registered = False  # in the waiters set, as far as we know
         self._wake_by = 0.0  # time.monotonic() before which the holder's key cannot expire
         self._interrupted = threading.Event()
         self._blocked = threading.Event()
@@ -160,27 +177,19 @@ class RedisCandidacy(Candidacy):
 
     def campaign(self, sent: float) -> Grant | Waiting:
         handed, self._handed = self._handed, None
-        ttl = self.session.ttl
+        ttl = self.session.granted
         if handed is not None and handed.ttl >= ttl / 2 and sent - handed.anchor < ttl / 6:
-            self.leading, self._registered = True, False
+            self.leading = True
             return handed
         k = self.keys
         keys = [k.lease, k.token, k.waiters, k.wake, k.cands]
-        args: list[str | int] = [
-            self.nonce,
-            self.session.ttl_ms,
-            self._payload,
-            self.waiter_id,
-            self.session.ttl_ms,
-            "1" if self._registered else "0",
-        ]
+        args: list[str | int] = [self.nonce, self.session.ttl_ms, self._payload, self.waiter_id]
         asked = time.monotonic()
         with self.backend.talking():
             won, value, *score = self.backend.acquire_script(keys=keys, args=args)
-        self._registered = not won
         if won:
             self.leading = True
-            return Grant(int(value), self.session.ttl, sent)
+            return Grant(int(value), ttl, sent)
         self._scores.wrote(int(score[0]), sent)
         expires_in = max(int(value), 0) / 1000
         self._wake_by = asked + expires_in  # never later than the key's expiry
@@ -200,8 +209,7 @@ class RedisCandidacy(Candidacy):
             except LeaselectError:  # back off (interruptibly); the next campaign reports it
                 self._interrupted.wait(min(timeout, ERROR_BACKOFF))
                 return
-            if popped is not None and popped != b"i":
-                self._registered = False  # the releaser took us off the queue
+            if popped is not None and popped != b"i":  # the releaser took us off the queue
                 self._handed = self._grant(popped)
         finally:
             self._blocked.clear()
@@ -216,15 +224,23 @@ class RedisCandidacy(Candidacy):
         return None if anchor is None else Grant(token, px / 1000, anchor)
 
     def resign(self) -> None:
-        keys = [self.keys.lease, self.keys.waiters, self.keys.cands, self.keys.token]
-        args: list[str | int] = [self.nonce, self.waiter_id, self.keys.wake_prefix, WAKE_MS]
-        with self.backend.talking():
-            self.backend.release_script(keys=keys, args=args)
-        self.leading = self._registered = False
+        # A new nonce first, whatever the release's fate: a later campaign that found the old
+        # key alive (the release failed) must not re-adopt it and hand out its token again.
+        nonce, self.nonce = self.nonce, secrets.token_hex(16)
+        self.leading = False
         self._handed = None
         self._scores.clear()
-        self.nonce = secrets.token_hex(16)
         self._interrupted.clear()  # the elector interrupts before it resigns; start afresh
+        keys = [self.keys.lease, self.keys.waiters, self.keys.cands, self.keys.token]
+        args: list[str | int] = [
+            nonce,
+            self.waiter_id,
+            self.keys.wake_prefix,
+            WAKE_MS,
+            self.session.ttl_ms,
+        ]
+        with self.backend.talking():
+            self.backend.release_script(keys=keys, args=args)
 
     def interrupt(self) -> None:
         self._interrupted.set()
@@ -239,8 +255,15 @@ class RedisCandidacy(Candidacy):
         except Exception:  # the store is unreachable: the blocked BLPOP fails on its own
             pass
 
-    def renewed(self, code: int, ttl: float, sent: float) -> Renewal:
-        """The ``Renewal`` for one keep-alive result code (a request sent at ``sent``)."""
+    def renewing(self) -> str:
+        """What a keep-alive asks for this candidacy: our nonce if leading, else ''."""
+        return self.nonce if self.leading else ""
+
+    def renewed(self, code: int, asked: str, ttl: float, sent: float) -> Renewal:
+        """The ``Renewal`` for one keep-alive result ``code`` of a request sent at ``sent``
+        that asked ``asked`` (``renewing()`` then)."""
+        if asked != self.renewing():
+            return Renewal(None, None)  # a reply about an earlier tenure (or none): not ours now
         if code > 2:
             self._scores.wrote(code, sent)
         if code >= 2:

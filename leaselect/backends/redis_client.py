@@ -6,6 +6,7 @@ blocking pops, whose socket timeout exceeds the longest BLPOP we issue.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -22,8 +23,10 @@ from ..urls import StoreUrl, redact
 DEFAULT_PREFIX = "leaselect:"
 DEFAULT_TIMEOUT = 3.0
 MAX_BLOCK = 30.0  # the longest single BLPOP; a longer wait is several
+log = logging.getLogger("leaselect")
 PASSWORD_ENV = ("LEASELECT_REDIS_PASSWORD", "REDIS_PASSWORD")
-_OURS = ("prefix", "timeout")
+_OURS = ("prefix", "timeout", "allow_eviction")
+_YES = ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class RedisSettings:
     prefix: str
     timeout: float
     password: str | None
+    allow_eviction: bool = False  # accept a Redis whose maxmemory-policy can evict our keys
 
 
 def settings(url: StoreUrl) -> RedisSettings:
@@ -48,7 +52,12 @@ def settings(url: StoreUrl) -> RedisSettings:
     password = url.password
     if password is None:
         password = next((os.environ[k] for k in PASSWORD_ENV if os.environ.get(k)), None)
-    return RedisSettings(_strip_options(url.raw), url.redacted, prefix, timeout, password)
+    allow = url.options.get("allow_eviction", "0").lower()
+    if allow not in (*_YES, "0", "false", "no"):
+        raise ConfigError(f"redis allow_eviction= must be 1 or 0, got {allow!r}")
+    return RedisSettings(
+        _strip_options(url.raw), url.redacted, prefix, timeout, password, allow in _YES
+    )
 
 
 def _number(text: str | None, default: float, what: str) -> float:
@@ -93,6 +102,8 @@ def mapped_errors(where: str) -> Iterator[None]:
     """Turn redis-py errors raised inside into ``BackendUnavailable`` or ``ConfigError``."""
     try:
         yield
+    except ConfigError:
+        raise  # ours, raised inside (a ValueError, which the socket case below would take)
     except (redis.AuthenticationError, redis.exceptions.AuthorizationError) as exc:
         raise ConfigError(f"redis {where} refused our credentials: {redact(str(exc))}") from None
     except redis.exceptions.NoPermissionError as exc:
@@ -124,3 +135,30 @@ def pop_wake(pool: redis.ConnectionPool, key: str, timeout: float) -> bytes | No
     finally:
         pool.release(conn)
     return None if reply is None else bytes(reply[1])
+
+
+def check_eviction(client: redis.Redis, conf: RedisSettings) -> None:
+    """Refuse (``ConfigError``) a Redis that may evict our keys, unless ``allow_eviction``.
+
+    With ``maxmemory`` set, ``allkeys-*`` policies may evict the token counter and a live lease,
+    ``volatile-*`` policies a live lease (it has a TTL): a second leader while the first still
+    leads. A server that does not let us read its config (``CONFIG`` renamed or not permitted)
+    is accepted with a warning: tokens still never go back (the time floor of the scripts).
+    """
+    try:
+        found: dict[str, str] = client.config_get("maxmemory*")  # type: ignore[assignment]
+    except redis.ResponseError as exc:  # NOPERM, or an unknown (renamed) command
+        log.warning(
+            "redis %s: cannot read maxmemory-policy (%s); make sure it is noeviction",
+            conf.redacted,
+            exc,
+        )
+        return
+    policy = str(found.get("maxmemory-policy", "noeviction"))
+    if int(found.get("maxmemory", 0) or 0) == 0 or policy == "noeviction" or conf.allow_eviction:
+        return
+    raise ConfigError(
+        f"redis {conf.redacted} has maxmemory-policy {policy} with maxmemory set: it may evict "
+        "a live lease (two leaders) or the token counter; set maxmemory-policy noeviction, or "
+        "add allow_eviction=1 to the URL to accept that (tokens still never go back)"
+    )

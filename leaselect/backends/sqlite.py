@@ -1,30 +1,48 @@
 """The embedded backend: election among the processes of ONE host through a SQLite file.
 
 Local disk only (SQLite locking is unreliable on NFS). Lease times use CLOCK_BOOTTIME with the
-boot id (see ``hostclock``); tokens come from a per-election counter in the same file, so they
-strictly increase across tenures and survive restarts of every process. Waiters block on a
-datagram socket (see ``wakeup``): a release wakes the first live waiter at once; after a crash
-each waiter wakes when the lease's recorded expiry passes.
+boot id, and the store refuses processes of another time namespace (see ``hostclock``); tokens
+follow the rule of ``sqlite_tokens``; the files are private unless the URL says otherwise (see
+``sqlite_files``). Waiters block on a datagram socket (see ``wakeup``): a release wakes the
+queue in order at once; after a crash each waiter wakes when the lease's recorded expiry passes.
+
+Every transaction first checks that the path still names the file we opened. If the file was
+deleted or replaced, the backend reopens the path (with every check of a first open), and each
+lease held in the old file ends at its next renewal (reason ``unreachable``).
 """
 
 from __future__ import annotations
 
+import math
 import os
-import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from ..backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
+from ..backend import Backend, Candidacy, Renewal, Session
 from ..errors import BackendUnavailable, ConfigError
-from ..lease import Leader, LostReason
+from ..lease import Leader
 from ..urls import StoreUrl
-from .hostclock import boot_id, host_now, require_linux
-from .wakeup import Mailbox, send
+from .hostclock import boot_id, clock_domain, describe_domain, host_now, require_linux
+from .sqlite_candidacy import SqliteCandidacy, renew
+from .sqlite_files import (
+    ACCESS_OPTION,
+    Access,
+    FileId,
+    check_companions,
+    create_database,
+    current_id,
+    parse_access,
+    wake_directory,
+)
+from .wakeup import Mailbox, WakeDir
 
 MIN_TTL = 0.1
+DEFAULT_BUSY_TIMEOUT = 2.0
+MAX_BUSY_TIMEOUT = 3600.0
+OPTIONS = ("busy_timeout", ACCESS_OPTION)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lease (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, identity TEXT NOT NULL,
@@ -35,40 +53,49 @@ CREATE TABLE IF NOT EXISTS mark (
     PRIMARY KEY (name, mark));
 CREATE TABLE IF NOT EXISTS waiter (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, address TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
 class SqliteBackend(Backend):
-    """``sqlite:///absolute/path/to/file.db``."""
+    """``sqlite:///absolute/path/to/file.db[?access=owner|group|all][&busy_timeout=2]``."""
 
     scheme = "sqlite"
 
-    def __init__(self, path: str, busy_timeout: float = 2.0) -> None:
+    def __init__(
+        self, path: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, access: str | None = None
+    ) -> None:
         super().__init__()
         require_linux()
         self.path = path
+        self.busy_timeout = busy_timeout
+        self.access: Access = parse_access(access)
+        self.generation = 0  # bumped each time the path is reopened on another file
+        self.token_floor = 0  # the highest token this backend has seen in any file
         self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            _prepare(self._db, busy_timeout)
-        except sqlite3.Error as exc:
-            raise BackendUnavailable(f"cannot open sqlite store {path!r}: {exc}") from None
+        self._retired: list[WakeDir] = []
+        self._db, self._file, self.wake = self._open()
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> SqliteBackend:
         if url.hosts or not url.path or url.path == "/":
             raise ConfigError("sqlite URL must be sqlite:///path/to/file.db (three slashes)")
+        unknown = sorted(set(url.options) - set(OPTIONS))
+        if unknown:
+            raise ConfigError(
+                f"unknown sqlite URL option {unknown[0]!r}; valid options: {', '.join(OPTIONS)}"
+            )
+        if "\0" in url.path:
+            raise ConfigError("sqlite URL path must not contain a NUL byte")
         path = "/" + url.path.lstrip("/")  # sqlite:///tmp/x.db and sqlite:////tmp/x.db alike
-        return cls(os.path.normpath(path), float(url.options.get("busy_timeout", 2.0)))
+        return cls(os.path.normpath(path), _busy_timeout(url), url.options.get(ACCESS_OPTION))
 
     def check_ttl(self, ttl: float) -> None:
         if ttl < MIN_TTL:
             raise ConfigError(f"the sqlite backend needs ttl >= {MIN_TTL}s, got {ttl!r}")
 
     def observe(self, name: str) -> Leader | None:
-        with self.transaction() as db:
+        with self.reading() as db:
             row = db.execute(
                 "SELECT identity, token, metadata, boot, expires FROM lease WHERE name=?", (name,)
             ).fetchone()
@@ -89,19 +116,82 @@ class SqliteBackend(Backend):
         return True
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A serialized write transaction; store errors become ``BackendUnavailable``."""
-        with self._lock:
+    def transaction(self, busy: float | None = None) -> Iterator[sqlite3.Connection]:
+        """A serialized write transaction that waits at most ``busy`` seconds for the lock;
+        store errors become ``BackendUnavailable``."""
+        wait = self.busy_timeout if busy is None else min(busy, self.busy_timeout)
+        with self._lock, _mapped(self.path):
+            self._follow_file()
+            self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one snapshot, no write lock (WAL readers never block writers)."""
+        with self._lock, _mapped(self.path):
+            self._follow_file()
+            self._db.execute("BEGIN DEFERRED")
+            try:
+                yield self._db
+            finally:
                 self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise BackendUnavailable(f"sqlite store {self.path!r}: {exc}") from None
+
+    def new_mailbox(self) -> Mailbox:
+        """A wake-up socket in the store's ``-wake`` directory (recreated if someone removed it)."""
+        try:
+            return Mailbox(self.wake)
+        except FileNotFoundError:
+            wake = WakeDir(wake_directory(self.path, self.access), self.access.file_mode)
+            self._retired.append(self.wake)
+            self.wake = wake
+            return Mailbox(wake)
+
+    def saw_token(self, token: int) -> None:
+        """Remember ``token``: no token this backend hands out later is lower or equal."""
+        self.token_floor = max(self.token_floor, token)
+
+    def _follow_file(self) -> None:
+        """Reopen the path if it names another file than the one we opened (caller locks)."""
+        if current_id(self.path) == self._file:
+            return
+        db, self._file, wake = self._open()  # the old state stays usable if this fails
+        self._db.close()
+        if wake.identity == self.wake.identity:
+            wake.close()
+            wake = self.wake
+        else:
+            self._retired.append(self.wake)  # waiting mailboxes may still use it: closed last
+        self._db, self.wake = db, wake
+        self.generation += 1
+
+    def _open(self) -> tuple[sqlite3.Connection, FileId, WakeDir]:
+        try:
+            file = create_database(self.path, self.access)
+            db = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise BackendUnavailable(f"cannot open sqlite store {self.path!r}: {exc}") from None
+        try:
+            _prepare(db, self.busy_timeout)
+            check_companions(self.path, self.access)
+            if current_id(self.path) != file:
+                raise BackendUnavailable(f"sqlite store {self.path!r} was replaced while opening")
+            _claim_clock(db, self.path)
+            wake = WakeDir(wake_directory(self.path, self.access), self.access.file_mode)
+        except (OSError, sqlite3.Error) as exc:
+            db.close()
+            raise BackendUnavailable(f"cannot open sqlite store {self.path!r}: {exc}") from None
+        except BaseException:
+            db.close()
+            raise
+        return db, file, wake
 
     def _open_session(self, ttl: float) -> Session:
         return SqliteSession(self, ttl)
@@ -109,9 +199,36 @@ class SqliteBackend(Backend):
     def _close(self) -> None:
         with self._lock:
             self._db.close()
+            for wake in [*self._retired, self.wake]:
+                wake.close()
 
     def __repr__(self) -> str:
         return f"SqliteBackend({self.path!r})"
+
+
+@contextmanager
+def _mapped(path: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise BackendUnavailable(f"sqlite store {path!r}: {exc}") from None
+    except OSError as exc:
+        raise BackendUnavailable(f"sqlite store {path!r}: {exc}") from None
+
+
+def _busy_timeout(url: StoreUrl) -> float:
+    text = url.options.get("busy_timeout")
+    if text is None:
+        return DEFAULT_BUSY_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_BUSY_TIMEOUT:
+        raise ConfigError(
+            f"sqlite URL option busy_timeout must be seconds in [0, {MAX_BUSY_TIMEOUT:g}]"
+        )
+    return value
 
 
 def _prepare(db: sqlite3.Connection, busy_timeout: float) -> None:
@@ -130,6 +247,27 @@ def _prepare(db: sqlite3.Connection, busy_timeout: float) -> None:
             time.sleep(0.01)
 
 
+def _claim_clock(db: sqlite3.Connection, path: str) -> None:
+    """Record our clock domain in a store without one for this boot; refuse another domain."""
+    ours = clock_domain()
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key='clock'").fetchone()
+        if row is None or row[0].partition("/")[0] != boot_id():
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('clock', ?)", (ours,))
+        elif row[0] != ours:
+            raise ConfigError(
+                f"sqlite store {path!r} is used from another time namespace "
+                f"({describe_domain(row[0])}; this process: {describe_domain(ours)}): lease times "
+                "would mean different instants. The embedded store serves one time namespace; "
+                "run every contender in the same one, or use a networked store"
+            )
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 class SqliteSession(Session):
     """Leases of one TTL in a SQLite store."""
 
@@ -141,102 +279,7 @@ class SqliteSession(Session):
         return SqliteCandidacy(self, name, identity, metadata)
 
     def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
-        with self.backend.transaction() as db:
-            return [_renew(db, c, self.ttl) for c in held]  # type: ignore[arg-type]
-
-
-def _renew(db: sqlite3.Connection, candidacy: SqliteCandidacy, ttl: float) -> Renewal:
-    if not candidacy.leading:
-        return Renewal(None, None)
-    now = host_now()
-    updated = db.execute(
-        "UPDATE lease SET expires=? WHERE name=? AND holder=? AND boot=? AND expires>?",
-        (now + ttl, candidacy.name, candidacy.holder, boot_id(), now),
-    ).rowcount
-    if updated:
-        return Renewal(ttl)
-    candidacy.leading = False
-    owner = db.execute("SELECT holder FROM lease WHERE name=?", (candidacy.name,)).fetchone()
-    taken = owner is not None and owner[0] != candidacy.holder
-    return Renewal(None, LostReason.TAKEN if taken else LostReason.EXPIRED)
-
-
-class SqliteCandidacy(Candidacy):
-    """One process's place in one election of a SQLite store."""
-
-    def __init__(self, session: SqliteSession, name: str, identity: str, metadata: str) -> None:
-        super().__init__(name, identity, metadata)
-        self.session = session
-        self.holder = secrets.token_hex(16)
-        self.leading = False
-        self._mailbox = Mailbox()
-
-    def campaign(self, sent: float) -> Grant | Waiting:
-        self._mailbox.drain()
-        with self.session.backend.transaction() as db:
-            now = host_now()
-            row = db.execute(
-                "SELECT holder, boot, expires FROM lease WHERE name=?", (self.name,)
-            ).fetchone()
-            if row is not None and row[0] != self.holder and row[1] == boot_id() and row[2] > now:
-                db.execute(
-                    "INSERT OR IGNORE INTO waiter (name, address) VALUES (?, ?)",
-                    (self.name, self._mailbox.address),
-                )
-                return Waiting(row[2] - now)
-            token = self._take(db, now)
-        return Grant(token, self.session.ttl, sent)
-
-    def _take(self, db: sqlite3.Connection, now: float) -> int:
-        db.execute("DELETE FROM waiter WHERE address=?", (self._mailbox.address,))
-        db.execute(
-            "INSERT INTO counter (name, token) VALUES (?, 1) "
-            "ON CONFLICT(name) DO UPDATE SET token = token + 1",
-            (self.name,),
-        )
-        (token,) = db.execute("SELECT token FROM counter WHERE name=?", (self.name,)).fetchone()
-        db.execute(
-            "INSERT OR REPLACE INTO lease VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                self.name,
-                self.holder,
-                self.identity,
-                self.metadata,
-                token,
-                boot_id(),
-                now + self.session.ttl,
-            ),
-        )
-        self.leading = True
-        return int(token)
-
-    def wait(self, waiting: Waiting, timeout: float) -> None:
-        if waiting.expires_in is not None:
-            timeout = min(timeout, waiting.expires_in + 0.001)
-        self._mailbox.wait(timeout)
-
-    def resign(self) -> None:
-        with self.session.backend.transaction() as db:
-            db.execute("DELETE FROM lease WHERE name=? AND holder=?", (self.name, self.holder))
-            db.execute("DELETE FROM waiter WHERE address=?", (self._mailbox.address,))
-            free = db.execute("SELECT 1 FROM lease WHERE name=?", (self.name,)).fetchone() is None
-            queue = db.execute(
-                "SELECT address FROM waiter WHERE name=? ORDER BY seq", (self.name,)
-            ).fetchall()
-            self.leading = False
-            self.holder = secrets.token_hex(16)
-        if free:
-            self._wake_first([address for (address,) in queue])
-
-    def _wake_first(self, addresses: list[str]) -> None:
-        dead = []
-        for address in addresses:
-            if send(address):
-                break
-            dead.append(address)
-        if dead:
-            with self.session.backend.transaction() as db:
-                db.executemany("DELETE FROM waiter WHERE address=?", [(a,) for a in dead])
-
-    def interrupt(self) -> None:
-        self._mailbox.interrupt()
+        # a renewal waits for a locked store at most ttl/6, so a store locked past the lease's
+        # end is reported as failed renewals (lost: unreachable), not as a silent expiry
+        with self.backend.transaction(busy=self.ttl / 6) as db:
+            return [renew(db, c, self.ttl) for c in held]  # type: ignore[arg-type]

@@ -39,6 +39,7 @@ class ZooKeeperBackend(Backend):
     """A ZooKeeper ensemble reached through one kazoo client."""
 
     scheme = "zk"
+    max_ttl = MAX_TTL  # the servers' maxSessionTimeout may be lower: checked at connect
 
     def __init__(self, config: ClientConfig) -> None:
         super().__init__()

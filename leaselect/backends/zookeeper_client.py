@@ -112,7 +112,9 @@ def _tls(url: StoreUrl) -> dict[str, Any]:
         if {"ca", "cert", "key"} & options.keys():
             raise ConfigError("ca/cert/key options need the zks:// scheme (TLS)")
         return {}
-    tls: dict[str, Any] = {"use_ssl": True, "verify_certs": options.get("verify", "1") != "0"}
+    verify = options.get("verify", "1") != "0"
+    # kazoo checks the certificate's host name only when asked (its default is off)
+    tls: dict[str, Any] = {"use_ssl": True, "verify_certs": verify, "check_hostname": verify}
     for option, kwarg in (("ca", "ca"), ("cert", "certfile"), ("key", "keyfile")):
         if option in options:
             tls[kwarg] = options[option]

@@ -1,12 +1,18 @@
-"""``python -m leaselect.cli.guard --parent PID -- CMD...``: the command's bodyguard.
+"""``python guard.py --parent PID -- CMD...``: the command's bodyguard.
 
 Standard library only, so ``leaselect run`` starts it as a plain script (``python -I -S
 guard.py``) without importing leaselect: the command starts ~0.1 s sooner.
 
-The guard runs in its own process group, dies with its parent (``PR_SET_PDEATHSIG``), adopts
-orphaned descendants (``PR_SET_CHILD_SUBREAPER``) and, whenever it ends, kills every process left
-in its group or below it, so no part of the command outlives its lease. It exits with the
-command's exit status (128 + N when the command died of signal N).
+The guard runs in its own session, dies with its parent (``PR_SET_PDEATHSIG``), adopts orphaned
+descendants (``PR_SET_CHILD_SUBREAPER``) and, whenever it ends, SIGKILLs every descendant (found
+by walking parent links in ``/proc``, so a process in its own session is found too) and reaps
+them all, so no part of the command outlives its lease. Signals from ``leaselect run``:
+
+- SIGTERM: forwarded to every descendant (the command and whatever it started);
+- SIGUSR2: kill every descendant now and exit (the supervisor's hard stop);
+- SIGUSR1 (the parent-death signal): the same, when ``leaselect run`` died.
+
+It exits with the command's exit status (128 + N when the command died of signal N).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import sys
 from types import FrameType
 
 PARENT_DIED = signal.SIGUSR1
+KILL_NOW = signal.SIGUSR2
 EXIT_BAD_USAGE = 2
 EXIT_KILLED = 128 + signal.SIGKILL
 PR_SET_PDEATHSIG = 1
@@ -44,12 +51,11 @@ def become_subreaper() -> None:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def _stray_processes() -> list[int]:
-    """Live processes of our group, or re-parented to us, other than ourselves."""
-    me, group = os.getpid(), os.getpgrp()
-    found: list[int] = []
+def _parents(zombies: bool = False) -> dict[int, int]:
+    """pid -> parent pid of every live process (and zombie, if ``zombies``)."""
+    found: dict[int, int] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
+        if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
@@ -57,31 +63,58 @@ def _stray_processes() -> list[int]:
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        state, ppid, pgrp = fields[0], int(fields[1]), int(fields[2])
-        if state != "Z" and (pgrp == group or ppid == me):
-            found.append(int(entry))
+        if zombies or fields[0] != "Z":
+            found[int(entry)] = int(fields[1])
     return found
 
 
+def descendants(root: int, skip: frozenset[int] = frozenset()) -> list[int]:
+    """Live descendants of ``root`` (children first), not entering the subtrees of ``skip``."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in _parents().items():
+        children.setdefault(ppid, []).append(pid)
+    found: list[int] = []
+    todo = [pid for pid in children.get(root, []) if pid not in skip]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(p for p in children.get(pid, []) if p not in skip)
+    return found
+
+
+def children(parent: int) -> list[int]:
+    """Direct children of ``parent``, zombies included (to be reaped)."""
+    return [pid for pid, ppid in _parents(zombies=True).items() if ppid == parent]
+
+
+def signal_all(pids: list[int], signum: int) -> None:
+    """Send ``signum`` to each of ``pids`` that still exists."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
 def kill_all() -> None:
-    """SIGKILL every stray process and reap until we have no children left."""
+    """SIGKILL every descendant and reap until we have no children left."""
     while True:
-        for pid in _stray_processes():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        signal_all(descendants(os.getpid()), signal.SIGKILL)
         try:
             os.waitpid(-1, 0)
         except ChildProcessError:
             return
 
 
-def _on_parent_death(signum: int, frame: FrameType | None) -> None:
+def _kill_and_exit(signum: int, frame: FrameType | None) -> None:
     kill_all()
     os._exit(EXIT_KILLED)
 
 
+def _forward(signum: int, frame: FrameType | None) -> None:
+    signal_all(descendants(os.getpid()), signum)
+
+
 def _ignore(signum: int, frame: FrameType | None) -> None:
-    """The supervisor signals the whole group; the command decides, the guard stays."""
+    """Not ours to act on: ``leaselect run`` decides when the command stops."""
 
 
 def _status_code(status: int) -> int:
@@ -90,23 +123,28 @@ def _status_code(status: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _child_setup() -> None:
+def _child_setup(guard: int) -> None:
     set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != guard:  # the guard died before the signal was armed
+        os._exit(EXIT_KILLED)
 
 
 def supervise(parent: int, command: list[str]) -> int:
     """Arm the kernel hooks, run ``command``, and clean up after it."""
-    signal.signal(PARENT_DIED, _on_parent_death)
+    signal.signal(PARENT_DIED, _kill_and_exit)
+    signal.signal(KILL_NOW, _kill_and_exit)
     set_parent_death_signal(PARENT_DIED)
     if os.getppid() != parent:
         return EXIT_KILLED
     become_subreaper()
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(signal.SIGTERM, _forward)
+    for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _ignore)
+    me = os.getpid()
     try:
-        child = subprocess.Popen(command, preexec_fn=_child_setup)
+        child = subprocess.Popen(command, preexec_fn=lambda: _child_setup(me))
     except OSError as exc:
-        print(f"leaselect: cannot start {command[0]!r}: {exc.strerror}", file=sys.stderr)
+        print(f"leaselect: error: cannot start {command[0]!r}: {exc.strerror}", file=sys.stderr)
         return 127
     while True:
         pid, status = os.waitpid(-1, 0)

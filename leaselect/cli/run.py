@@ -1,8 +1,13 @@
 """``leaselect run NAME -- CMD``: run a command only while this process leads.
 
-The command starts when we are elected. It gets SIGTERM ``grace`` seconds before the local
-deadline (reached only when renewals stall) and SIGKILL at the deadline; a lease taken by
-someone else kills it at once. After a tenure we campaign again unless ``--once``.
+The start rule: the command starts only while this process leads, is not in jeopardy and has
+more than ``grace`` seconds left before its local deadline. So once it was stopped for jeopardy
+or loss, it starts again only in a new tenure, or after renewals recovered with more than
+``grace`` left (never again and again under a lease about to end: the restart storm).
+
+A running command gets SIGTERM ``grace`` seconds before the local deadline (reached only when
+renewals stall) and SIGKILL at the deadline; a lease taken by someone else kills it at once.
+After a tenure we campaign again unless ``--once``.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import re
 import signal
 import threading
 from dataclasses import dataclass
@@ -17,16 +23,21 @@ from types import FrameType
 
 from ..clock import SYSTEM_CLOCK
 from ..elector import Elector
+from ..errors import ConfigError
 from ..lease import Lease, LostReason
 from ..timing import Timing
 from .child import Child
+from .config import CREDENTIALS
 
 log = logging.getLogger("leaselect.cli")
 
 MAX_DEFAULT_GRACE = 5.0
+KILL_BOUND = 0.5  # the guard must have killed everything this long after being told to
+
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
 HEALTHY_RUN = 10.0
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 @dataclass(frozen=True)
@@ -41,11 +52,16 @@ class RunOptions:
     metadata: str | None = None
     grace: float | None = None
     once: bool = False
+    keep_credentials: bool = False
 
     def stop_grace(self) -> float:
         """The grace, validated against the TTL (default min(ttl / 5, 5 s))."""
         grace = min(self.ttl / 5, MAX_DEFAULT_GRACE) if self.grace is None else self.grace
-        return Timing(ttl=self.ttl, stop_grace=grace).stop_grace
+        try:
+            return Timing(ttl=self.ttl, stop_grace=grace).stop_grace
+        except ConfigError as exc:  # name the options the user typed
+            text = re.sub(r"\bttl\b", "--ttl", str(exc).replace("stop_grace", "--grace"))
+            raise ConfigError(text) from None
 
 
 class Ending(enum.Enum):
@@ -65,6 +81,7 @@ class Runner:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.signals = 0
+        self.interrupted = False
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._on_signal)
         self.elector = Elector(
@@ -83,11 +100,12 @@ class Runner:
         self.wake.set()
 
     def _on_lost(self, lease: Lease, reason: LostReason) -> None:
-        log.info("lost token %d: %s", lease.token, reason.value)
+        log.warning("lost %r token %d: %s", lease.name, lease.token, reason.value)
         self.wake.set()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)
+        self.interrupted = self.interrupted or signum == signal.SIGINT
         self.signals += 1
         self.stopping.set()
         self.wake.set()
@@ -104,29 +122,39 @@ class Runner:
                     break
                 code, ending = self._tenure(lease)
                 if ending is Ending.STOPPED:
-                    return code if self.options.once else 0
+                    break
                 if self.options.once:
                     return code
                 if ending is Ending.EXITED:
                     self._pause_after_exit()
-            return code if self.options.once else 0
+            if self.options.once:
+                return code
+            return EXIT_INTERRUPTED if self.interrupted else 0
         finally:
             self.elector.close()
 
     def _await_lease(self) -> Lease | None:
+        """The lease once the start rule allows a start; None when asked to stop."""
         while not self.stopping.is_set():
             self.wake.clear()
             lease = self.elector.lease
-            if lease is not None:
+            if lease is None:
+                self.wake.wait()  # woken by on_elected (or a signal)
+                continue
+            now = SYSTEM_CLOCK.now()
+            if not self.elector.in_jeopardy and lease.deadline - now > self.grace:
                 return lease
-            self.wake.wait()
+            # leading, but in jeopardy or too close to the deadline: wait for on_lost, or look
+            # again for renewals that recovered (there is no callback for a recovery)
+            SYSTEM_CLOCK.wait(self.wake, max(self.grace / 4, 0.01))
         return None
 
     def _tenure(self, lease: Lease) -> tuple[int, Ending]:
-        log.info("elected with token %d: starting %s", lease.token, self.options.command[0])
+        log.info("leading with token %d: starting %s", lease.token, self.options.command[0])
         child = Child(self.options.command, self._child_env(lease), self.wake)
         started = SYSTEM_CLOCK.now()
         hard_stop: float | None = None
+        killed_at: float | None = None
         while not child.done.is_set():
             self.wake.clear()
             now = SYSTEM_CLOCK.now()
@@ -138,7 +166,10 @@ class Runner:
                 child.terminate()
             if now >= kill_at:
                 child.kill()
-            SYSTEM_CLOCK.wait(self.wake, _next_wait(child, term_at, kill_at, now))
+                killed_at = now if killed_at is None else killed_at
+                if now >= killed_at + KILL_BOUND:
+                    child.force()
+            SYSTEM_CLOCK.wait(self.wake, _next_wait(child, term_at, kill_at, killed_at, now))
         return child.code or 0, self._ending(lease, child, started)
 
     def _ending(self, lease: Lease, child: Child, started: float) -> Ending:
@@ -146,7 +177,11 @@ class Runner:
         if self.stopping.is_set():
             return Ending.STOPPED
         if now >= lease.deadline or child.terminated:
-            log.info("command stopped after losing the lease (exit %s)", child.code)
+            log.warning(
+                "command stopped (exit %s); it starts again in a new tenure or once renewals "
+                "recover with more than --grace left",
+                child.code,
+            )
             return Ending.LOST
         log.info("command exited with %s while leading: releasing", child.code)
         if now - started >= HEALTHY_RUN:
@@ -164,6 +199,9 @@ class Runner:
 
     def _child_env(self, lease: Lease) -> dict[str, str]:
         env = dict(os.environ)
+        if not self.options.keep_credentials:
+            for key in CREDENTIALS:
+                env.pop(key, None)
         env.update(
             LEASELECT_NAME=lease.name,
             LEASELECT_TOKEN=str(lease.token),
@@ -172,9 +210,13 @@ class Runner:
         return env
 
 
-def _next_wait(child: Child, term_at: float, kill_at: float, now: float) -> float | None:
-    if child.killed:
+def _next_wait(
+    child: Child, term_at: float, kill_at: float, killed_at: float | None, now: float
+) -> float | None:
+    if child.forced:
         return None
+    if killed_at is not None:
+        return max(0.0, killed_at + KILL_BOUND - now)
     return max(0.0, (kill_at if child.terminated else term_at) - now)
 
 

@@ -36,9 +36,9 @@ def test_stalled_renewals_stop_the_child_by_the_deadline(tmp_path: Path) -> None
     runner = start(
         "run", "svc", "--url", f"sqlite:///{db}", "--ttl", str(TTL), "--grace", str(GRACE), *cmd
     )
-    lock = sqlite3.connect(db, isolation_level=None)
+    assert eventually(lambda: log.exists() and "start" in log.read_text())
+    lock = sqlite3.connect(db, isolation_level=None)  # after leaselect created it private
     try:
-        assert eventually(lambda: log.exists() and "start" in log.read_text())
         pid = int(log.read_text().split()[1])
         lock.execute("BEGIN EXCLUSIVE")  # every renewal now fails: jeopardy
         locked_at = _now()

@@ -16,7 +16,13 @@ def test_status_without_leader_exits_3(tmp_path: Path) -> None:
     assert (text.returncode, text.stdout.strip()) == (3, "svc: no leader")
     js = cli("status", "svc", "--json", "--url", url)
     assert js.returncode == 3
-    assert json.loads(js.stdout) == {"name": "svc", "leader": None}
+    assert json.loads(js.stdout) == {
+        "name": "svc",
+        "leader": None,
+        "token": None,
+        "metadata": None,
+        "expires_in": None,
+    }
 
 
 def test_status_shows_the_leader(tmp_path: Path) -> None:

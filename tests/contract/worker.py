@@ -3,6 +3,9 @@
 python -m tests.contract.worker URL NAME TTL MODE [ARGS]
   rounds HOLD N: N times acquire, hold HOLD seconds, release.
   hold: acquire once and keep leading until killed.
+  exit: acquire once, then let the interpreter exit without releasing.
+  sigterm: acquire once and keep leading until a signal ends the process.
+  A last argument "keep" creates the elector with release_on_exit=False.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ def rounds(elector: leaselect.Elector, hold: float, count: int) -> None:
 
 def main() -> None:
     url, name, ttl, mode, *args = sys.argv[1:]
-    elector = leaselect.Elector(url, name, ttl=float(ttl))
+    if args[-1:] == ["keep"]:
+        elector = leaselect.Elector(url, name, ttl=float(ttl), release_on_exit=False)
+    else:
+        elector = leaselect.Elector(url, name, ttl=float(ttl))
     emit("ready")
     if mode == "rounds":
         rounds(elector, float(args[0]), int(args[1]))
@@ -42,6 +48,8 @@ def main() -> None:
         lease = elector.acquire(timeout=60)
         assert lease is not None
         emit("elected", token=lease.token)
+        if mode == "exit":
+            return  # no release, no close: the interpreter's exit must release
         time.sleep(3600)
     elector.close()
 

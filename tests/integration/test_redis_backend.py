@@ -96,7 +96,7 @@ def test_a_release_hands_the_lease_over_so_the_next_leader_needs_no_round_trip(
     while waiter.lease is None and time.monotonic() < deadline:
         time.sleep(0.001)
     lease = waiter.lease
-    assert lease is not None and lease.token == first.token + 1
+    assert lease is not None and lease.token > first.token
     pttl = redis.Redis.from_url(url).pttl(f"leaselect:{{{name}}}:lease") / 1000
     now = time.clock_gettime(time.CLOCK_BOOTTIME)
     assert lease.deadline <= now + pttl, "the handed lease outlives our belief in it"
@@ -120,7 +120,7 @@ def test_a_handed_lease_with_an_unknown_anchor_is_confirmed_by_a_round_trip(
     waiter.wait(waiting, 2.0)
     confirmed = waiter.campaign(3.0)
     assert isinstance(confirmed, Grant)
-    assert (confirmed.token, confirmed.anchor) == (held.token + 1, 3.0)
+    assert confirmed.token > held.token and confirmed.anchor == 3.0
     waiter.resign()
 
 
@@ -158,7 +158,7 @@ def test_resign_then_campaign_again(backend: RedisBackend, name: str) -> None:
     candidacy.resign()
     assert backend.observe(name) is None
     second = candidacy.campaign(3.0)
-    assert isinstance(second, Grant) and second.token == first.token + 1
+    assert isinstance(second, Grant) and second.token > first.token
     candidacy.resign()
 
 
@@ -267,7 +267,7 @@ def unix_redis(tmp_path: Path) -> Iterator[str]:
 def test_unix_socket_url(unix_redis: str, name: str) -> None:
     elector = leaselect.Elector(unix_redis, name, ttl=1.0, identity="sock")
     lease = elector.acquire(timeout=5)
-    assert lease is not None and lease.token == 1
+    assert lease is not None and lease.token > 0
     seen = elector.leader()
     assert seen is not None and seen.identity == "sock"
     elector.close()

@@ -65,7 +65,7 @@ def test_restart_without_persistence_loses_the_lease_by_the_local_deadline(
     rival = leaselect.Elector(url, name, ttl=TTL)
     second = rival.acquire(timeout=10)
     assert second is not None
-    assert second.token == 1  # the counter died with the data: why fencing needs persistence
+    assert second.token > lease.token  # the counter died with the data; the time floor holds
     rival.close()
     holder.elector.close()
 

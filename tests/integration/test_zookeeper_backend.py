@@ -67,6 +67,7 @@ def test_url_options_chroot_root_credentials_and_tls(monkeypatch: pytest.MonkeyP
     assert tls == {
         "use_ssl": True,
         "verify_certs": True,
+        "check_hostname": True,
         "ca": "/ca.pem",
         "certfile": "/c.pem",
         "keyfile": "/k.pem",

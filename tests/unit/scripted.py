@@ -30,6 +30,11 @@ class ScriptedBackend(Backend):
         self.evidence_age = 0.0  # > 0: renewals are proved by a round trip sent this long ago
         self.campaigns = 0
         self.lock = threading.Lock()
+        self.session_errors: list[Exception] = []  # raised by the next session opens, in turn
+        self.campaign_errors: list[Exception] = []  # raised by the next campaigns, in turn
+        self.campaign_gate: threading.Event | None = None  # campaigns block until it is set
+        self.repeat_token = False  # grant the last token again (an adapter bug to survive)
+        self.events: list[str] = []  # "session closed", in order with whatever tests add
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> ScriptedBackend:
@@ -40,6 +45,8 @@ class ScriptedBackend(Backend):
         return None if holder is None else Leader(holder.identity, self.token, "", None)
 
     def _open_session(self, ttl: float) -> Session:
+        if self.session_errors:
+            raise self.session_errors.pop(0)
         return ScriptedSession(self, ttl)
 
 
@@ -59,6 +66,9 @@ class ScriptedSession(Session):
         if backend.mode == "block":
             backend.unblock.wait(30)
         return [self._renewal(c, sent) for c in held]
+
+    def close(self) -> None:
+        self.backend.events.append("session closed")
 
     def _renewal(self, candidacy: Candidacy, sent: float) -> Renewal:
         if candidacy is not self.backend.holder:
@@ -80,10 +90,16 @@ class ScriptedCandidacy(Candidacy):
         backend = self.session.backend
         with backend.lock:
             backend.campaigns += 1
+            gate = backend.campaign_gate
+            if backend.campaign_errors:
+                raise backend.campaign_errors.pop(0)
+        if gate is not None:
+            gate.wait(30)
+        with backend.lock:
             if backend.holder not in (None, self):
                 return Waiting(None)
             backend.holder = self
-            backend.token += 1
+            backend.token += 0 if backend.repeat_token and backend.token else 1
             return Grant(backend.token, self.session.ttl, sent)
 
     def wait(self, waiting: Waiting, timeout: float) -> None:

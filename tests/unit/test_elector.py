@@ -3,70 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
-import pytest
-
-from leaselect import Elector, Lease, LostReason
+from leaselect import Elector, Lease
 from leaselect.backend import Candidacy
+from leaselect.lease import LostReason
 from leaselect.testing import FakeClock
+from tests.unit.driving import (
+    DEADLINE_AFTER,
+    SETTLE,
+    TTL,
+    Recorder,
+    advance_until_renewed,
+    wait_for,
+)
 from tests.unit.scripted import ScriptedBackend
-
-TTL = 9.0  # renew every 3 s; margin 0.9 s; deadline = sent + 9 * 0.99 / 1.01 - 0.9
-DEADLINE_AFTER = TTL * 0.99 / 1.01 - 0.9
-SETTLE = 5.0  # real seconds a background thread gets to react (only reached on failure)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int, LostReason | None]] = []
-        self.lost = threading.Event()
-
-    def elected(self, lease: Lease) -> None:
-        self.calls.append(("elected", lease.token, None))
-
-    def on_lost(self, lease: Lease, reason: LostReason) -> None:
-        self.calls.append(("lost", lease.token, reason))
-        self.lost.set()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def backend() -> ScriptedBackend:
-    return ScriptedBackend()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def elector(backend: ScriptedBackend, clock: FakeClock, recorder: Recorder) -> Iterator[Elector]:
-    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected,
-                      on_lost=recorder.on_lost)
-    yield elector
-    backend.unblock.set()
-    elector.close()
-
-
-def advance_until_renewed(clock: FakeClock, backend: ScriptedBackend, seconds: float) -> None:
-    before = backend.keep_alives
-    clock.advance(seconds)
-    assert wait_for(lambda: backend.keep_alives > before)
-
-
-def wait_for(condition: object) -> bool:
-    done = threading.Event()
-    for _ in range(int(SETTLE / 0.01)):
-        if condition():  # type: ignore[operator]
-            return True
-        done.wait(0.01)
-    return False
 
 
 def test_is_leader_turns_false_at_the_deadline_while_the_renewal_is_stuck(

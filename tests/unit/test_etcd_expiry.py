@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
 
+from leaselect.backends.etcd import EtcdBackend, EtcdSession
 from leaselect.backends.etcd_expiry import MIN_GRANTED, ExpiryProbe
+from leaselect.backends.etcd_transport import Transport
+from leaselect.errors import BackendUnavailable
+from leaselect.urls import parse
 
 
 class Primary:
@@ -96,3 +101,43 @@ def test_short_leases_and_unknown_leases_are_left_to_etcd() -> None:
     probe = ExpiryProbe(5)
     probe.observe(0.0, 0.01, -1)
     assert probe.gone and probe.next_probe(0.0) is None
+
+
+# -- what a keep-alive reply says about the lease -------------------------------------------
+# Replies as etcd 3.4's gateway sends them (HTTP 200): a renewal; a lease etcd no longer knows
+# (TTL 0, which the JSON omits); a stream error reported inside the 200 body.
+RENEWED = {"result": {"header": {"revision": "7"}, "ID": "42", "TTL": "5"}}
+UNKNOWN = {"result": {"header": {"revision": "7"}, "ID": "42"}}
+STREAM_ERROR = {"error": {"grpc_code": 14, "http_code": 503, "message": "etcdserver: no leader"}}
+NOT_FOUND = {"error": {"grpc_code": 5, "message": "etcdserver: requested lease not found"}}
+
+
+@pytest.mark.parametrize(
+    ("reply", "ttl", "forgotten"),
+    [
+        (RENEWED, 5.0, False),
+        (UNKNOWN, 0.0, True),
+        (STREAM_ERROR, None, False),
+        (NOT_FOUND, 0.0, True),
+    ],
+)
+def test_a_keep_alive_reply_without_a_result_is_a_failure_not_a_lost_lease(
+    monkeypatch: pytest.MonkeyPatch, reply: dict[str, object], ttl: float | None, forgotten: bool
+) -> None:
+    """Main read any reply without ``result.TTL`` as "lease gone": a stream error made every
+    leader of the session step down and every waiter re-register."""
+    backend = EtcdBackend(Transport(parse("etcd://127.0.0.1:1")))
+    session = backend.session(5.0)
+    assert isinstance(session, EtcdSession)
+    grants = itertools.count(42)
+    monkeypatch.setattr(backend, "post", lambda path, body: {"ID": str(next(grants)), "TTL": "5"})
+    lease, _, _ = session.lease(0.0)
+    monkeypatch.setattr(backend, "post", lambda path, body: reply)
+    if ttl is None:
+        with pytest.raises(BackendUnavailable, match="no leader"):
+            session.refresh(lease, 1.0)
+    else:
+        assert session.refresh(lease, 1.0) == ttl
+    monkeypatch.setattr(backend, "post", lambda path, body: {"ID": str(next(grants)), "TTL": "5"})
+    assert (session.lease(2.0)[0] != lease) is forgotten
+    backend.close()

@@ -34,16 +34,18 @@ def test_metadata_is_bounded() -> None:
 
 
 def test_parse_multi_host_url_with_credentials_and_options() -> None:
-    url = parse("etcd://alice:s3cr%40t@h1:2379,h2,[::1]:2381/pre/fix?ca=/x.pem")
+    url = parse("etcds://alice:s3cr%40t@h1:2379,h2,[::1]:2381/pre/fix?ca=/x.pem")
     assert url.hosts == (("h1", 2379), ("h2", None), ("::1", 2381))
     assert (url.username, url.password, url.path) == ("alice", "s3cr@t", "/pre/fix")
     assert url.options == {"ca": "/x.pem"}
     assert "s3cr" not in repr(url) and "s3cr" not in url.redacted
 
 
-def test_redact_hides_passwords_anywhere_in_text() -> None:
-    text = "failed to reach redis://user:hunter2@db:6379/0 and zk://u:pw@h:1/x"
-    assert redact(text) == "failed to reach redis://user:***@db:6379/0 and zk://u:***@h:1/x"
+def test_redact_hides_passwords_of_parsed_urls_anywhere_in_text() -> None:
+    parse("redis://user:hunter2@db:6379/0")
+    parse("zk://u:pw-zk@h:1/x")
+    text = "failed to reach redis://user:hunter2@db:6379/0 and zk://u:pw-zk@h:1/x (pw-zk)"
+    assert redact(text) == "failed to reach redis://user:***@db:6379/0 and zk://u:***@h:1/x (***)"
 
 
 @pytest.mark.parametrize(

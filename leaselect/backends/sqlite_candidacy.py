@@ -1,0 +1,202 @@
+"""One process's place in one election of the embedded store: campaign, wait, renew, resign.
+
+A waiter registers a wake-up socket (see ``wakeup``) in the ``waiter`` table, in FIFO order. A
+wake-up is a hint: the waiter first reads the lease without the write lock (a flood of wake-ups
+costs cheap reads, never a lock the leader's renewals would wait for) and takes the write lock
+only when the lease looks free or it is not queued yet. A release wakes every queued waiter
+with its rank (rank ``k`` campaigns after ``k * HANDOVER_STEP``), so one stopped or dead waiter
+cannot stall a hand-over; a waiter no process listens for any more is dropped from the queue.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from typing import TYPE_CHECKING
+
+from ..backend import Candidacy, Grant, Renewal, Waiting
+from ..lease import LostReason
+from .hostclock import boot_id, host_now
+from .sqlite_tokens import next_token, wall_microseconds
+from .wakeup import HANDOVER_STEP, Delivery, Mailbox, send
+
+if TYPE_CHECKING:
+    from .sqlite import SqliteBackend, SqliteSession
+
+_LEASE = "SELECT holder, boot, expires, token FROM lease WHERE name=?"
+
+
+class SqliteCandidacy(Candidacy):
+    """One process's place in one election of a SQLite store."""
+
+    def __init__(self, session: SqliteSession, name: str, identity: str, metadata: str) -> None:
+        super().__init__(name, identity, metadata)
+        self.session = session
+        self.holder = secrets.token_hex(16)
+        self.leading = False
+        self.generation = -1  # the backend generation (file) our lease lives in
+        self._mailbox: Mailbox | None = None
+        self._mailbox_generation = -1
+        self._mailbox_lock = threading.Lock()
+        self._interrupted = threading.Event()
+
+    @property
+    def backend(self) -> SqliteBackend:
+        return self.session.backend
+
+    def campaign(self, sent: float) -> Grant | Waiting:
+        mailbox = self._mailbox
+        if mailbox is not None:
+            mailbox.drain()
+        queued = self._still_queued()
+        if queued is not None:
+            return queued
+        with self.backend.transaction() as db:
+            now = host_now()
+            row = db.execute(_LEASE, (self.name,)).fetchone()
+            if self._held_by_other(row, now):
+                self.backend.saw_token(row[3])
+                db.execute(
+                    "INSERT OR IGNORE INTO waiter (name, address) VALUES (?, ?)",
+                    (self.name, self._open_mailbox().name),
+                )
+                return Waiting(row[2] - now)
+            token = self._take(db, now)
+        self._close_mailbox()  # a leader waits for nothing
+        return Grant(token, self.session.ttl, sent)
+
+    def _still_queued(self) -> Waiting | None:
+        """Waiting again, from a read without the write lock, if someone else leads and we are
+        queued in the current file; else None (take the write lock)."""
+        mailbox, generation = self._mailbox, self._mailbox_generation
+        if mailbox is None or generation != self.backend.generation:
+            return None
+        with self.backend.reading() as db:
+            row = db.execute(_LEASE, (self.name,)).fetchone()
+            queued = db.execute("SELECT 1 FROM waiter WHERE address=?", (mailbox.name,)).fetchone()
+        now = host_now()
+        if queued is None or generation != self.backend.generation:
+            return None
+        if not self._held_by_other(row, now):
+            return None
+        self.backend.saw_token(row[3])
+        return Waiting(row[2] - now)
+
+    def _held_by_other(self, row: tuple[str, str, float, int] | None, now: float) -> bool:
+        return row is not None and row[0] != self.holder and row[1] == boot_id() and row[2] > now
+
+    def _take(self, db: sqlite3.Connection, now: float) -> int:
+        mailbox = self._mailbox
+        if mailbox is not None:
+            db.execute("DELETE FROM waiter WHERE address=?", (mailbox.name,))
+        counter = db.execute("SELECT token FROM counter WHERE name=?", (self.name,)).fetchone()
+        token = next_token(
+            int(counter[0]) if counter else 0, self.backend.token_floor, wall_microseconds()
+        )
+        db.execute(
+            "INSERT INTO counter (name, token) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET token = excluded.token",
+            (self.name, token),
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO lease VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.name,
+                self.holder,
+                self.identity,
+                self.metadata,
+                token,
+                boot_id(),
+                now + self.session.ttl,
+            ),
+        )
+        self.backend.saw_token(token)
+        self.leading = True
+        self.generation = self.backend.generation
+        return token
+
+    def wait(self, waiting: Waiting, timeout: float) -> None:
+        if waiting.expires_in is not None:
+            timeout = min(timeout, waiting.expires_in + 0.001)
+        if not self._interrupted.is_set():
+            mailbox = self._mailbox
+            if mailbox is None:
+                self._interrupted.wait(timeout)
+            else:
+                rank = mailbox.wait(timeout)
+                if rank:  # later in the queue: give the ones before us a head start
+                    mailbox.wait(rank * HANDOVER_STEP)
+        self._interrupted.clear()
+
+    def resign(self) -> None:
+        mailbox = self._mailbox
+        with self.backend.transaction() as db:
+            db.execute("DELETE FROM lease WHERE name=? AND holder=?", (self.name, self.holder))
+            if mailbox is not None:
+                db.execute("DELETE FROM waiter WHERE address=?", (mailbox.name,))
+            free = db.execute("SELECT 1 FROM lease WHERE name=?", (self.name,)).fetchone() is None
+            queue = db.execute(
+                "SELECT address FROM waiter WHERE name=? ORDER BY seq", (self.name,)
+            ).fetchall()
+            self.leading = False
+            self.holder = secrets.token_hex(16)
+        self._close_mailbox()
+        if free:
+            self._wake_queue([address for (address,) in queue])
+
+    def _wake_queue(self, names: list[str]) -> None:
+        """Wake every live waiter with its rank; drop the dead ones from the queue."""
+        wake, dead, rank = self.backend.wake, [], 0
+        for name in names:
+            delivery = send(wake.address(name), rank)
+            if delivery == Delivery.SENT:
+                rank += 1
+            elif delivery == Delivery.GONE:
+                dead.append(name)
+        if dead:
+            with self.backend.transaction() as db:
+                db.executemany("DELETE FROM waiter WHERE address=?", [(a,) for a in dead])
+
+    def interrupt(self) -> None:
+        self._interrupted.set()
+        mailbox = self._mailbox
+        if mailbox is not None:
+            mailbox.interrupt()
+
+    def _open_mailbox(self) -> Mailbox:
+        with self._mailbox_lock:
+            generation = self.backend.generation
+            if self._mailbox is not None and self._mailbox_generation != generation:
+                self._mailbox.close()  # bound in the directory of a file we no longer use
+                self._mailbox = None
+            if self._mailbox is None:
+                self._mailbox = self.backend.new_mailbox()
+                self._mailbox_generation = generation
+            return self._mailbox
+
+    def _close_mailbox(self) -> None:
+        with self._mailbox_lock:
+            mailbox, self._mailbox = self._mailbox, None
+        if mailbox is not None:
+            mailbox.close()
+
+
+def renew(db: sqlite3.Connection, candidacy: SqliteCandidacy, ttl: float) -> Renewal:
+    """Extend ``candidacy``'s lease in the transaction ``db``."""
+    if not candidacy.leading:
+        return Renewal(None, None)
+    if candidacy.generation != candidacy.backend.generation:
+        candidacy.leading = False  # our lease was in a file that is gone: step down now
+        return Renewal(None, LostReason.UNREACHABLE)
+    now = host_now()
+    updated = db.execute(
+        "UPDATE lease SET expires=? WHERE name=? AND holder=? AND boot=? AND expires>?",
+        (now + ttl, candidacy.name, candidacy.holder, boot_id(), now),
+    ).rowcount
+    if updated:
+        return Renewal(ttl)
+    candidacy.leading = False
+    owner = db.execute("SELECT holder FROM lease WHERE name=?", (candidacy.name,)).fetchone()
+    taken = owner is not None and owner[0] != candidacy.holder
+    return Renewal(None, LostReason.TAKEN if taken else LostReason.EXPIRED)

@@ -1,0 +1,191 @@
+"""What a store URL may say, per scheme: its hosts or path, and every query option the adapters
+read (leaselect's own and those the client library takes from the URL), with their values.
+
+An unknown option is refused with the list of valid ones (a typo such as ``?timout=5`` must not
+be silently ignored). Each error is one ``ConfigError`` naming the parameter. The option lists
+follow the adapters: ``leaselect/backends/sqlite.py`` (``busy_timeout``, ``access``),
+``redis_client.py`` (``prefix``, ``timeout``, ``allow_eviction``; the rest goes to redis-py),
+``etcd.py`` and ``etcd_transport.py`` (``prefix``, ``timeout``, ``ca``, ``cert``, ``key``),
+``zookeeper_client.py`` (``root``, ``connect_timeout``, ``tick_time``, ``ca``, ``cert``,
+``key``, ``verify``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+
+from .errors import ConfigError
+
+log = logging.getLogger("leaselect")
+MAX_SECONDS = 3600.0  # the longest timeout option accepted
+SECRET_OPTIONS = frozenset({"password", "ssl_password"})
+
+
+def _seconds(zero_ok: bool) -> Callable[[str, str], None]:
+    def check(key: str, text: str) -> None:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        low_ok = value >= 0 if zero_ok else value > 0
+        if not (math.isfinite(value) and low_ok and value <= MAX_SECONDS):
+            lowest = "0" if zero_ok else "above 0"
+            raise ConfigError(
+                f"store URL option {key}= must be a number of seconds from {lowest} to "
+                f"{MAX_SECONDS:g}, got {text!r}"
+            )
+
+    return check
+
+
+def _one_of(*allowed: str) -> Callable[[str, str], None]:
+    def check(key: str, text: str) -> None:
+        if text not in allowed:
+            raise ConfigError(
+                f"store URL option {key}= must be one of {list(allowed)}, got {text!r}"
+            )
+
+    return check
+
+
+def _integer(low: int, high: int) -> Callable[[str, str], None]:
+    def check(key: str, text: str) -> None:
+        if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+            raise ConfigError(f"store URL option {key}= must be an integer from {low} to {high}")
+
+    return check
+
+
+def _text(key: str, text: str) -> None:
+    if not text or "\0" in text:
+        raise ConfigError(f"store URL option {key}= must not be empty or hold a NUL byte")
+
+
+def _secret(key: str, text: str) -> None:
+    if "\0" in text:
+        raise ConfigError(f"store URL option {key}= must not hold a NUL byte")
+
+
+_TICK = _integer(1, 2**31 - 1)  # milliseconds, as tickTime in zoo.cfg
+_BOOL = _one_of("true", "false", "1", "0", "yes", "no")
+_REDIS: dict[str, Callable[[str, str], None]] = {
+    "prefix": _text,
+    "timeout": _seconds(zero_ok=False),
+    "db": _integer(0, 2**31 - 1),
+    "username": _text,
+    "password": _secret,
+    "client_name": _text,
+    "protocol": _one_of("2", "3"),
+    "socket_keepalive": _BOOL,
+    "allow_eviction": _one_of("1", "true", "yes", "0", "false", "no"),
+}
+_REDIS_TLS: dict[str, Callable[[str, str], None]] = {
+    "ssl_cert_reqs": _one_of("none", "optional", "required"),
+    "ssl_check_hostname": _BOOL,
+    "ssl_ca_certs": _text,
+    "ssl_ca_path": _text,
+    "ssl_certfile": _text,
+    "ssl_keyfile": _text,
+    "ssl_password": _secret,
+    "ssl_ciphers": _text,
+}
+_TLS_FILES: dict[str, Callable[[str, str], None]] = {"ca": _text, "cert": _text, "key": _text}
+OPTIONS: dict[str, dict[str, Callable[[str, str], None]]] = {
+    "sqlite": {"busy_timeout": _seconds(zero_ok=True), "access": _one_of("owner", "group", "all")},
+    "redis": _REDIS,
+    "rediss": {**_REDIS, **_REDIS_TLS},
+    "unix": _REDIS,
+    "etcd": {"prefix": _text, "timeout": _seconds(zero_ok=False)},
+    "etcds": {"prefix": _text, "timeout": _seconds(zero_ok=False), **_TLS_FILES},
+    "zk": {"root": _text, "connect_timeout": _seconds(zero_ok=False), "tick_time": _TICK},
+    "zks": {
+        "root": _text,
+        "connect_timeout": _seconds(zero_ok=False),
+        "tick_time": _TICK,
+        "verify": _one_of("0", "1"),
+        **_TLS_FILES,
+    },
+}
+_HINTS = {
+    "socket_timeout": "leaselect sets it from timeout=",
+    "socket_connect_timeout": "leaselect sets it from timeout=",
+    "health_check_interval": "leaselect checks connections itself",
+    "retry_on_timeout": "a hidden retry could outlast the lease; leaselect retries itself",
+    "retry_on_error": "a hidden retry could outlast the lease; leaselect retries itself",
+}
+
+
+def check(
+    scheme: str,
+    hosts: tuple[tuple[str, int | None], ...],
+    path: str,
+    options: Mapping[str, str],
+) -> None:
+    """Refuse what ``scheme`` cannot use; unknown schemes are left to ``connect``."""
+    valid = OPTIONS.get(scheme)
+    if valid is None:
+        return
+    for key, value in options.items():
+        checker = valid.get(key)
+        if checker is None:
+            hint = f" ({_HINTS[key]})" if key in _HINTS else ""
+            raise ConfigError(
+                f"unknown option {key!r} in a {scheme}:// URL{hint}; valid options: "
+                f"{', '.join(sorted(valid))}"
+            )
+        checker(key, value)
+    _check_location(scheme, hosts, path, options)
+    _warn_unverified(scheme, options)
+
+
+_UNVERIFIED = {  # option -> the values that turn server verification off
+    ("rediss", "ssl_cert_reqs"): ("none", "optional"),
+    ("rediss", "ssl_check_hostname"): ("false", "0", "no"),
+    ("zks", "verify"): ("0",),
+}
+
+
+def _warn_unverified(scheme: str, options: Mapping[str, str]) -> None:
+    for (where, key), values in _UNVERIFIED.items():
+        if where == scheme and options.get(key) in values:
+            log.warning(
+                "%s://: %s=%s turns off checking the server's certificate or host name: "
+                "anyone on the network path can pose as the store",
+                scheme,
+                key,
+                options[key],
+            )
+
+
+def _check_location(
+    scheme: str,
+    hosts: tuple[tuple[str, int | None], ...],
+    path: str,
+    options: Mapping[str, str],
+) -> None:
+    if "\0" in path:
+        raise ConfigError(f"the path of a {scheme}:// URL must not hold a NUL byte")
+    if scheme == "sqlite":
+        return  # the adapter checks three slashes and an empty host
+    if scheme == "unix":
+        if hosts or not path.strip("/"):
+            raise ConfigError("a unix:// URL needs the socket's path: unix:///run/redis.sock")
+        return
+    if not hosts or any(not host for host, _ in hosts):
+        raise ConfigError(f"a {scheme}:// URL needs a host: {scheme}://HOST[:PORT]...")
+    if scheme in ("redis", "rediss"):
+        _check_redis_db(path, options)
+
+
+def _check_redis_db(path: str, options: Mapping[str, str]) -> None:
+    db = path.strip("/")
+    if not db:
+        return
+    if not (db.isascii() and db.isdigit()):
+        raise ConfigError(
+            f"the path of a redis URL is the db number (redis://HOST:PORT/0), got {db!r}"
+        )
+    if "db" in options and options["db"] != db:
+        raise ConfigError("a redis URL names two different dbs (the path and db=)")

@@ -1,0 +1,53 @@
+"""No descriptor leaks per elector of the embedded store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.test_sqlite_worker import Worker
+
+CYCLES = """
+import os, sys
+import leaselect
+
+url, name, cycles, waits = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def count():
+    return len(os.listdir("/proc/self/fd"))
+elector = leaselect.Elector(url, name + "-warm", ttl=1)
+elector.acquire(5)
+elector.close()
+shared = leaselect.connect(url)
+closed = []  # a closed elector that is still referenced must hold no descriptor
+before = count()
+for i in range(cycles):  # each elector leads, then closes
+    elector = leaselect.Elector(url if i % 2 else shared, name + "-free", ttl=1)
+    assert elector.acquire(5) is not None
+    elector.close()
+    closed.append(elector)
+for i in range(waits):  # each elector queues behind the held lease, gives up, closes
+    elector = leaselect.Elector(url if i % 2 else shared, name, ttl=1)
+    assert elector.acquire(0.05) is None
+    elector.close()
+    closed.append(elector)
+print(before, count(), flush=True)
+"""
+
+
+def test_no_descriptor_leaks_after_200_electors(tmp_path: Path, name: str) -> None:
+    url = f"sqlite:///{tmp_path}/leases.db"
+    holder = Worker(url, name, 5)
+    try:
+        assert holder.wait_for("elected", 10) is not None
+        out = subprocess.run(
+            [sys.executable, "-c", CYCLES, url, name, "200", "20"],
+            capture_output=True,
+            text=True,
+            timeout=100,
+            check=True,
+        ).stdout
+        before, after = map(int, out.split())
+        assert after <= before + 1, (before, after)
+    finally:
+        holder.stop()
