@@ -61,16 +61,7 @@ def net() -> Iterator[netns.Net | None]:
         made.close()
 
 
-MAIN_DEFECTS = pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 3: a contender whose on_lost raises SystemExit stops campaigning "
-    "(callbacks phase, every store); item 9: Redis eviction and a replaced SQLite file send "
-    "tokens back (not fixed on main yet)",
-)
-
-
 @pytest.mark.slow
-@MAIN_DEFECTS
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("store", [s for s in STORES if present(s)])
 def test_faults(store: str, tmp_path: Path, net: netns.Net | None) -> None:

@@ -40,6 +40,17 @@ class ModelClock:
         with self._lock:
             self._now += seconds
 
+    def set(self, when: float) -> None:
+        with self._lock:
+            self._now = max(self._now, when)
+
+    def next_due(self, until: float) -> float | None:
+        """The earliest waiter timeout after now and no later than ``until``."""
+        with self._lock:
+            due = [u for e, u in self.waiters.values()
+                   if u is not None and self._now < u <= until and not (e and e.is_set())]
+            return min(due, default=None)
+
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
         ident = threading.get_ident()
         with self._lock:
@@ -124,6 +135,16 @@ class Threads:
                 return None
             states.append((thread.ident, state))
         return tuple(sorted(states, key=lambda s: s[0]))
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` on, stopping at every waiter's timeout on the way and
+        settling there, so threads due at different times wake one after the other."""
+        target = self.clock.now() + seconds
+        while (due := self.clock.next_due(target)) is not None:
+            self.clock.set(due)
+            self.settle()
+        self.clock.set(target)
+        self.settle()
 
     def settle(self) -> None:
         """Return once every other thread is parked (the same state in 4 samples)."""

@@ -311,8 +311,7 @@ class ElectorModel(RuleBasedStateMachine):
 
     @rule(seconds=st.sampled_from([0.1, 0.3, 0.5, 1.0, TTL]))
     def advance(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-        self._step()
+        self._advance(seconds)
 
     @rule(
         lead=st.sampled_from([0.0, 0.3, 0.6]),
@@ -334,8 +333,8 @@ class ElectorModel(RuleBasedStateMachine):
         self._advance(then)
 
     def _advance(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-        self._step()
+        self.healthy = False
+        self.threads.advance(seconds)
 
     def _step(self) -> None:
         self.healthy = False
@@ -381,9 +380,8 @@ class ElectorModel(RuleBasedStateMachine):
         self.threads.settle()
         waited = 0.0
         while waited < LIVENESS_BOUND:
-            self.clock.advance(LIVENESS_STEP)
+            self.threads.advance(LIVENESS_STEP)
             waited += LIVENESS_STEP
-            self.threads.settle()
             self.check()
         wanting = [
             s for s in self.subjects
@@ -399,8 +397,7 @@ class ElectorModel(RuleBasedStateMachine):
         for s in list(self.subjects):
             self._spawn(s, "close")
         self.threads.settle()
-        self.clock.advance(TTL)
-        self.threads.settle()
+        self.threads.advance(TTL)
         self.check()
         for thread in self.users:
             thread.join(USER_JOIN)
@@ -416,8 +413,7 @@ class ElectorModel(RuleBasedStateMachine):
         """With every request answered, a started leader's lease is renewed: it never ends."""
         since = self.clock.now()
         for _ in range(int(STABLE_WINDOW / LIVENESS_STEP)):
-            self.clock.advance(LIVENESS_STEP)
-            self.threads.settle()
+            self.threads.advance(LIVENESS_STEP)
             self.check()
         ended = [(t, i, r.value) for t, i, r in self.losses if t >= since and i == leader.index]
         assert not ended and leader.elector.is_leader, (

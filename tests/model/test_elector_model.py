@@ -5,9 +5,8 @@
 seeded, and shrinks a failure to its shortest form. A failure prints its steps as code and a
 ``@reproduce_failure`` blob. The ``replay_*`` tests are shrunk failing examples kept as code.
 
-Tests marked ``xfail(strict=True)`` catch a defect of tool issue 12 that is not fixed on this
-branch yet; when the fix lands the test passes, strict xfail turns that into a failure, and the
-marker is to be removed.
+Each test names the defect of tool issue 12 it caught on main at 9250b6f (see docs/faults.md);
+all pass since the fixes.
 """
 
 from __future__ import annotations
@@ -58,60 +57,53 @@ def run(families: frozenset[str], name: str, examples: int) -> None:
     run_state_machine_as_test(machine(families, name), settings=chosen)
 
 
-LONG_ONLY = pytest.mark.skipif(
-    PROFILE is CI,
-    reason="finds its defect only after more examples than the CI budget (its replay_* test "
-    "pins the defect in CI); run with LEASELECT_HYPOTHESIS_PROFILE=long",
-)
-
-
-def xfail(item: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 12 {item} (not fixed on main yet)")
-
-
 @pytest.mark.timeout(TIMEOUT)
 def test_delayed_reordered_replies_early_expiry_raising_callbacks_release() -> None:
-    run(frozenset({RAISE, RELEASE}), "DelaysAndRelease", 30)
+    run(frozenset({RAISE, RELEASE}), "DelaysAndRelease", 25)
 
 
-@xfail("item 8: a re-adopted key gives a new tenure the previous tenure's token")
-@LONG_ONLY
 @pytest.mark.timeout(TIMEOUT)
 def test_lost_requests_and_replies() -> None:
-    run(frozenset({LOSSES, RAISE}), "Losses", 30)
+    """Caught on 9250b6f: issue 12 item 8: a re-adopted key gives a new tenure the previous
+    tenure's token.
+    """
+    run(frozenset({LOSSES, RAISE}), "Losses", 10)
 
 
-@xfail("item 1: the campaign thread dies on an exception outside its retry block")
 @pytest.mark.timeout(TIMEOUT)
 def test_campaign_and_session_errors() -> None:
-    run(frozenset({CAMPAIGN_ERRORS_F, RAISE}), "CampaignErrors", 40)
+    """Caught on 9250b6f: issue 12 item 1: the campaign thread dies on an exception outside
+    its retry block.
+    """
+    run(frozenset({CAMPAIGN_ERRORS_F, RAISE}), "CampaignErrors", 20)
 
 
-@xfail("item 3: a callback raising SystemExit kills the callback thread")
 @pytest.mark.timeout(TIMEOUT)
 def test_callbacks_raising_system_exit() -> None:
+    """Caught on 9250b6f: issue 12 item 3: a callback raising SystemExit kills the callback
+    thread.
+    """
     run(frozenset({EXIT, RAISE}), "CallbacksExit", 15)
 
 
-@xfail("items 4 and 5: the API called from inside callbacks (acquire in on_lost, close)")
-@LONG_ONLY
 @pytest.mark.timeout(TIMEOUT)
 def test_api_called_from_callbacks() -> None:
-    run(frozenset({API_IN_CALLBACKS, RELEASE, RAISE}), "ApiInCallbacks", 30)
+    """Caught on 9250b6f: issue 12 items 4 and 5: the API called from inside callbacks
+    (acquire in on_lost, close).
+    """
+    run(frozenset({API_IN_CALLBACKS, RELEASE, RAISE}), "ApiInCallbacks", 10)
 
 
-@xfail("item 5: use after close() is silent")
-@LONG_ONLY
 @pytest.mark.timeout(TIMEOUT)
 def test_use_after_close() -> None:
-    run(frozenset({AFTER_CLOSE, RELEASE, RAISE}), "UseAfterClose", 15)
+    """Caught on 9250b6f: issue 12 item 5: use after close() is silent."""
+    run(frozenset({AFTER_CLOSE, RELEASE, RAISE}), "UseAfterClose", 10)
 
 
-@xfail("items 1, 3, 4, 5, 8 (every family at once)")
-@LONG_ONLY
 @pytest.mark.timeout(TIMEOUT)
 def test_everything() -> None:
-    run(ALL, "Everything", 20)
+    """Caught on 9250b6f: issue 12 items 1, 3, 4, 5, 8 (every family at once)."""
+    run(ALL, "Everything", 10)
 
 
 # -- shrunk failing examples, kept as code ------------------------------------------------------
@@ -135,41 +127,49 @@ def replay(families: frozenset[str], count: int, actions: list[tuple[int, int]],
 
 # picks index into ["none", "raise", "exit", "acquire", "release", "start", "close"]
 # (the actions the family allows, in that order)
-@xfail("item 8: elected 1 -> lost 1 unreachable -> elected 1")
 def test_replay_readopted_token_after_a_cut() -> None:
+    """Caught on 9250b6f: issue 12 item 8: elected 1 -> lost 1 unreachable -> elected 1."""
     replay(frozenset({LOSSES}), 1, [(0, 0)],
            ["start(i=0)", "cut(lead=0.6, fate='lose_request', seconds=2.0, then=0.3)"])
 
 
-@xfail("item 1: session creation fails, the campaign thread dies, nobody ever leads")
 def test_replay_session_failure_kills_the_campaign() -> None:
+    """Caught on 9250b6f: issue 12 item 1: session creation fails, the campaign thread dies,
+    nobody ever leads.
+    """
     replay(frozenset({CAMPAIGN_ERRORS_F}), 1, [(0, 0)], ["session_fails()", "start(i=0)"])
 
 
-@xfail("item 1: a campaign raising OverflowError kills the campaign thread")
 def test_replay_campaign_overflow_kills_the_campaign() -> None:
+    """Caught on 9250b6f: issue 12 item 1: a campaign raising OverflowError kills the
+    campaign thread.
+    """
     replay(frozenset({CAMPAIGN_ERRORS_F}), 1, [(0, 0)],
            ["store_mode(mode='manual')", "start(i=0)", "campaign_raises(i=0, error='overflow')"])
 
 
-@xfail("item 3: SystemExit in on_lost kills the callback thread")
 def test_replay_system_exit_in_on_lost() -> None:
+    """Caught on 9250b6f: issue 12 item 3: SystemExit in on_lost kills the callback thread."""
     replay(frozenset({EXIT}), 1, [(0, 1)], ["start(i=0)", "advance(seconds=3.0)"])
 
 
-@xfail("item 4: acquire() inside on_lost deadlocks the campaign")
 def test_replay_acquire_inside_on_lost() -> None:
+    """Caught on 9250b6f: issue 12 item 4: acquire() inside on_lost deadlocks the campaign."""
     replay(frozenset({API_IN_CALLBACKS}), 1, [(0, 1)], ["start(i=0)", "advance(seconds=3.0)"])
 
 
-@xfail("item 5: start() after close() neither raises nor stays stopped")
 def test_replay_start_after_close() -> None:
+    """Caught on 9250b6f: issue 12 item 5: start() after close() neither raises nor stays
+    stopped.
+    """
     replay(frozenset({AFTER_CLOSE, RELEASE}), 1, [(0, 0)],
            ["stop(i=0, op='close')", "start(i=0)"])
 
 
-@xfail("item 2: release() whose join timed out, then start(): the lease is never renewed")
 def test_replay_release_then_start_leaves_the_lease_unrenewed() -> None:
+    """Caught on 9250b6f: issue 12 item 2: release() whose join timed out, then start(): the
+    lease is never renewed.
+    """
     replay(frozenset({RELEASE}), 1, [(0, 0)], [
         "store_mode(mode='manual')", "start(i=0)", "stop(i=0, op='release')",
         "advance(seconds=1.5)",  # the keeper's keep-alive waits too
@@ -179,8 +179,9 @@ def test_replay_release_then_start_leaves_the_lease_unrenewed() -> None:
     ])
 
 
-@xfail("items 4 and 5: acquire() in on_lost during close(): a tenure after close, on_lost "
-       "without on_elected")
 def test_replay_acquire_in_on_lost_during_close() -> None:
+    """Caught on 9250b6f: issue 12 items 4 and 5: acquire() in on_lost during close(): a
+    tenure after close, on_lost without on_elected.
+    """
     replay(frozenset({API_IN_CALLBACKS, RELEASE}), 1, [(0, 1)],
            ["start(i=0)", "stop(i=0, op='close')", "advance(seconds=3.0)"])
