@@ -193,13 +193,14 @@ class ElectorModel(RuleBasedStateMachine):
         if s.in_flight:
             s.ambiguous = True
         s.in_flight += 1
-        closed_before = s.closed
+        closed_before = s.closed  # close() returned: start/acquire must raise
+        closing = s.closing  # close() was called: they may raise
         self._note(f"e{s.index} {op}({'' if timeout is None else timeout})")
         try:
             self._invoke(s, op, timeout, closed_before)
             self._note(f"e{s.index} {op} returned")
         except LeaselectError:
-            if not closed_before:
+            if not closing:
                 raise
         finally:
             s.in_flight -= 1
