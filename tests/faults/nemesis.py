@@ -148,6 +148,7 @@ def db_file_replaced(cluster: Cluster) -> Fault | None:
     path = path[1:] if path.startswith("//") else path
     fresh = f"{path}.fresh"
     sqlite3.connect(fresh).close()
+    os.chmod(fresh, 0o600)  # private, as leaselect creates it (else it refuses the file)
     start = time.monotonic()
     os.replace(fresh, path)
     cluster.spawn()  # a process that opens the database now sees the new file
