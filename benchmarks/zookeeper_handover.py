@@ -7,7 +7,7 @@ Handover: two processes alternate (a new pair per block, blocks interleaved by r
 land on different servers); the time from "releasing" in one to "elected" in the other.
 Crash failover: a waiter's "elected" after the holder is killed with SIGKILL, as a ratio to the
 session timeout. Servers expire sessions in tickTime buckets, so the kills are spread evenly over
-a second (the tickTime of backends/zookeeper), the same offsets for every recipe. Times are
+a second (several ticks of backends/zookeeper), the same offsets for every recipe. Times are
 CLOCK_BOOTTIME, shared by every process of the host.
 Run it under ``flock /tmp/leaselect-bench.lock`` when other timing-sensitive jobs share the host.
 """

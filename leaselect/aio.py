@@ -14,8 +14,10 @@ then release, the first one's tenure).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import inspect
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -28,6 +30,11 @@ from .errors import ElectionTimeout, LeaseLost
 from .lease import Leader, Lease, LostReason
 from .machine import Effect, Lost
 from .runner import AlreadyRunning
+
+log = logging.getLogger("leaselect")
+
+_NAMES = ("on_elected", "on_lost", "on_jeopardy")
+_LOOP_CHECK = 1.0  # seconds between checks that the loop still runs while a callback is awaited
 
 AsyncOnElected = Callable[[Lease], "Awaitable[None] | None"]
 AsyncOnLost = Callable[[Lease, LostReason], "Awaitable[None] | None"]
@@ -69,7 +76,9 @@ class _DeadlineGuard:
 class AsyncElector:
     """``Elector`` for asyncio: same options, awaitable blocking calls, loop-side callbacks.
 
-    Callbacks (plain functions or coroutine functions) run in the event loop in order. Options
+    Callbacks (plain functions or coroutine functions) run in the event loop one at a time, each
+    (with its coroutine) finished before the next starts, and the elector campaigns again only
+    once ``on_lost`` has returned: serialized per tenure like ``Elector``'s. Options
     not named here go to ``Elector`` (``ttl``, ``identity``, ``metadata``, ``margin`` ...).
     """
 
@@ -89,14 +98,13 @@ class AsyncElector:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._guard: _DeadlineGuard | None = None
         self._in_block = False  # an ``async with`` body is entering or running
-        self._tasks: set[asyncio.Future[Any]] = set()
         self.elector = Elector(
             backend_or_url,
             name,
             clock=self._clock,
-            on_elected=lambda lease: self._to_loop(self._on_elected, lease),
-            on_lost=lambda lease, reason: self._to_loop(self._on_lost, lease, reason),
-            on_jeopardy=lambda lease: self._to_loop(self._on_jeopardy, lease),
+            on_elected=lambda lease: self._in_loop(0, lease),
+            on_lost=lambda lease, reason: self._in_loop(1, lease, reason),
+            on_jeopardy=lambda lease: self._in_loop(2, lease),
             **options,
         )
         self.elector._observe(self._observe)
@@ -245,16 +253,36 @@ class AsyncElector:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             loop.call_soon_threadsafe(settle)
 
-    def _to_loop(self, handler: Callable[..., None], *args: Any) -> None:
+    def _in_loop(self, which: int, *args: Any) -> None:
+        """On the elector's callback thread: run callback ``which`` in the loop and block until
+        it (and the coroutine it returned) completed, so callbacks stay serialized per tenure and
+        the elector campaigns again only once ``on_lost`` has returned, as with ``Elector``."""
+        callback: Callable[..., Any] | None = self._callbacks[which]
         loop = self._loop
-        if loop is None:
-            handler(*args)
+        if callback is None:
             return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(handler, *args)
-
-    def _on_elected(self, lease: Lease) -> None:
-        self._run_user(0, lease)
+        if loop is None:  # never bound to a loop: run it here
+            result = callback(*args)
+            if inspect.isawaitable(result):
+                asyncio.run(_awaited(result))
+            return
+        try:
+            future = asyncio.run_coroutine_threadsafe(_call(callback, *args), loop)
+        except RuntimeError:  # the loop is closed: nobody to call back
+            return
+        while True:
+            try:
+                future.result(timeout=_LOOP_CHECK)
+                return
+            except concurrent.futures.TimeoutError:
+                if loop.is_closed() or not loop.is_running():  # never leave this thread stuck
+                    future.cancel()
+                    return
+            except concurrent.futures.CancelledError:
+                return
+            except Exception:
+                log.exception("callback %s of %r raised", _NAMES[which], self.name)
+                return
 
     def _observe(self, effect: Effect) -> None:
         """The elector's own path: a loss cancels the body without waiting for callbacks."""
@@ -269,18 +297,12 @@ class AsyncElector:
         if self._guard is guard:
             guard.fire()
 
-    def _on_lost(self, lease: Lease, reason: LostReason) -> None:
-        self._run_user(1, lease, reason)
 
-    def _on_jeopardy(self, lease: Lease) -> None:
-        self._run_user(2, lease)
+async def _call(callback: Callable[..., Any], *args: Any) -> None:
+    result = callback(*args)
+    if inspect.isawaitable(result):
+        await result
 
-    def _run_user(self, which: int, *args: Any) -> None:
-        callback: Callable[..., Any] | None = self._callbacks[which]
-        if callback is None:
-            return
-        result = callback(*args)
-        if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+
+async def _awaited(result: Awaitable[Any]) -> None:
+    await result

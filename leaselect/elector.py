@@ -63,8 +63,11 @@ class Elector:
         self.identity = validate_identity(identity)
         self.metadata = validate_metadata(metadata)
         self.timing = Timing(ttl, renew_interval, drift, margin)
-        for label, callback in (("on_elected", on_elected), ("on_lost", on_lost),
-                                ("on_jeopardy", on_jeopardy)):
+        for label, callback in (
+            ("on_elected", on_elected),
+            ("on_lost", on_lost),
+            ("on_jeopardy", on_jeopardy),
+        ):
             check_callback(label, callback)
         check_clock(clock)
         check_flag("release_on_exit", release_on_exit)
@@ -344,8 +347,14 @@ class Elector:
             log.log(level, "campaign for %r failed: %s", self.name, text)
         else:
             level = logging.DEBUG if backoff else logging.ERROR
-            log.log(level, "campaign for %r failed: %s: %s", self.name, type(exc).__name__, text,
-                    exc_info=not backoff)
+            log.log(
+                level,
+                "campaign for %r failed: %s: %s",
+                self.name,
+                type(exc).__name__,
+                text,
+                exc_info=not backoff,
+            )
         return min(MAX_BACKOFF, backoff * 2 or RETRY_BACKOFF)
 
     def _abandon_tenure(self, candidacy: Candidacy | None) -> None:

@@ -129,3 +129,11 @@ def keeper_for(session: Session, clock: Clock) -> Keeper:
 
 
 Holder = _Holder
+
+
+def wake(session: Session) -> None:
+    """Run every keeper of ``session`` now: the store reported news about its leases."""
+    with _keepers_lock:
+        keepers = list(_keepers.get(session, {}).values())
+    for found in keepers:
+        found.renew_by(0.0)

@@ -7,7 +7,10 @@ user-callback thread, so a slow ``on_elected`` cannot delay it. The runner then 
 function until the deadline plus the lease margin (the time the store still keeps the lease) and
 logs a warning naming a function that ignored the signal. The elector campaigns again right
 after a loss; if it leads again before the previous copy returned, the next copy starts only
-once it has (never two copies in one process). A thread cannot be killed: a function that never
+once it has (never two copies in one process, also across ``run`` calls: a ``run`` after
+``stop()`` waits for a copy that ignored ``stop``). A ``run`` interrupted in its own thread
+(KeyboardInterrupt, SystemExit) sets ``stop`` and waits for the function until the local
+deadline before it steps down and re-raises. A thread cannot be killed: a function that never
 checks ``stop`` keeps running unfenced, so pass ``lease.token`` to every resource it writes to.
 
 One ``LeaderOnly`` runs one call at a time: a second concurrent ``run`` raises
@@ -57,6 +60,10 @@ class _Outcome(Generic[T]):
         finally:
             done()
 
+    def finished_in(self, lease: Lease) -> bool:
+        """Whether the function returned while ``lease`` was still valid (before it ended)."""
+        return self.returned_at is not None and self.returned_at < lease.deadline
+
     def unwrap(self) -> T | None:
         if self.error is not None:
             raise self.error
@@ -66,10 +73,11 @@ class _Outcome(Generic[T]):
 class LeaderOnly:
     """Runs ``fn(lease, stop)`` while this process leads ``name``; campaigns again after each loss.
 
-    ``run(fn)`` returns ``fn``'s result once it returns by itself before its tenure ended (the
-    tenure is then released), re-raises its exception likewise, and returns None after
-    ``stop()``. A function that returned after its tenure ended (even by an instant) did not
-    finish while leading: the runner campaigns and runs it again. Remaining keyword options go
+    ``run(fn)`` returns ``fn``'s result once it returns while its lease is still valid (also
+    after ``stop_grace`` set ``stop``; the tenure is then released), re-raises its exception
+    likewise, and returns None after ``stop()``. A function that returned after its tenure
+    ended (even by an instant) did not finish while leading: the runner campaigns and runs it
+    again. Remaining keyword options go
     to ``Elector`` (``ttl``, ``identity``, ``metadata``, ``margin``, ``drift``,
     ``renew_interval``, ``on_elected``, ``on_lost``, ``on_jeopardy``).
     """
@@ -95,6 +103,7 @@ class LeaderOnly:
         self._pending: Lease | None = None
         self._running = False
         self._shutdown = False
+        self._copy: _Outcome[Any] | None = None  # the last copy of the function started
         self.elector: Elector | None = None
 
     # -- public API ---------------------------------------------------------------------------
@@ -123,6 +132,8 @@ class LeaderOnly:
     # -- tenures ------------------------------------------------------------------------------
 
     def _run(self, fn: LeaderFn[T], label: str) -> T | None:
+        if not self._await_previous_copy(label):  # a laggard of an earlier run still runs
+            return None
         elector = self._open()
         try:
             elector.start()
@@ -169,7 +180,7 @@ class LeaderOnly:
     def _serve(
         self, elector: Elector, fn: LeaderFn[T], lease: Lease, label: str
     ) -> tuple[bool, _Outcome[T]]:
-        """Run one tenure; True when ``fn`` returned by itself before the tenure ended."""
+        """Run one tenure; True when ``fn`` returned by itself while the lease was valid."""
         stop = threading.Event()
         outcome: _Outcome[T] = _Outcome()
 
@@ -184,13 +195,25 @@ class LeaderOnly:
             daemon=True,
         )
         worker.start()
-        self._supervise(lease, stop, outcome)
-        returned = outcome.returned_at
-        if not stop.is_set() and returned is not None and returned < lease.deadline:
+        self._copy = outcome
+        try:
+            self._supervise(lease, stop, outcome)
+        except BaseException:  # KeyboardInterrupt/SystemExit in run's thread: stop it first
+            stop.set()
+            worker.join(max(0.0, lease.deadline - self._clock.now()))
+            raise  # run's ``finally`` then steps down
+        if not stop.is_set() and outcome.finished_in(lease):
             elector.release()
             return True, outcome
         stop.set()
         self._drain(elector, lease, worker, label, outcome)
+        if self._shutdown:
+            return False, outcome
+        if outcome.finished_in(lease):  # returned at stop_grace, the lease still valid
+            return True, outcome
+        if not self._await_previous_copy(label):
+            return False, outcome
+        elector.start()  # idempotent when the elector is still campaigning
         return False, outcome
 
     def _supervise(self, lease: Lease, stop: threading.Event, outcome: _Outcome[T]) -> None:
@@ -214,10 +237,10 @@ class LeaderOnly:
         label: str,
         outcome: _Outcome[T],
     ) -> None:
-        """Wait for a stopped function until the store may expire the lease; report a laggard."""
+        """Wait for a stopped function until the store may expire the lease; report a laggard;
+        step down (the tenure ends anyway)."""
         margin = elector.timing.safety_margin
         worker.join(max(0.0, lease.deadline - self._clock.now()) + margin)
-        still_leading = self._clock.now() < lease.deadline
         if worker.is_alive():
             log.warning(
                 "leader-only function %s ignored the stop signal of %r token=%d: its tenure "
@@ -228,14 +251,23 @@ class LeaderOnly:
             )
         elif outcome.error is not None:
             log.info("leader-only function %s stopped with %r", label, outcome.error)
-        if still_leading or worker.is_alive():
-            elector.release()  # the tenure ends anyway
-        if self._shutdown:
-            return
-        if worker.is_alive():
-            worker.join()  # never run two copies side by side
-            log.info("leader-only function %s returned at last; campaigning again", label)
-        elector.start()  # idempotent when the elector is still campaigning
+        elector.release()
+
+    def _await_previous_copy(self, label: str) -> bool:
+        """Block until the last copy started by this runner returned (never two copies in one
+        process, also across ``run`` calls); False if ``stop()`` came first."""
+        copy = self._copy
+        if copy is None or copy.returned_at is not None:
+            return True
+        log.info("leader-only function %s: waiting for its previous copy to return", label)
+        while True:
+            self._wake.clear()
+            if copy.returned_at is not None:
+                log.info("leader-only function %s: previous copy returned", label)
+                return True
+            if self._shutdown:
+                return False
+            self._clock.wait(self._wake, None)
 
 
 class LeaderFunction(Generic[T]):

@@ -131,17 +131,21 @@ class SqliteCandidacy(Candidacy):
 
     def resign(self) -> None:
         mailbox = self._mailbox
-        with self.backend.transaction() as db:
-            db.execute("DELETE FROM lease WHERE name=? AND holder=?", (self.name, self.holder))
-            if mailbox is not None:
-                db.execute("DELETE FROM waiter WHERE address=?", (mailbox.name,))
-            free = db.execute("SELECT 1 FROM lease WHERE name=?", (self.name,)).fetchone() is None
-            queue = db.execute(
-                "SELECT address FROM waiter WHERE name=? ORDER BY seq", (self.name,)
-            ).fetchall()
-            self.leading = False
-            self.holder = secrets.token_hex(16)
-        self._close_mailbox()
+        try:
+            with self.backend.transaction() as db:
+                db.execute("DELETE FROM lease WHERE name=? AND holder=?", (self.name, self.holder))
+                if mailbox is not None:
+                    db.execute("DELETE FROM waiter WHERE address=?", (mailbox.name,))
+                free = (
+                    db.execute("SELECT 1 FROM lease WHERE name=?", (self.name,)).fetchone() is None
+                )
+                queue = db.execute(
+                    "SELECT address FROM waiter WHERE name=? ORDER BY seq", (self.name,)
+                ).fetchall()
+                self.leading = False
+                self.holder = secrets.token_hex(16)
+        finally:
+            self._close_mailbox()  # even if the store failed: a row left behind is a dead waiter
         if free:
             self._wake_queue([address for (address,) in queue])
 

@@ -7,7 +7,6 @@ the leader node's czxid, which increases across tenures even if the parent is re
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import uuid
@@ -18,14 +17,13 @@ from kazoo.exceptions import NoNodeError
 from ..backend import Candidacy, Grant, Waiting
 from ..clock import SYSTEM_CLOCK
 from ..errors import BackendUnavailable
-from .zookeeper_client import mapped_errors
+from .zookeeper_anchor import Answered
 
 if TYPE_CHECKING:
-    from .zookeeper import ZooKeeperSession
+    from .zookeeper_session import ZooKeeperSession
 
 LOCK_MARK = "-lock-"
 MAX_CHECKS = 4  # predecessor vanished between listing and watching: list again, a few times
-FRESH = 0.05  # fast path: the session's last round trip is at most this many ttls old
 
 
 def sequence_of(child: str) -> str:
@@ -54,14 +52,16 @@ class ZooKeeperCandidacy(Candidacy):
         self.owner: int | None = None  # the session id that created it
         self.token = 0
         self.leading = False
+        self.tenure = 0  # counts grants: a keep-alive settles only the tenure it started with
+        self.flags = threading.Lock()  # guards ``leading`` and ``tenure`` against the keeper
         self._guid = uuid.uuid4().hex
+        self._guid_given_up = self._guid
         self._pending: int | None = None  # a create was sent in this session; reply unseen
-        self._garbage: list[tuple[str, int]] = []  # nodes a failed resign left behind
         self._changed = threading.Event()
         self._interrupted = False
         self._head: str | None = None  # the predecessor we watch, when it is the leader
         self._head_gone = False
-        self._armed: tuple[str, float] | None = None  # path, SYSTEM_CLOCK: its watch was set
+        self.gone = False  # the watch on our node fired: a keep-alive ends the tenure at once
 
     @property
     def path(self) -> str:
@@ -72,33 +72,42 @@ class ZooKeeperCandidacy(Candidacy):
         self._changed.clear()
         if self._interrupted:
             self._changed.set()
+        started = SYSTEM_CLOCK.now()  # no earlier than ``sent``
         client, sid = self.session.live()
+        epoch = self.session.conn.epoch
         if self.owner not in (None, sid):  # that session is gone, and its node with it
             self._forget()
         head_gone, self._head_gone = self._head_gone, False
-        if head_gone and self.owner == sid:
-            anchor = self.session.last_round_trip(sid)
-            if anchor is not None and sent - anchor <= FRESH * self.session.ttl:
-                return self._lead(anchor)
-        self._collect_garbage(client, sid)
+        if head_gone and self.owner == sid and self.node is not None:
+            # our predecessor led and is gone; nodes created later sort after ours
+            return self._lead(client, sid, epoch, None, sent, started)
+        self.session.collect()
         for _ in range(MAX_CHECKS):
             order, mine = self._register(client, sid)
             if self.owner != self.session.conn.session_id():
                 raise BackendUnavailable(
                     f"ZooKeeper session changed while campaigning {self.name!r}"
                 )
-            self.session.round_trip(sid, sent)
             if mine == 0:
-                return self._lead(sent)
+                own = self.session.answered(epoch, started)
+                return self._lead(client, sid, epoch, own, sent, started)
             self._head = f"{self.parent}/{order[0]}" if mine == 1 else None
             if self._watch(client, f"{self.parent}/{order[mine - 1]}"):
                 return Waiting()
         self._changed.set()  # keep going: campaign again right away
         return Waiting()
 
-    def _lead(self, anchor: float) -> Grant:
-        self.leading = True
-        return Grant(self.token, self.session.conn.negotiated, anchor)
+    def _lead(
+        self, client: Any, sid: int, epoch: int, own: Answered | None, sent: float, started: float
+    ) -> Grant:
+        """Lead from a proven anchor (SYSTEM_CLOCK), moved onto the elector's clock: ``sent``
+        was read before ``started``, so ``sent - (started - anchor)`` is no later than it."""
+        anchor = self.session.grant_anchor(client, sid, epoch, own, self.path)
+        self.gone = False
+        with self.flags:
+            self.tenure += 1
+            self.leading = True
+        return Grant(self.token, self.session.lease_ttl(sid), sent - max(0.0, started - anchor))
 
     def wait(self, waiting: Waiting, timeout: float) -> None:
         self._changed.wait(timeout)
@@ -113,17 +122,28 @@ class ZooKeeperCandidacy(Candidacy):
         self._changed.set()
 
     def resign(self) -> None:
-        self.leading = False
+        """Give our node up: the session deletes it now or as soon as it is connected again,
+        whether or not this candidacy campaigns again (``observe`` skips it meanwhile)."""
+        with self.flags:
+            self.leading = False
         if self.node is not None and self.owner is not None:
-            self._garbage.append((self.path, self.owner))
-        self.node = self.owner = None
-        client, sid = self.session.live()
-        if self._pending == sid:  # a create whose reply was lost may have made a node
-            self._find_lost_create(client, sid)
-            if self.node is not None and self.owner is not None:
-                self._garbage.append((self.path, self.owner))
+            self.session.discard(self.path, self.owner)
+        pending = self._pending
         self._forget()
-        self._collect_garbage(client, sid)
+        if pending is not None:  # a create whose reply was lost may have made a node
+            self._discard_lost_create(pending)
+
+    def _discard_lost_create(self, owner: int) -> None:
+        try:
+            client, sid = self.session.live()
+            if sid != owner:
+                return  # made in a session that is gone: its node went with it
+            children = self.session.result(client.get_children_async(self.parent), "list")
+        except (BackendUnavailable, NoNodeError):
+            return  # best effort: a node of ours we cannot find yet goes with the session
+        for child in children:
+            if child.startswith(self._guid_given_up):
+                self.session.discard(f"{self.parent}/{child}", owner)
 
     def _on_event(self, event: Any) -> None:
         """Our predecessor changed. If it was the leader and is gone, we lead: nodes created
@@ -132,49 +152,22 @@ class ZooKeeperCandidacy(Candidacy):
             self._head_gone = True
         self._changed.set()
 
-    def check_own(self, client: Any) -> Any:
-        """``exists`` of our node (pending), setting the watch that ``armed_since`` relies on."""
-        return client.exists_async(self.path, watch=self._on_own_event)
+    def _arm(self, client: Any) -> None:
+        """Set the watch on our new node without waiting (sent right behind the create)."""
+        client.exists_async(self.path, watch=self.own_watch)
 
-    def armed(self, path: str) -> None:
-        """A ``check_own`` of ``path`` answered: the server holds the watch from now on."""
-        self._armed = (path, SYSTEM_CLOCK.now())
-
-    def armed_since(self, client: Any) -> float | None:
-        """Since when a watch on our node has stood unfired (kazoo drops a watch as it reads its
-        event, on its connection thread, before it reads any later answer), if one does."""
-        armed = self._armed
-        if armed is None or armed[0] != self.path:
-            return None
-        table = getattr(client, "_data_watchers", {})  # kazoo internals; absent: no evidence
-        watchers = table.get(client.chroot + self.path, ())
-        return armed[1] if self._on_own_event in watchers else None
-
-    def _arm(self, client: Any, sid: int) -> None:
-        """Set the watch on our new node without waiting: sent right behind the create's
-        answer, so it touches the session when the campaign does anyway."""
-        path, pending = self.path, self.check_own(client)
-
-        def answered(result: Any) -> None:
-            with contextlib.suppress(Exception):  # a failure leaves it to the keep-alive
-                stat = result.get_nowait()
-                if stat is not None and stat.ephemeralOwner == sid:
-                    self.armed(path)
-
-        pending.rawlink(answered)
-
-    def disarm(self) -> None:
-        """Take no more pings as evidence until an ``exists`` has checked our node again."""
-        self._armed = None
-
-    def _on_own_event(self, event: Any) -> None:
-        self.disarm()
+    def own_watch(self, event: Any) -> None:
+        """Our node was deleted (or its session ended): the tenure ends at the keep-alive the
+        session runs right now, or a proof in progress stops."""
+        if event.path == self.path and event.type in ("DELETED", "NONE"):
+            self.gone = True
+            self.session.node_event()
 
     def _forget(self) -> None:
-        self.disarm()
         self.node = self.owner = self._pending = self._head = None
-        self.leading = False
-        self._guid = uuid.uuid4().hex
+        with self.flags:
+            self.leading = False
+        self._guid_given_up, self._guid = self._guid, uuid.uuid4().hex
 
     def _register(self, client: Any, sid: int) -> tuple[list[str], int]:
         """Create our node if needed and list the queue, pipelined: one round trip.
@@ -200,7 +193,7 @@ class ZooKeeperCandidacy(Candidacy):
         if created is not None:
             path, stat = self.session.result(created, "create candidate node")
             self._adopt(path.rsplit("/", 1)[1], stat)
-            self._arm(client, sid)
+            self._arm(client)
         try:
             children = self.session.result(listed, "list candidates")
         except NoNodeError:  # the parent did not exist yet: makepath created it after the listing
@@ -238,17 +231,3 @@ class ZooKeeperCandidacy(Candidacy):
         """Watch ``predecessor``; False if it is already gone."""
         found = client.exists_async(predecessor, watch=self._on_event)
         return self.session.result(found, "watch predecessor") is not None
-
-    def _collect_garbage(self, client: Any, sid: int) -> None:
-        """Delete nodes a failed resign left (a node of an older session is gone already)."""
-        garbage, self._garbage = self._garbage, []
-        pending = [(path, client.delete_async(path)) for path, owner in garbage if owner == sid]
-        for index, (_, deleted) in enumerate(pending):
-            try:
-                with mapped_errors("delete candidate node", self.session.conn.config.redacted):
-                    deleted.get(timeout=self.session.request_timeout)
-            except NoNodeError:
-                continue
-            except BackendUnavailable:
-                self._garbage += [(p, sid) for p, _ in pending[index:]]
-                raise

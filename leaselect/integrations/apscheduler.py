@@ -1,7 +1,9 @@
 """APScheduler 3.x: run a scheduler's jobs only in the process that leads, each fire time once.
 
-``LeaderScheduler(scheduler, url, name)`` installs a leader-gated executor as the scheduler's
-executor (``LeaderAsyncIOExecutor`` for an ``AsyncIOScheduler``, else ``LeaderExecutor``).
+``LeaderScheduler(scheduler, url, name)`` gates every executor of the scheduler: it installs a
+leader-gated ``default`` executor (``LeaderAsyncIOExecutor`` for an ``AsyncIOScheduler``, else
+``LeaderExecutor``) and replaces every thread-pool/asyncio executor, also one added later, by a
+gated one of the same size; any other executor is refused (``ConfigError``).
 Every process keeps its scheduler running, so each advances its jobs' fire times on its own; a
 fire time runs only if, when the job is about to start:
 
@@ -23,16 +25,24 @@ tenure ends is logged.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import logging
 import re
+import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from hashlib import sha256
+from threading import Event
 from typing import Any
+
+from apscheduler.executors.asyncio import AsyncIOExecutor  # type: ignore[import-untyped]
+from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
 
 from ..backend import Backend
 from ..clock import SYSTEM_CLOCK, Clock
 from ..elector import Elector
-from ..errors import LeaselectError, NotLeader
+from ..errors import ConfigError, NotLeader
 from ..machine import Effect, Elected, Jeopardy, Lost, Recovered
 from ._tenure import CURRENT, JobContext, Tenure
 from .apscheduler_executors import EVENT_JOB_SKIPPED, LeaderAsyncIOExecutor, LeaderExecutor
@@ -48,6 +58,7 @@ __all__ = [
     "current_job",
 ]
 
+_GATEABLE = (ThreadPoolExecutor, AsyncIOExecutor)  # replaced by gated executors of the same size
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
@@ -81,6 +92,37 @@ def micros(fire_time: datetime) -> int:
     return (fire_time - _EPOCH) // _ONE_MICROSECOND
 
 
+def _checked_add_job(add_job: Callable[..., Any]) -> Callable[..., Any]:
+    """``add_job`` refusing jobs without an explicit ``id`` or with ``jitter`` (ConfigError).
+
+    A job's store mark is keyed by its id, and APScheduler gives a job without one a random id
+    in each process: each process would keep its own mark, and a fire time could run twice
+    across a handover. ``jitter`` makes each process draw its own fire times, so one period
+    could run at two different fire times, both above the mark.
+    """
+    signature = inspect.signature(add_job)
+
+    @functools.wraps(add_job)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs).arguments
+        func = bound.get("func")
+        label = func if isinstance(func, str) else getattr(func, "__qualname__", repr(func))
+        if bound.get("id") is None:
+            raise ConfigError(
+                f"job {label!r} needs an explicit id= under LeaderScheduler (the store keeps "
+                "its last admitted fire time under that id, identical in every process)"
+            )
+        trigger_args = bound.get("trigger_args", {})
+        if trigger_args.get("jitter") or getattr(bound.get("trigger"), "jitter", None):
+            raise ConfigError(
+                f"job {label!r}: jitter is not supported under LeaderScheduler (each process "
+                "would draw its own fire times, and a period could run twice across a handover)"
+            )
+        return add_job(*args, **kwargs)
+
+    return checked
+
+
 class LeaderScheduler:
     """Keeps ``scheduler``'s jobs from running unless this process leads ``name``.
 
@@ -101,37 +143,90 @@ class LeaderScheduler:
         **elector_options: Any,
     ) -> None:
         self.scheduler = scheduler
-        self._clock = clock or SYSTEM_CLOCK
+        self._clock = self.clock = clock or SYSTEM_CLOCK
         self._tenure: Tenure | None = None
+        self._shutdown_lock = threading.Lock()
+        self._shut_down = False
         self.elector = Elector(backend_or_url, name, clock=self._clock, **elector_options)
         self.elector._observe(self._observe)
-        if hasattr(scheduler, "_eventloop"):  # AsyncIOScheduler
-            self.executor: LeaderExecutor = LeaderAsyncIOExecutor(self, max_workers)
-        else:
-            self.executor = LeaderExecutor(self, max_workers)
-        scheduler.add_executor(self.executor, alias)
+        self._executor_class = (
+            LeaderAsyncIOExecutor if hasattr(scheduler, "_eventloop") else LeaderExecutor
+        )
+        self.executors: dict[str, LeaderExecutor] = {}
+        try:
+            if alias not in scheduler._executors:
+                scheduler.add_executor(self._executor_class(self, max_workers), alias)
+            self._gate_executors()
+            self.executor = self.executors[alias]
+            add_executor = scheduler.add_executor
+        except BaseException:
+            self.elector.close()
+            raise
+
+        def add_gated_executor(executor: Any, alias: str = "default", **options: Any) -> None:
+            add_executor(executor, alias, **options)
+            self._gate_executors()
+
+        scheduler.add_executor = add_gated_executor  # executors added later are gated too
+        scheduler.add_job = _checked_add_job(scheduler.add_job)
 
     def start(self) -> None:
         """Start campaigning and the scheduler (if it is not running yet)."""
+        self._gate_executors()
+        for job in self.scheduler.get_jobs():  # also those added before this gate existed
+            if getattr(job.trigger, "jitter", None):
+                raise ConfigError(f"job {job.id!r}: jitter is not supported under LeaderScheduler")
         self.elector.start()
         if not self.scheduler.running:
             self.scheduler.start()
+
+    def _gate_executors(self) -> None:
+        """Replace every thread-pool/asyncio executor of the scheduler by a gated one of the
+        same size; refuse any other kind (its jobs would run on followers)."""
+        with self.scheduler._executors_lock:
+            executors = dict(self.scheduler._executors)
+        for alias, executor in executors.items():
+            if isinstance(executor, LeaderExecutor):
+                if executor._gate is not self:
+                    raise ConfigError(f"executor {alias!r} is gated by another LeaderScheduler")
+                self.executors[alias] = executor
+                continue
+            if type(executor) not in _GATEABLE:
+                raise ConfigError(
+                    f"LeaderScheduler cannot gate executor {alias!r} "
+                    f"({type(executor).__name__}): its jobs would run on followers; use "
+                    "thread-pool or asyncio executors"
+                )
+            pool = getattr(executor, "_pool", None)
+            gated = self._executor_class(self, getattr(pool, "_max_workers", 10))
+            with self.scheduler._executors_lock:
+                self.scheduler._executors[alias] = gated
+            if self.scheduler.running:
+                gated.start(self.scheduler, alias)
+                executor.shutdown(wait=False)
+            self.executors[alias] = gated
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop running jobs, shut the scheduler down, then step down.
 
         Whatever ``wait`` says, the lease is released only once the running jobs returned or the
         local deadline passed, so no new leader starts while this one's jobs still run (a job
-        ignoring ``stop`` past the deadline is logged and runs on unfenced).
+        ignoring ``stop`` past the deadline is logged and runs on unfenced). Called inside the
+        event loop, it waits so for thread-pool jobs; async jobs are cancelled instead.
         """
+        with self._shutdown_lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
         tenure = self._tenure
         if tenure is not None:
-            tenure.pause()
+            tenure.close()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
-        if _in_event_loop():  # async jobs cannot finish while we block their loop: cancelled
+        in_loop = _in_event_loop()
+        if in_loop:  # async jobs cannot finish while we block their loop: cancelled
             log.info("shutdown in the event loop: async jobs are cancelled, not awaited")
-        elif tenure is not None and not tenure.wait_idle(self._clock):
+        if tenure is not None and not tenure.wait_idle(self._clock, threads_only=in_loop):
             log.warning("%d job(s) of %r still running at shutdown", tenure.running, tenure.name)
         self.elector.close()
 
@@ -156,23 +251,63 @@ class LeaderScheduler:
         """Raise the job's store mark to ``fire_time`` under ``tenure``'s token (one round trip).
 
         False if some tenure already admitted this fire time or a later one, or the store could
-        not be reached: a fire time runs at most once, never twice.
+        not be reached: a fire time runs at most once, never twice. Never waits past the lease's
+        local deadline or the tenure's end: a claim still unanswered then counts as refused
+        (its thread ends when the store answers; the fire time is lost, never run late).
         """
+        answer: list[bool | Exception] = []
+        settled = threading.Event()
+
+        def attempt() -> None:
+            try:
+                answer.append(
+                    self.elector.backend.advance_mark(
+                        self.elector.name, mark_of(job_id), micros(fire_time), tenure.lease.token
+                    )
+                )
+            except Exception as exc:  # reported by the waiter, if it still waits
+                answer.append(exc)
+            finally:
+                settled.set()
+
+        tenure.wake_at_end(settled.set)
         try:
-            return self.elector.backend.advance_mark(
-                self.elector.name, mark_of(job_id), micros(fire_time), tenure.lease.token
-            )
-        except LeaselectError as exc:
-            log.warning(
-                "job %s at %s skipped: the store did not record it: %s", job_id, fire_time, exc
-            )
-            return False
+            threading.Thread(
+                target=attempt, name=f"leaselect-claim-{job_id}"[:64], daemon=True
+            ).start()
+            while not settled.is_set():
+                left = tenure.lease.deadline - self._clock.now()
+                if left <= 0 or not self._clock.wait(settled, left):
+                    break
+        finally:
+            tenure.wake_at_end(settled.set, add=False)
+        result = answer[0] if answer else None
+        if isinstance(result, bool):
+            return result
+        why = "no answer before the tenure ended" if result is None else str(result)
+        log.warning("job %s at %s skipped: the store did not record it: %s", job_id, fire_time, why)
+        return False
+
+    def begin(self, tenure: Tenure, cancel: Callable[[], None] | None = None) -> Event | None:
+        """After a claim: the job's stop event if ``tenure`` may start it now, waiting through
+        jeopardy until recovery (never past the deadline); None if the tenure ended, shut down
+        or reached its deadline first."""
+        while True:
+            stop = tenure.try_enter(self._clock, cancel)
+            if stop is not None:
+                return stop
+            if not tenure.wait_live(self._clock):
+                return None
+
+    def _flush_held(self) -> None:
+        for executor in list(self.executors.values()):
+            executor.flush_held()
 
     # -- the elector's own path (deadline watchdog, renewals): flags only, never blocks -------
 
     def _observe(self, effect: Effect) -> None:
         if isinstance(effect, Elected):
-            self._tenure = Tenure(effect.lease, self._clock.now())
+            self._tenure = Tenure(effect.lease, self._clock.now(), self.elector.timing)
             return
         tenure = self._tenure
         if tenure is None or tenure.lease is not effect.lease:
@@ -181,11 +316,11 @@ class LeaderScheduler:
             tenure.pause()
         elif isinstance(effect, Recovered):
             tenure.resume()
-            self.executor.flush_held()
+            self._flush_held()
         elif isinstance(effect, Lost):
             self._tenure = None
             tenure.end()
-            self.executor.flush_held()
+            self._flush_held()
             if tenure.running:
                 log.warning(
                     "%d job(s) of %r still running after token=%d was lost (%s)",

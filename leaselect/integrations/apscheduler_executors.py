@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import threading
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +44,11 @@ class LeaderExecutor(BasePoolExecutor):  # type: ignore[misc]
         self._gate = gate
         self._held: dict[str, tuple[Any, list[datetime]]] = {}
         self._held_lock = threading.Lock()
+        self._claiming: Counter[str] = Counter()  # instances per job still claiming/waiting
+        self._behind: dict[str, tuple[Any, list[datetime]]] = {}
 
     def submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        run_times = self._hold_behind_claim(job, run_times)
         admitted, skipped = [], []
         for fire_time in run_times:
             if self._gate.admit(fire_time) is not None:
@@ -56,6 +62,24 @@ class LeaderExecutor(BasePoolExecutor):  # type: ignore[misc]
             self.report_skipped(job, skipped)
         if admitted:
             super().submit_job(job, admitted)
+
+    def _hold_behind_claim(self, job: Any, run_times: list[datetime]) -> list[datetime]:
+        """Fire times APScheduler would refuse because every instance of ``job`` is busy while
+        one of them still waits for its claim: held until that instance ended, then submitted
+        (``coalesce`` keeps the last). Returns the fire times to submit now."""
+        with self._held_lock:
+            busy = self._instances[job.id] >= job.max_instances
+            if not run_times or not busy or self._claiming[job.id] == 0:
+                return run_times
+            times = [*self._behind.get(job.id, (job, []))[1], *run_times]
+            self._behind[job.id] = (job, times[-1:] if job.coalesce else times)
+        return []
+
+    def _claimed(self, job_id: str, count: int) -> None:
+        with self._held_lock:
+            self._claiming[job_id] += count
+            if self._claiming[job_id] <= 0:
+                del self._claiming[job_id]
 
     def report_skipped(self, job: Any, fire_times: list[datetime]) -> None:
         """Dispatch ``EVENT_JOB_SKIPPED`` for ``fire_times`` of ``job``."""
@@ -86,12 +110,21 @@ class LeaderExecutor(BasePoolExecutor):  # type: ignore[misc]
                 self.submit_job(job, fire_times)
             except MaxInstancesReachedError:
                 self.report_skipped(job, fire_times)
+            except RuntimeError:  # the pool is shut down
+                log.info("held fire times of job %s dropped at shutdown", job.id)
             except Exception:
                 log.exception("resubmitting held fire times of job %s failed", job.id)
 
     def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        self._claimed(job.id, 1)
         future = self._pool.submit(
-            run_admitted, self._gate, job, job._jobstore_alias, run_times, self._logger.name
+            run_admitted,
+            self._gate,
+            job,
+            job._jobstore_alias,
+            run_times,
+            self._logger.name,
+            functools.partial(self._claimed, job.id, -1),
         )
         future.add_done_callback(lambda done: self._report(job, done))
 
@@ -101,6 +134,10 @@ class LeaderExecutor(BasePoolExecutor):  # type: ignore[misc]
             self._run_job_error(job.id, error, error.__traceback__)
         else:
             self._run_job_success(job.id, done.result())
+        with self._held_lock:
+            job, behind = self._behind.pop(job.id, (job, []))
+        if behind:
+            self._resubmit([(job, behind)])
 
 
 class LeaderAsyncIOExecutor(LeaderExecutor):
@@ -116,8 +153,14 @@ class LeaderAsyncIOExecutor(LeaderExecutor):
         if not iscoroutinefunction_partial(job.func):
             super()._do_submit_job(job, run_times)
             return
+        self._claimed(job.id, 1)
         coroutine = run_admitted_async(
-            self._gate, job, job._jobstore_alias, run_times, self._logger.name
+            self._gate,
+            job,
+            job._jobstore_alias,
+            run_times,
+            self._logger.name,
+            functools.partial(self._claimed, job.id, -1),
         )
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         future.add_done_callback(lambda done: self._report(job, done))
@@ -128,17 +171,42 @@ def _skip(gate: LeaderScheduler, job: Any, jobstore: str, fire_time: datetime) -
     return JobSubmissionEvent(EVENT_JOB_SKIPPED, job.id, jobstore, [fire_time])
 
 
+def _once(callback: Callable[[], None]) -> Callable[[], None]:
+    """``callback``, called at most once however often the result is called."""
+    pending = [callback]
+
+    def call() -> None:
+        if pending:
+            pending.pop()()
+
+    return call
+
+
 def run_admitted(
-    gate: LeaderScheduler, job: Any, jobstore: str, run_times: list[datetime], logger: str
+    gate: LeaderScheduler,
+    job: Any,
+    jobstore: str,
+    run_times: list[datetime],
+    logger: str,
+    claimed: Callable[[], None] = lambda: None,
 ) -> list[Any]:
-    """Run each fire time the gate still admits at its start and the store lets it claim."""
+    """Run each fire time the gate admits, the store lets it claim, and the tenure can still
+    run once the claim returned (``LeaderScheduler.begin``: checked right before the start).
+    ``claimed()`` is called once, when the claims and waits are over."""
     events: list[Any] = []
-    for fire_time in run_times:
+    claimed = _once(claimed)
+    for index, fire_time in enumerate(run_times):
         tenure = gate.admit(fire_time)
-        if tenure is None or not gate.claim(job.id, fire_time, tenure):
+        stop = None
+        try:
+            if tenure is not None and gate.claim(job.id, fire_time, tenure):
+                stop = gate.begin(tenure)
+        finally:
+            if index == len(run_times) - 1:
+                claimed()
+        if tenure is None or stop is None:
             events.append(_skip(gate, job, jobstore, fire_time))
             continue
-        stop = tenure.enter()
         token = CURRENT.set(JobContext(tenure.lease, fire_time, stop))
         try:
             events += run_job(job, jobstore, [fire_time], logger)
@@ -149,34 +217,63 @@ def run_admitted(
 
 
 async def run_admitted_async(
-    gate: LeaderScheduler, job: Any, jobstore: str, run_times: list[datetime], logger: str
+    gate: LeaderScheduler,
+    job: Any,
+    jobstore: str,
+    run_times: list[datetime],
+    logger: str,
+    claimed: Callable[[], None] = lambda: None,
 ) -> list[Any]:
-    """``run_admitted`` for coroutine jobs: the claim runs in a thread, the job in this task."""
+    """``run_admitted`` for coroutine jobs: the claim runs in a thread, the job in this task,
+    started in the same loop step as the final check (no code of it runs after its tenure)."""
     events: list[Any] = []
-    for fire_time in run_times:
+    claimed = _once(claimed)
+    for index, fire_time in enumerate(run_times):
         tenure = gate.admit(fire_time)
-        claimed = tenure is not None and await asyncio.to_thread(
-            gate.claim, job.id, fire_time, tenure
-        )
-        if tenure is None or not claimed:
+        try:
+            won = tenure is not None and await asyncio.to_thread(
+                gate.claim, job.id, fire_time, tenure
+            )
+        except BaseException:
+            claimed()
+            raise
+        last = claimed if index == len(run_times) - 1 else (lambda: None)
+        ran = None
+        if tenure is not None and won:
+            ran = await _run_one_async(gate, tenure, job, jobstore, fire_time, logger, last)
+        else:
+            last()
+        if ran is None:
             events.append(_skip(gate, job, jobstore, fire_time))
-            continue
-        events += await _run_one_async(tenure, job, jobstore, fire_time, logger)
+        else:
+            events += ran
     return events
 
 
 async def _run_one_async(
-    tenure: Tenure, job: Any, jobstore: str, fire_time: datetime, logger: str
-) -> list[Any]:
+    gate: LeaderScheduler,
+    tenure: Tenure,
+    job: Any,
+    jobstore: str,
+    fire_time: datetime,
+    logger: str,
+    claimed: Callable[[], None],
+) -> list[Any] | None:
     task, loop = asyncio.current_task(), asyncio.get_running_loop()
     assert task is not None
 
     def cancel() -> None:
         loop.call_soon_threadsafe(task.cancel, f"leadership of {tenure.name!r} lost")
 
-    stop = tenure.enter(cancel)
-    token = CURRENT.set(JobContext(tenure.lease, fire_time, stop))
+    clock = gate.clock
     try:
+        while (stop := tenure.try_enter(clock, cancel)) is None:
+            if not await asyncio.to_thread(tenure.wait_live, clock):
+                return None
+    finally:
+        claimed()
+    token = CURRENT.set(JobContext(tenure.lease, fire_time, stop))
+    try:  # no await between the check above and the job's first line
         return list(await run_coroutine_job(job, jobstore, [fire_time], logger))
     finally:
         tenure.leave(cancel)

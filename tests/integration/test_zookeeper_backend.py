@@ -162,14 +162,16 @@ def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient, held: floa
 
 
 @contextlib.contextmanager
-def submitted_requests(backend: ZooKeeperBackend) -> Iterator[list[str]]:
-    """The type of every request the backend's kazoo connection sends meanwhile ("Ping", ...)."""
+def submitted_requests(backend: ZooKeeperBackend) -> Iterator[list[tuple[str, float]]]:
+    """The type ("Ping", "Exists", ...) and submit time of every request the backend's kazoo
+    connection sends meanwhile."""
     connection = backend.conn.client()._connection
-    submitted: list[str] = []
+    submitted: list[tuple[str, float]] = []
     submit = connection._submit
 
     def recording(request: Any, timeout: float, xid: int | None = None) -> Any:
-        submitted.append("Ping" if xid == -2 else type(request).__name__)
+        kind = "Ping" if xid == -2 else type(request).__name__
+        submitted.append((kind, SYSTEM_CLOCK.now()))
         return submit(request, timeout, xid)
 
     connection._submit = recording
@@ -179,47 +181,43 @@ def submitted_requests(backend: ZooKeeperBackend) -> Iterator[list[str]]:
         connection._submit = submit
 
 
-def test_a_leader_renews_on_kazoos_pings_without_requests_of_its_own(url: str) -> None:
-    """The watch on its node is set right behind the create; from then on kazoo's idle pings
-    are the keep-alive evidence, so the session is touched no more often than a bare kazoo
-    client's (crash failover depends on it)."""
+def test_a_renewal_is_an_exists_then_a_tick_later_a_sync_then_a_check(url: str) -> None:
+    """The anchor rule (docs/zookeeper.md): the exists is the touch; the sync, sent a tick after
+    its answer, and the check transaction after the sync's answer prove the quorum leader has
+    it. kazoo's pings alone renew nothing any more."""
     backend = zk(url)
     elector = leaselect.Elector(backend, f"p-{uuid.uuid4().hex[:8]}", ttl=3.0)
     try:
         lease = elector.acquire(timeout=10)
         assert lease is not None
-        time.sleep(0.1)  # the exists that sets the watch was sent during the acquire
+        time.sleep(0.1)
         with submitted_requests(backend) as submitted:
-            time.sleep(4.0)
-        pings = submitted.count("Ping")
-        # the old keep-alive sent an exists every second (4 here); one is allowed for a ping
-        # answer that came later than PING_GRACE after we were due (a busy machine)
-        assert pings >= 4 and len(submitted) - pings <= 1, submitted
+            time.sleep(3.5)
+        kinds = [kind for kind, _ in submitted if kind != "Ping"]
+        assert kinds[:6] == ["Exists", "Sync", "Transaction"] * 2, kinds
+        at = {kind: when for kind, when in submitted[::-1]}  # the first of each kind
+        assert at["Sync"] - at["Exists"] >= backend.conn.tick
         assert elector.is_leader and lease.deadline > SYSTEM_CLOCK.now() + 1
     finally:
         elector.close()
         backend.close()
 
 
-def test_after_a_reconnect_a_leader_checks_its_node_before_it_trusts_pings(url: str) -> None:
-    """The resume check: same session, and our node still there (an ``exists``), even when a
-    ping on the new connection is already answered. kazoo drops every watch when a connection
-    is lost (and sets none again), and the session disarms its candidacies at every state
-    change; either alone makes this hold. The keeper runs on a fake clock, so its keep-alive
-    comes exactly when the test says."""
+def test_after_a_reconnect_a_leader_checks_its_node_again(url: str) -> None:
+    """The resume check: same session, and our node still there (an ``exists``). The keeper
+    runs on a fake clock, so its keep-alive comes exactly when the test says."""
     backend, clock = zk(url), FakeClock()
     elector = leaselect.Elector(backend, f"r-{uuid.uuid4().hex[:8]}", ttl=3.0, clock=clock)
     try:
         assert elector.acquire(timeout=10) is not None
         client = backend.conn.client()
-        sid, connection = client.client_id[0], client._connection
+        sid, connection, epoch = client.client_id[0], client._connection, backend.conn.epoch
         connection._socket.shutdown(socket.SHUT_RDWR)  # kazoo reconnects, same session
-        dropped = SYSTEM_CLOCK.now()
-        assert eventually(lambda: (backend.conn.last_ping(sid) or 0) > dropped, timeout=3.0)
-        assert backend.conn.session_id() == sid
+        assert eventually(lambda: backend.conn.epoch > epoch, timeout=3.0)
+        assert eventually(lambda: backend.conn.session_id() == sid, timeout=3.0)
         with submitted_requests(backend) as submitted:
             clock.advance(1.0)  # the first keep-alive
-            assert eventually(lambda: "Exists" in submitted, timeout=2.0), submitted
+            assert eventually(lambda: ("Exists" in dict(submitted)), timeout=2.0), submitted
         assert elector.is_leader
     finally:
         elector.close()
@@ -348,7 +346,7 @@ def tls_zookeeper(tmp_path: Path) -> Iterator[TlsZooKeeper]:
     keystore.write_text(certs.key.read_text() + certs.cert.read_text())
     (tmp_path / "data").mkdir()
     config = tmp_path / "zoo.cfg"
-    config.write_text(f"""tickTime=500
+    config.write_text(f"""tickTime=200
 minSessionTimeout=2000
 maxSessionTimeout=20000
 dataDir={tmp_path / "data"}
@@ -385,7 +383,7 @@ def test_zks_url_elects_and_hands_over(tls_zookeeper: TlsZooKeeper, name: str) -
     """Over TLS with a client certificate: a leader, a waiter, a handover with a greater token."""
     certs = tls_zookeeper.certs
     options = urlencode({"ca": certs.ca, "cert": certs.cert, "key": certs.key,
-                         "connect_timeout": 5})
+                         "connect_timeout": 5, "tick_time": 200})
     url = f"zks://127.0.0.1:{tls_zookeeper.port}?{options}"
     elect_and_hand_over(url, name, 2.0)
 

@@ -30,7 +30,7 @@ from tests.stores import require_url
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEMBERS = ("zookeeper-1", "zookeeper-2", "zookeeper-3")
 PORTS = {name: launch.get_member(name).port for name in MEMBERS}
-TICK = 0.5  # tickTime of the test ensemble (backends/zookeeper/zoo.cfg.in)
+TICK = 0.2  # tickTime of the test ensemble (backends/zookeeper/zoo.cfg.in)
 
 pytestmark = pytest.mark.slow
 

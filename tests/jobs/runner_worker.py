@@ -5,7 +5,9 @@ Appends ``start PID TOKEN T`` when its function starts and ``stop PID TOKEN T`` 
 function sees ``stop`` (CLOCK_BOOTTIME, shared by the host's processes). MODE:
   slow-callback   a user on_elected that takes 3 s (it must not delay ``stop``)
   two-callers     two threads call the same decorated function at once
-Runs until SIGTERM.
+  sigint          ``work()`` in the main thread, interrupted by SIGINT (KeyboardInterrupt);
+                  logs ``interrupted PID`` and lingers 3 s (a function left running would show)
+Runs until SIGTERM (or SIGINT in ``sigint`` mode).
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ def main() -> None:
         except Exception as exc:  # a refused concurrent call
             log(f"refused {pid} {type(exc).__name__}")
 
+    if mode == "sigint":
+        try:
+            work()
+        except KeyboardInterrupt:
+            log(f"interrupted {pid}")
+        time.sleep(3.0)
+        os.close(fd)
+        return
     signal.signal(signal.SIGTERM, lambda *_: work.stop())
     callers = [threading.Thread(target=call) for _ in range(2 if mode == "two-callers" else 1)]
     for caller in callers:

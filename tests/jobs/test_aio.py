@@ -13,6 +13,7 @@ from leaselect import Lease, LostReason
 from leaselect.aio import AsyncElector
 from leaselect.runner import AlreadyRunning
 from tests.jobs.conftest import JobStore
+from tests.jobs.test_runner_processes import take_lease
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -148,3 +149,40 @@ def test_a_body_that_outlives_its_lease_without_awaiting_raises_lease_lost(
         await elector.close()
 
     asyncio.run(main())
+
+
+def test_coroutine_callbacks_are_serialized_per_tenure(job_store: JobStore) -> None:
+    """A long async on_elected finishes before on_lost starts; an async on_lost holds back the
+    next tenure (its on_elected starts only after on_lost returned), as with ``Elector``."""
+    name, events = fresh(), []
+
+    async def elected(lease: Lease) -> None:
+        events.append(("elected", lease.token, time.monotonic()))
+        if len([e for e in events if e[0] == "elected"]) == 1:
+            take_lease(job_store, name)  # tenure 1 ends while this callback still runs
+            await asyncio.sleep(1.5 * job_store.ttl)
+        events.append(("elected-done", lease.token, time.monotonic()))
+
+    async def lost(lease: Lease, reason: LostReason) -> None:
+        events.append(("lost", lease.token, time.monotonic()))
+        await asyncio.sleep(1.0)
+        events.append(("lost-done", lease.token, time.monotonic()))
+
+    async def main() -> None:
+        elector = AsyncElector(
+            job_store.url, name, ttl=job_store.ttl, on_elected=elected, on_lost=lost
+        )
+        elector.start()
+        until = time.monotonic() + 10 * job_store.ttl
+        while len([e for e in events if e[0] == "elected-done"]) < 2:
+            assert time.monotonic() < until, events
+            await asyncio.sleep(0.02)
+        await elector.close()
+
+    asyncio.run(main())
+    kinds = [kind for kind, _, _ in events][:6]
+    assert kinds == ["elected", "elected-done", "lost", "lost-done", "elected", "elected-done"], (
+        events
+    )
+    times = [at for _, _, at in events]
+    assert times == sorted(times)

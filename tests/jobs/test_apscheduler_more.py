@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import uuid
@@ -13,6 +14,7 @@ import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
+import leaselect
 from leaselect import SYSTEM_CLOCK
 from leaselect.integrations.apscheduler import EVENT_JOB_SKIPPED, LeaderScheduler, current_job
 from tests.jobs.conftest import JobStore
@@ -92,3 +94,54 @@ def test_shutdown_without_wait_steps_down_only_after_running_jobs(job_store: Job
     gate.shutdown(wait=False)
     stepped_down = SYSTEM_CLOCK.now()
     assert finished and finished[0] <= stepped_down, "stepped down while a job still ran"
+
+
+def test_shutdown_twice_is_quiet(job_store: JobStore, caplog: pytest.LogCaptureFixture) -> None:
+    scheduler = BackgroundScheduler(timezone=timezone.utc)
+    gate = LeaderScheduler(scheduler, job_store.url, fresh(), ttl=job_store.ttl)
+    scheduler.add_job(lambda: None, "interval", seconds=0.1, start_date=GRID, id="tick")
+    gate.start()
+    time.sleep(0.3)
+    with caplog.at_level(logging.INFO, logger="leaselect"):
+        gate.shutdown()
+        gate.shutdown()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not warnings, warnings
+
+
+def test_shutdown_in_the_loop_waits_for_thread_pool_jobs(job_store: JobStore) -> None:
+    """AsyncIOScheduler, shutdown() called in the loop: plain-function jobs (thread pool) can
+    finish while the loop is blocked, so the lease is kept until they returned."""
+    name = fresh()
+    started, finished, elected = threading.Event(), [], []
+    other = leaselect.Elector(
+        job_store.url,
+        name,
+        ttl=job_store.ttl,
+        on_elected=lambda lease: elected.append(SYSTEM_CLOCK.now()),
+    )
+
+    def slow() -> None:
+        started.set()
+        time.sleep(0.5)  # ignores stop for a while
+        finished.append(SYSTEM_CLOCK.now())
+
+    async def main() -> None:
+        scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        gate = LeaderScheduler(scheduler, job_store.url, name, ttl=job_store.ttl)
+        scheduler.add_job(slow, "interval", seconds=0.1, start_date=GRID, id="slow")
+        gate.start()
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        other.start()
+        gate.shutdown()
+
+    try:
+        asyncio.run(main())
+        until = time.monotonic() + 10
+        while not elected and time.monotonic() < until:
+            time.sleep(0.02)
+    finally:
+        other.close()
+    assert finished and elected, f"vacuous: finished={finished} elected={elected}"
+    assert finished[0] <= elected[0], "another elector led while a thread-pool job still ran"

@@ -1,0 +1,215 @@
+"""One backend's kazoo client and what the adapter needs to know about its connection.
+
+kazoo reconnects on its own; every connection it makes is an *epoch*. The connection records,
+per epoch, the session timeout the server negotiated and the answered requests (kazoo's pings
+and the adapter's own) from which the anchor rule picks its touch (``zookeeper_anchor``). State
+changes and their news reach the adapter through ``on_change``; waiters block in ``wait_news``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kazoo.client import KazooClient, KazooState
+from kazoo.handlers.threading import KazooTimeoutError
+
+from ..clock import SYSTEM_CLOCK
+from ..errors import ConfigError
+from . import kazoo_hooks
+from .zookeeper_anchor import Answered, History
+from .zookeeper_client import DEFAULT_TICK, ClientConfig, mapped_errors
+
+log = logging.getLogger("leaselect")
+
+OBSERVER_TIMEOUT = 10.0  # session timeout of a client opened only to observe
+
+
+class Connection:
+    """One kazoo client, started lazily, with its connection state tracked for the adapter."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._requested: float | None = None
+        self._pinned = False  # a session was opened: the timeout may no longer change
+        self._hooked = False
+        self._negotiated = 0.0  # on the current connection
+        self._floor: tuple[int, float] | None = None  # session id, least timeout it negotiated
+        self._handshake_done = threading.Event()
+        self._connected = threading.Event()
+        self._watchers: list[Callable[[str], None]] = []
+        self._news = threading.Condition()
+        self._generation = 0  # bumped at every state change and by ``notify``
+        self.epoch = 0
+        self.lost_session: int | None = None  # the session kazoo reported LOST, if any
+        self.history = History()
+        self.tick = config.tick or DEFAULT_TICK
+
+    def client(self, ttl: float | None = None) -> Any:
+        """The started client; ``ttl`` pins its session timeout (None: any, for observers)."""
+        with self._lock:
+            if ttl is not None and self._requested not in (None, ttl):
+                if self._pinned:
+                    raise ConfigError(
+                        f"one ZooKeeper backend, one session timeout: this one uses "
+                        f"{self._requested:g}s, not {ttl:g}s; open another backend"
+                    )
+                self._stop_locked()
+            if self._client is None:
+                self._start_locked(ttl or OBSERVER_TIMEOUT)
+            self._pinned = self._pinned or ttl is not None
+            return self._client
+
+    def current(self) -> Any:
+        """The client if started, else None (never starts one)."""
+        return self._client
+
+    @property
+    def negotiated(self) -> float:
+        """The session timeout the server of the current connection granted, in seconds."""
+        return self._negotiated
+
+    def lease_ttl(self, sid: int) -> float:
+        """The least timeout any connection of session ``sid`` negotiated: a touch from an older
+        connection can still reach the quorum leader, carrying its own timeout."""
+        floor = self._floor
+        return floor[1] if floor is not None and floor[0] == sid else self._negotiated
+
+    def session_id(self) -> int | None:
+        """The current session id while connected, else None (suspended or closed)."""
+        client = self._client
+        if client is None or not self._connected.is_set():
+            return None
+        client_id = client.client_id
+        return None if client_id is None else int(client_id[0])
+
+    def answered(self, epoch: int, sent: float) -> Answered | None:
+        """Record a request of ours sent at ``sent`` (SYSTEM_CLOCK) in ``epoch`` and answered
+        now; None if the connection changed meanwhile (then it proves nothing)."""
+        if self.epoch != epoch or not self._connected.is_set():
+            return None
+        answer = Answered(epoch, sent, SYSTEM_CLOCK.now())
+        with self._news:
+            self.history.add(answer)
+        return answer
+
+    def latest(self, epoch: int, received_by: float) -> Answered | None:
+        """The latest-sent request of ``epoch`` answered by ``received_by``."""
+        with self._news:
+            return self.history.latest(epoch, received_by)
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def notify(self) -> None:
+        """Wake every ``wait_news`` (a state change, or an event on one of our nodes)."""
+        with self._news:
+            self._generation += 1
+            self._news.notify_all()
+
+    def wait_news(self, generation: int, timeout: float) -> bool:
+        """Block until news newer than ``generation`` or ``timeout``; True if news came."""
+        with self._news:
+            return self._news.wait_for(lambda: self._generation != generation, timeout)
+
+    def on_change(self, watcher: Callable[[str], None]) -> None:
+        """Call ``watcher(state)`` (non-blocking, on kazoo's thread) at every state change."""
+        self._watchers.append(watcher)
+
+    def close(self) -> None:
+        """Close the session (its ephemeral nodes go at once) and the client."""
+        with self._lock:
+            self._stop_locked()
+
+    def _start_locked(self, timeout: float) -> None:
+        client = KazooClient(**self.config.client_kwargs(timeout))
+        self._hooked = kazoo_hooks.install(
+            client, lambda started, granted: self._on_handshake(client, granted), self._on_ping
+        )
+        client.add_listener(self._on_state)
+        with mapped_errors("connect", self.config.redacted):
+            try:
+                client.start(timeout=self.config.connect_timeout)
+                if not self._hooked:
+                    self._on_handshake(client, self._ask_timeout(client, timeout))
+                if not self._handshake_done.wait(self.config.connect_timeout):
+                    raise KazooTimeoutError("no session timeout negotiated")
+            except BaseException:
+                client.stop()
+                client.close()
+                raise
+        self._client, self._requested = client, timeout
+        if self.config.tick is None:
+            self.tick = self._ask_tick(client)
+
+    def _stop_locked(self) -> None:
+        client, self._client, self._requested = self._client, None, None
+        if client is not None:
+            client.stop()
+            client.close()
+
+    def _on_handshake(self, client: Any, negotiated: float) -> None:
+        """A (re)connect completed (kazoo's thread, before any request goes out on it)."""
+        self._negotiated = negotiated
+        client_id = client.client_id
+        if self._hooked:
+            self.epoch += 1
+        if client_id is not None:
+            sid = int(client_id[0])
+            floor = self._floor
+            if floor is None or floor[0] != sid or negotiated < floor[1]:
+                self._floor = (sid, negotiated)
+        self._handshake_done.set()
+
+    def _on_ping(self, sent: float, received: float) -> None:
+        with self._news:
+            self.history.add(Answered(self.epoch, sent, received))
+
+    def _on_state(self, state: str) -> None:
+        if state == KazooState.CONNECTED:
+            if not self._hooked:
+                self.epoch += 1
+            self._connected.set()
+        else:
+            self._connected.clear()
+        if state == KazooState.LOST and self._floor is not None:
+            self.lost_session = self._floor[0]
+        self.notify()
+        for watcher in list(self._watchers):
+            watcher(state)
+
+    def _conf(self, client: Any) -> dict[str, str]:
+        """The server's ``conf`` four-letter word as a dict; empty if it is not allowed."""
+        try:
+            text = client.command(b"conf")
+        except Exception:  # not whitelisted, TLS-only port, connection trouble: no answer
+            return {}
+        pairs = (line.split("=", 1) for line in str(text).splitlines() if "=" in line)
+        return {key.strip(): value.strip() for key, value in pairs}
+
+    def _ask_tick(self, client: Any) -> float:
+        tick = self._conf(client).get("tickTime")
+        if tick is not None and tick.isdigit() and int(tick) > 0:
+            return int(tick) / 1000.0
+        log.warning(
+            "ZooKeeper %s: tickTime unknown (the conf four-letter word is not allowed); "
+            "assuming %g ms: set tick_time=<ms> in the URL",
+            self.config.redacted, DEFAULT_TICK * 1000,
+        )
+        return DEFAULT_TICK
+
+    def _ask_timeout(self, client: Any, requested: float) -> float:
+        """Without the handshake hook: the server's clamp of ``requested`` from ``conf``."""
+        conf = self._conf(client)
+        low, high = conf.get("minSessionTimeout", ""), conf.get("maxSessionTimeout", "")
+        if not (low.isdigit() and high.isdigit()):
+            raise ConfigError(
+                f"ZooKeeper {self.config.redacted}: this kazoo does not report the negotiated "
+                "session timeout and the server's conf four-letter word is not allowed"
+            )
+        return min(max(requested, int(low) / 1000.0), int(high) / 1000.0)

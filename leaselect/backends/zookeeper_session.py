@@ -1,0 +1,317 @@
+"""The backend's ZooKeeper session: keep-alives that prove the quorum leader touched it.
+
+Every renewal anchors at a request the quorum leader is known to have recorded
+(``zookeeper_anchor``): an ``exists`` of each leading node (which also sets the watch that ends a
+tenure the moment the node goes), then, a tick after its answer, a ``sync`` and one ``check``
+transaction per node. A grant anchors the same way, on kazoo's latest ping that is a tick old
+if there is a recent one (no wait on a hand-over), else on the campaign's own round trip.
+
+The session also owns the nodes its candidacies gave up: they are deleted as soon as the
+connection allows, whether or not a campaign thread still runs, and ``observe`` skips them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kazoo.client import KazooState
+from kazoo.exceptions import NoNodeError
+
+from .. import keeper
+from ..backend import Candidacy, Renewal, Session
+from ..clock import SYSTEM_CLOCK
+from ..errors import BackendUnavailable
+from ..lease import LostReason
+from .zookeeper_anchor import Answered, gap, proven
+from .zookeeper_client import mapped_errors
+from .zookeeper_connection import Connection
+
+if TYPE_CHECKING:
+    from .zookeeper_candidacy import ZooKeeperCandidacy
+
+SLACK = 0.05  # seconds: a proof's round trips and scheduling
+
+
+@dataclass(frozen=True)
+class Round:
+    """A leading candidacy as a keep-alive round found it: its tenure and its node."""
+
+    candidacy: ZooKeeperCandidacy
+    tenure: int
+    path: str
+
+    @property
+    def key(self) -> int:
+        return id(self.candidacy)
+
+    def current(self) -> bool:
+        """Still leading the tenure this round started with."""
+        return self.candidacy.leading and self.candidacy.tenure == self.tenure
+
+
+class Aborted(Exception):
+    """A proof stopped waiting: one of the nodes it was proving is gone."""
+
+
+class ZooKeeperSession(Session):
+    """The backend's ZooKeeper session; one keep-alive checks every leading node at once."""
+
+    def __init__(self, conn: Connection, ttl: float) -> None:
+        super().__init__(ttl)
+        self.conn = conn
+        self.request_timeout = ttl / 3
+        self._candidacies: weakref.WeakSet[ZooKeeperCandidacy] = weakref.WeakSet()
+        self._garbage: dict[str, int] = {}  # path of a node given up -> the session that owns it
+        self._garbage_lock = threading.Lock()
+        self.conn.on_change(self._on_state)
+
+    def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
+        from .zookeeper_candidacy import ZooKeeperCandidacy
+
+        candidacy = ZooKeeperCandidacy(self, name, identity, metadata)
+        self._candidacies.add(candidacy)
+        return candidacy
+
+    def live(self) -> tuple[Any, int]:
+        """The client and its session id; ``BackendUnavailable`` while SUSPENDED (jeopardy)."""
+        client = self.conn.client(self.ttl)
+        sid = self.conn.session_id()
+        if sid is None:
+            raise BackendUnavailable(
+                f"ZooKeeper {self.conn.config.redacted}: connection suspended, reconnecting"
+            )
+        return client, sid
+
+    def result(self, pending: Any, what: str) -> Any:
+        """Wait for one pipelined request, mapping kazoo's errors."""
+        with mapped_errors(what, self.conn.config.redacted):
+            return pending.get(timeout=self.request_timeout)
+
+    def lease_ttl(self, sid: int) -> float:
+        return self.conn.lease_ttl(sid)
+
+    # -- proofs (zookeeper_anchor) ----------------------------------------------------------
+
+    def answered(self, epoch: int, sent: float) -> Answered:
+        """Record our request sent at ``sent`` as answered now; raise if the connection changed."""
+        answer = self.conn.answered(epoch, sent)
+        if answer is None:
+            raise BackendUnavailable(
+                f"ZooKeeper {self.conn.config.redacted}: connection changed during a renewal"
+            )
+        return answer
+
+    def prove(
+        self, client: Any, sid: int, touch: Answered, paths: Sequence[str],
+        gone: Callable[[], bool] = lambda: False,
+    ) -> tuple[float, list[bool]]:
+        """Wait a tick after ``touch``'s answer, then ``sync`` and ``check`` each path.
+
+        Returns ``touch.sent`` (the proven anchor, SYSTEM_CLOCK) and, per path, whether the
+        quorum leader still had the node. Raises ``BackendUnavailable`` if the connection
+        changes, ``Aborted`` as soon as ``gone()`` holds.
+        """
+        ready = touch.received + gap(self.conn.tick)
+        while True:
+            generation = self.conn.generation
+            if gone():
+                raise Aborted()
+            if self.conn.epoch != touch.epoch or self.conn.session_id() != sid:
+                self.answered(touch.epoch, touch.sent)  # raises: the connection changed
+            now = SYSTEM_CLOCK.now()
+            if now >= ready:
+                break
+            self.conn.wait_news(generation, ready - now)
+        synced = self.result(client.sync_async(paths[0]), "sync")
+        sync = self.answered(touch.epoch, now)
+        del synced
+        write_sent = SYSTEM_CLOCK.now()
+        checks = [self._check(client, path) for path in paths]
+        present = [self._checked(pending) for pending in checks]
+        write = self.answered(touch.epoch, write_sent)
+        anchor = proven(touch, sync, write, self.conn.tick)
+        if anchor is None:  # cannot happen: the waits above are the rule's conditions
+            raise BackendUnavailable("ZooKeeper renewal proof incomplete")
+        return anchor, present
+
+    @staticmethod
+    def _check(client: Any, path: str) -> Any:
+        transaction = client.transaction()
+        transaction.check(path, -1)
+        return transaction.commit_async()
+
+    def _checked(self, pending: Any) -> bool:
+        """A ``check`` transaction's outcome: True if the node was there (a quorum write)."""
+        results = self.result(pending, "check")
+        if any(isinstance(r, NoNodeError) for r in results):
+            return False
+        failed = [r for r in results if isinstance(r, Exception)]
+        if failed:  # anything but "no node" proves nothing: the renewal failed
+            raise BackendUnavailable(f"ZooKeeper check failed ({type(failed[0]).__name__})")
+        return True
+
+    def grant_anchor(
+        self, client: Any, sid: int, epoch: int, own: Answered | None, path: str
+    ) -> float:
+        """The proven anchor (SYSTEM_CLOCK) of a candidacy that just found itself first.
+
+        Takes kazoo's latest ping answered a tick ago if it is recent enough for the keeper's
+        next renewal to land before jeopardy, else ``own`` (the campaign's round trip), else a
+        fresh ``exists``; then proves it. ``BackendUnavailable`` if our node is gone.
+        """
+        now = SYSTEM_CLOCK.now()
+        touch = self.conn.latest(epoch, now - gap(self.conn.tick))
+        oldest = now - (self.ttl / 2 - 1.5 * gap(self.conn.tick) - SLACK)
+        if touch is None or touch.sent < oldest:
+            touch = own
+        if touch is None:
+            started = SYSTEM_CLOCK.now()
+            self.result(client.exists_async(path), "exists")
+            touch = self.answered(epoch, started)
+        anchor, (present,) = self.prove(client, sid, touch, [path])
+        if not present:
+            raise BackendUnavailable("our candidate node vanished before we could lead")
+        return anchor
+
+    # -- keep-alive ---------------------------------------------------------------------------
+
+    def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
+        """One ``exists`` per leading node, then the proof: a tick later a ``sync`` and a
+        ``check`` per node. The renewal anchors at the ``exists`` (later than ``sent``).
+
+        A round settles only the tenures it started with: a candidacy that resigned and led
+        again meanwhile (a new node, a new tenure) gets no news from it, neither renewal nor
+        loss, since the round looked at its old node."""
+        from .zookeeper_candidacy import ZooKeeperCandidacy
+
+        leaders = [
+            Round(c, c.tenure, c.path)
+            for c in held
+            if isinstance(c, ZooKeeperCandidacy) and c.leading
+        ]
+        renewals = {id(c): Renewal(None, None) for c in held}
+        lost = self.conn.lost_session
+        for leader in leaders:
+            if leader.candidacy.owner is not None and leader.candidacy.owner == lost:
+                renewals[leader.key] = self._lost(leader, LostReason.EXPIRED)
+        leaders = [leader for leader in leaders if leader.current()]
+        if leaders:
+            client, sid = self.live()
+            for leader in leaders:
+                if leader.candidacy.owner != sid:
+                    renewals[leader.key] = self._lost(leader, LostReason.EXPIRED)
+            mine = [leader for leader in leaders if leader.candidacy.owner == sid]
+            if mine:
+                renewals.update(self._renew(client, sid, mine))
+        return [renewals[id(c)] for c in held]
+
+    def _renew(self, client: Any, sid: int, leaders: list[Round]) -> dict[int, Renewal]:
+        epoch, started = self.conn.epoch, SYSTEM_CLOCK.now()
+        for leader in leaders:
+            leader.candidacy.gone = False
+        checks = [(leader, client.exists_async(leader.path, watch=leader.candidacy.own_watch))
+                  for leader in leaders]
+        renewals: dict[int, Renewal] = {}
+        alive = []
+        for leader, check in checks:
+            stat = self.result(check, "keep-alive")
+            if stat is not None and stat.ephemeralOwner == sid:
+                alive.append(leader)
+            else:
+                renewals[leader.key] = self._lost(leader, self._why_gone(sid))
+        touch = self.answered(epoch, started)
+        if not alive:
+            return renewals
+        try:
+            _, present = self.prove(
+                client, sid, touch, [leader.path for leader in alive],
+                lambda: any(leader.candidacy.gone for leader in alive),
+            )
+        except Aborted:  # an own-node event: end those tenures now, renew the rest next time
+            for leader in alive:
+                renewals[leader.key] = (
+                    self._lost(leader, self._why_gone(sid)) if leader.candidacy.gone
+                    else Renewal(None, None)
+                )
+            return renewals
+        ttl = self.lease_ttl(sid)
+        for leader, there in zip(alive, present, strict=True):
+            if not leader.current():
+                renewals[leader.key] = Renewal(None, None)
+            else:
+                renewals[leader.key] = (
+                    Renewal(ttl) if there else self._lost(leader, self._why_gone(sid))
+                )
+        return renewals
+
+    def _why_gone(self, sid: int) -> LostReason:
+        """Our node is gone: with our session (expired) or deleted by someone (taken)."""
+        return LostReason.TAKEN if self.conn.session_id() == sid else LostReason.EXPIRED
+
+    @staticmethod
+    def _lost(leader: Round, reason: LostReason) -> Renewal:
+        """End ``leader``'s tenure, unless the candidacy has moved on to another one."""
+        with leader.candidacy.flags:
+            if not leader.current():
+                return Renewal(None, None)
+            leader.candidacy.leading = False
+        return Renewal(None, reason)
+
+    def node_event(self) -> None:
+        """One of our nodes changed or went (kazoo's thread): renew now, stop any proof wait."""
+        self.conn.notify()
+        keeper.wake(self)
+
+    # -- nodes given up -----------------------------------------------------------------------
+
+    def discard(self, path: str, owner: int) -> None:
+        """Delete ``path`` (a node of session ``owner`` we no longer want) as soon as we can."""
+        with self._garbage_lock:
+            self._garbage[path] = owner
+        self.collect()
+
+    def discarded(self, path: str) -> bool:
+        with self._garbage_lock:
+            return path in self._garbage
+
+    def collect(self) -> None:
+        """Send a delete for every discarded node of the current session (non-blocking)."""
+        sid, client = self.conn.session_id(), self.conn.current()
+        if sid is None or client is None:
+            return  # suspended: the next CONNECTED collects
+        with self._garbage_lock:
+            for path, owner in list(self._garbage.items()):
+                if owner != sid:  # that session is gone, and its ephemeral nodes with it
+                    del self._garbage[path]
+            paths = list(self._garbage)
+        for path in paths:
+            with contextlib.suppress(Exception):
+                client.delete_async(path).rawlink(lambda done, p=path: self._deleted(p, done))
+
+    def _deleted(self, path: str, done: Any) -> None:
+        try:
+            done.get_nowait()
+        except NoNodeError:
+            pass
+        except Exception:  # the connection dropped: the next CONNECTED sends it again
+            return
+        with self._garbage_lock:
+            self._garbage.pop(path, None)
+
+    def _on_state(self, state: str) -> None:
+        """A connection state change (kazoo's thread). SUSPENDED and LOST: renew now, which
+        puts leaders in jeopardy or ends their tenure at once. CONNECTED: delete what we gave
+        up and wake every waiting candidacy, whose watches may be gone."""
+        keeper.wake(self)
+        if state == KazooState.CONNECTED:
+            self.collect()
+        for candidacy in list(self._candidacies):
+            if state == KazooState.SUSPENDED:
+                candidacy.wake()  # its campaign would fail: no need to cut a retry pause short
+            else:
+                candidacy.interrupt()
