@@ -15,7 +15,10 @@ def check_timeout(timeout: object) -> float | None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
         raise ConfigError(f"timeout must be None or a number of seconds, got {timeout!r}")
-    seconds = float(timeout)
+    try:
+        seconds = float(timeout)
+    except OverflowError:  # an int beyond float's range
+        seconds = math.inf if timeout > 0 else -math.inf  # type: ignore[operator]
     if math.isnan(seconds) or seconds < 0:
         raise ConfigError(f"timeout must be None or >= 0 seconds, got {timeout!r}")
     return None if math.isinf(seconds) else seconds

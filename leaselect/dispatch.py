@@ -15,14 +15,15 @@ from collections.abc import Callable
 
 log = logging.getLogger("leaselect")
 
-_STOP = object()
-
 
 class Dispatcher:
     """A FIFO of callbacks run one at a time on a daemon thread."""
 
     def __init__(self, name: str) -> None:
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._name = name
+        self._queue: queue.SimpleQueue[tuple[Callable[[], None], str] | None] = (
+            queue.SimpleQueue()
+        )
         self._pending = 0
         self._changed = threading.Condition()
         self._thread = threading.Thread(
@@ -30,11 +31,12 @@ class Dispatcher:
         )
         self._thread.start()
 
-    def submit(self, callback: Callable[[], None]) -> None:
-        """Queue ``callback``; it runs after everything queued before it."""
+    def submit(self, callback: Callable[[], None], label: str = "a callback") -> None:
+        """Queue ``callback`` (``label`` names it in the log if it raises); it runs after
+        everything queued before it."""
         with self._changed:
             self._pending += 1
-        self._queue.put(callback)
+        self._queue.put((callback, label))
 
     def wait_idle(self, stop: threading.Event, timeout: float | None = None) -> bool:
         """Block until every queued callback has returned (True), or ``stop`` is set (then
@@ -56,19 +58,20 @@ class Dispatcher:
 
     def stop(self, timeout: float | None = None) -> None:
         """Run what is queued, then end the thread (waits at most ``timeout``)."""
-        self._queue.put(_STOP)
+        self._queue.put(None)  # stop
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            if item is _STOP:
+            if item is None:
                 return
+            callback, label = item
             try:
-                item()  # type: ignore[operator]
+                callback()
             except BaseException:  # SystemExit too: later tenures still need their callbacks
-                log.exception("a callback raised; it is ignored and later callbacks still run")
+                log.exception("election %r: %s raised; ignored", self._name, label)
             finally:
                 with self._changed:
                     self._pending -= 1

@@ -27,6 +27,7 @@ OnLost = Callable[[Lease, LostReason], None]
 RETRY_BACKOFF = 0.1  # first pause after a failed campaign; doubles up to MAX_BACKOFF
 MAX_BACKOFF = 5.0
 CLOSED = "elector is closed"
+WAIT_SLICE = 86400.0  # acquire() waits in slices of a day: any finite timeout works
 
 
 class _Refused(Exception):
@@ -157,9 +158,16 @@ class Elector:
             self._settled.clear()
             self._last_elected = None
             self._error = None
-        self._begin(repeat=False)
-        if not self._clock.wait(self._settled, seconds):
-            self.release()
+        started = self._begin(repeat=False)  # under start() the campaign stays repeating
+        try:
+            settled = self._wait_settled(seconds)
+        except BaseException:  # KeyboardInterrupt, a failing clock: no campaign left behind
+            if not started:
+                self.release()
+            raise
+        if not settled:
+            if not started:
+                self.release()
             return None
         with self._lock:  # the lease won, even if another thread released it since
             lease, error, self._error = self._last_elected, self._error, None
@@ -168,6 +176,19 @@ class Elector:
                 self.release()
             raise error
         return lease
+
+    def _wait_settled(self, seconds: float | None) -> bool:
+        """Wait for ``_settled`` at most ``seconds``, in slices short enough for any platform's
+        ``threading.TIMEOUT_MAX`` (a longer single wait raises ``OverflowError``)."""
+        if seconds is None:
+            return self._clock.wait(self._settled, None)
+        end = self._clock.now() + seconds
+        while True:
+            remaining = end - self._clock.now()
+            if self._clock.wait(self._settled, min(remaining, WAIT_SLICE)):
+                return True
+            if remaining <= WAIT_SLICE:
+                return False
 
     def start(self) -> None:
         """Campaign in the background and campaign again after every lost tenure."""
@@ -277,18 +298,21 @@ class Elector:
 
     # -- the campaign thread ----------------------------------------------------------------
 
-    def _begin(self, repeat: bool) -> None:
+    def _begin(self, repeat: bool) -> bool:
+        """Campaign; True if a ``start()`` campaign was already on (it stays repeating)."""
         with self._lifecycle, self._lock:
             self._require_open()
-            self._want, self._repeat = True, repeat
+            started = self._want and self._repeat and not self._stop.is_set()
+            self._want, self._repeat = True, repeat or started
             self._requests += 1
             self._stop.clear()
             if self._thread is not None and self._thread.is_alive():
-                return  # the running thread decides to exit only under the lock, seeing _want
+                return started  # the running thread decides to exit only under the lock
             self._thread = threading.Thread(
                 target=self._run, name=f"leaselect-campaign-{self.name}", daemon=True
             )
             self._thread.start()
+            return started
 
     def _run(self) -> None:
         """Campaign while wanted; any exception is logged and retried with capped backoff."""
@@ -498,10 +522,11 @@ class Elector:
             return
         if self._dispatcher is None:
             self._dispatcher = Dispatcher(self.name)
+        label = ("on_elected", "on_lost", "on_jeopardy")[which]
         if reason is None:
-            self._dispatcher.submit(lambda: callback(lease))  # type: ignore[call-arg]
+            self._dispatcher.submit(lambda: callback(lease), label)  # type: ignore[call-arg]
         else:
-            self._dispatcher.submit(lambda: callback(lease, reason))  # type: ignore[call-arg]
+            self._dispatcher.submit(lambda: callback(lease, reason), label)  # type: ignore[call-arg]
 
     def _close_backend(self) -> None:
         if self._owns_backend:

@@ -65,6 +65,7 @@ class ElectionMachine:
         self.phase = Phase.FOLLOWER
         self.lease: Lease | None = None
         self._anchor = 0.0
+        self._elected_at = 0.0  # local time the tenure began: older rounds know nothing of it
         self._failed_since_renewal = False
         self.highest_token: int | None = None  # of every grant this machine has seen
 
@@ -92,6 +93,7 @@ class ElectionMachine:
         self.lease = Lease(self.name, self.identity, token, granted_ttl, deadline)
         self.phase = Phase.LEADER
         self._anchor = sent
+        self._elected_at = now
         self._failed_since_renewal = False
         return [Elected(self.lease)]
 
@@ -117,9 +119,14 @@ class ElectionMachine:
         return effects
 
     def taken(self, sent: float, now: float, reason: LostReason = LostReason.TAKEN) -> list[Effect]:
-        """A request sent at ``sent`` found the lease no longer ours (ignored if it predates it)."""
+        """A request sent at ``sent`` found the lease no longer ours.
+
+        Ignored if it was sent before the tenure's anchor or before the tenure was elected: a
+        grant may be anchored on an older round trip (a ZooKeeper ping), so a round of the
+        previous tenure can be sent after the anchor and still speak only of that tenure.
+        """
         effects = self.tick(now)
-        if self.lease is None or sent < self._anchor:
+        if self.lease is None or sent < self._anchor or sent < self._elected_at:
             return effects
         return effects + self._end(reason, now)
 
@@ -132,8 +139,10 @@ class ElectionMachine:
         if self.lease is None:
             return []
         if now >= self.lease.deadline:
-            failed = self._failed_since_renewal
-            return self._end(LostReason.UNREACHABLE if failed else LostReason.EXPIRED, now)
+            # renewals failed, or one was due and never answered (a hung request): unreachable;
+            # expired only if the grant ran out before any renewal was due (a short grant)
+            overdue = self._failed_since_renewal or now >= self.jeopardy_at()
+            return self._end(LostReason.UNREACHABLE if overdue else LostReason.EXPIRED, now)
         if now >= self.jeopardy_at():
             return self._enter_jeopardy()
         return []

@@ -45,7 +45,8 @@ class Timing:
 
     def __post_init__(self) -> None:
         for field in ("ttl", "renew_interval", "drift", "margin", "stop_grace"):
-            _require_seconds(field, getattr(self, field), optional=field in _OPTIONAL)
+            value = _require_seconds(field, getattr(self, field), optional=field in _OPTIONAL)
+            object.__setattr__(self, field, value)  # a Fraction or numpy number becomes a float
         _require(self.ttl > 0, f"ttl must be positive, got {self.ttl!r}")
         _require(
             self.ttl <= MAX_TTL, f"ttl must be at most {MAX_TTL:g}s (one day), got {self.ttl!r}"
@@ -94,16 +95,22 @@ class Timing:
 _OPTIONAL = ("renew_interval", "margin")
 
 
-def _require_seconds(field: str, value: object, optional: bool) -> None:
-    """A finite real number (not a bool), or None where ``optional``."""
+def _require_seconds(field: str, value: object, optional: bool) -> float | None:
+    """A finite ``numbers.Real`` (not a bool; ``Decimal`` is not one) as a float, or None where
+    ``optional``."""
     if value is None and optional:
-        return
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         kind = "a number" if field == "drift" else "a number of seconds"
         kind += " or None" if optional else ""
-        raise ConfigError(f"{field} must be {kind}, got {value!r}")
-    if not math.isfinite(value):
+        raise ConfigError(f"{field} must be {kind} (a real number, not Decimal), got {value!r}")
+    try:
+        seconds = float(value)
+    except (OverflowError, ValueError, TypeError):
+        raise ConfigError(f"{field} must be finite, got {value!r}") from None
+    if not math.isfinite(seconds):
         raise ConfigError(f"{field} must be finite, got {value!r}")
+    return seconds
 
 
 def _require(condition: bool, message: str) -> None:

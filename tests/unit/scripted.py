@@ -28,12 +28,15 @@ class ScriptedBackend(Backend):
         self.token = 0
         self.keep_alives = 0
         self.evidence_age = 0.0  # > 0: renewals are proved by a round trip sent this long ago
+        self.grant_age = 0.0  # > 0: grants are proved by a round trip sent this long ago
+        self.after_block = ""  # a blocked keep-alive answers as this mode once unblocked
         self.campaigns = 0
         self.lock = threading.Lock()
         self.session_errors: list[Exception] = []  # raised by the next session opens, in turn
         self.campaign_errors: list[Exception] = []  # raised by the next campaigns, in turn
         self.campaign_gate: threading.Event | None = None  # campaigns block until it is set
         self.repeat_token = False  # grant the last token again (an adapter bug to survive)
+        self.candidacies: list[ScriptedCandidacy] = []  # woken when the holder resigns
         self.events: list[str] = []  # "session closed", in order with whatever tests add
 
     @classmethod
@@ -63,17 +66,19 @@ class ScriptedSession(Session):
         backend.keep_alives += 1
         if backend.mode == "fail":
             raise BackendUnavailable("scripted: store unreachable")
-        if backend.mode == "block":
+        mode = backend.mode
+        if mode == "block":
             backend.unblock.wait(30)
-        return [self._renewal(c, sent) for c in held]
+            mode = backend.after_block or backend.mode
+        return [self._renewal(c, sent, mode) for c in held]
 
     def close(self) -> None:
         self.backend.events.append("session closed")
 
-    def _renewal(self, candidacy: Candidacy, sent: float) -> Renewal:
+    def _renewal(self, candidacy: Candidacy, sent: float, mode: str) -> Renewal:
         if candidacy is not self.backend.holder:
             return Renewal(None, None)
-        if self.backend.mode == "taken":
+        if mode == "taken":
             return Renewal(None, LostReason.TAKEN)
         if self.backend.evidence_age:
             return Renewal(self.ttl, None, sent - self.backend.evidence_age)
@@ -85,6 +90,7 @@ class ScriptedCandidacy(Candidacy):
         super().__init__(name, identity, metadata)
         self.session = session
         self.woken = threading.Event()
+        session.backend.candidacies.append(self)
 
     def campaign(self, sent: float) -> Grant | Waiting:
         backend = self.session.backend
@@ -100,7 +106,7 @@ class ScriptedCandidacy(Candidacy):
                 return Waiting(None)
             backend.holder = self
             backend.token += 0 if backend.repeat_token and backend.token else 1
-            return Grant(backend.token, self.session.ttl, sent)
+            return Grant(backend.token, self.session.ttl, sent - backend.grant_age)
 
     def wait(self, waiting: Waiting, timeout: float) -> None:
         self.woken.wait(timeout)
@@ -111,6 +117,8 @@ class ScriptedCandidacy(Candidacy):
         with backend.lock:
             if backend.holder is self:
                 backend.holder = None
+                for waiting in backend.candidacies:  # the store tells its waiters
+                    waiting.woken.set()
 
     def interrupt(self) -> None:
         self.woken.set()

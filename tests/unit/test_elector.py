@@ -31,7 +31,7 @@ def test_is_leader_turns_false_at_the_deadline_while_the_renewal_is_stuck(
     clock.advance(0.002)
     assert not elector.is_leader and elector.lease is None
     assert recorder.lost.wait(SETTLE) and elector.lost.is_set()
-    assert recorder.calls == [("elected", 1, None), ("lost", 1, LostReason.EXPIRED)]
+    assert recorder.calls == [("elected", 1, None), ("lost", 1, LostReason.UNREACHABLE)]
 
 
 def test_successful_renewals_keep_leading_past_many_ttls(
@@ -90,9 +90,10 @@ def test_an_acquire_right_after_a_loss_campaigns_even_if_the_old_tenure_ends_lat
     requested = threading.Event()
 
     class LateElector(Elector):
-        def _begin(self, repeat: bool) -> None:
-            super()._begin(repeat)
+        def _begin(self, repeat: bool) -> bool:
+            started = super()._begin(repeat)
             requested.set()
+            return started
 
         def _after_tenure(self, candidacy: Candidacy) -> None:
             requested.wait(SETTLE)  # the re-acquire comes first

@@ -21,8 +21,8 @@ def test_a_leader_stops_leading_exactly_at_its_deadline() -> None:
     machine = leader()
     assert machine.is_leader(107.999)
     assert not machine.is_leader(108.0)
-    [lost] = machine.tick(108.0)
-    assert isinstance(lost, Lost) and lost.reason is LostReason.EXPIRED
+    [lost] = machine.tick(108.0)  # no renewal since 100: overdue, so unreachable
+    assert isinstance(lost, Lost) and lost.reason is LostReason.UNREACHABLE
     assert machine.phase is Phase.FOLLOWER
 
 
