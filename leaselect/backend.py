@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from .errors import LeaselectError
 from .lease import Leader, LostReason
 from .timing import MAX_TTL
 from .urls import StoreUrl
@@ -148,8 +149,15 @@ class Backend(ABC):
         self._sessions_lock = threading.Lock()
         self._tenants: weakref.WeakSet[Tenant] = weakref.WeakSet()
 
+    @property
+    def closing(self) -> bool:
+        """True once ``close()`` has begun: no tenure may begin on this backend any more."""
+        return bool(vars(self).get("_close_begun", False))
+
     def session(self, ttl: float) -> Session:
         """The session shared by every elector of this backend that uses ``ttl``."""
+        if self.closing:
+            raise LeaselectError(f"backend is closed: {type(self).__name__}")
         with self._sessions_lock:
             if ttl not in self._sessions:
                 self._sessions[ttl] = self._open_session(ttl)
@@ -200,7 +208,12 @@ class Backend(ABC):
 
     def close(self) -> None:
         """End every tenure held through this backend, then close every session and the
-        connection: no elector still believes it leads when its store state is revoked."""
+        connection: no elector still believes it leads when its store state is revoked.
+
+        ``closing`` is True before the first tenure ends: a waiter that the first resign lets win
+        refuses that grant (resigns), so no tenure begins on a closing backend.
+        """
+        self._close_begun = True
         for tenant in list(self._tenant_set()):
             tenant._backend_closing()
         with self._sessions_lock:

@@ -75,6 +75,8 @@ class Elector:
         if not isinstance(backend_or_url, (str, Backend)):
             kind = type(backend_or_url).__name__
             raise ConfigError(f"Elector needs a Backend or a store URL string, got {kind}")
+        if isinstance(backend_or_url, Backend) and backend_or_url.closing:
+            raise LeaselectError(f"backend is closed: {type(backend_or_url).__name__}")
         self._owns_backend = isinstance(backend_or_url, str)
         self.backend = (
             connect(backend_or_url) if isinstance(backend_or_url, str) else backend_or_url
@@ -431,7 +433,7 @@ class Elector:
 
     def _begin_tenure(self, candidacy: Candidacy, grant: Grant) -> bool:
         with self._lock:
-            if not self._wanted():
+            if not self._wanted() or self.backend.closing:  # a closing backend begins no tenure
                 return False
             effects = self._machine.elected(grant.token, grant.ttl, grant.anchor, self._clock.now())
             if effects:

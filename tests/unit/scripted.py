@@ -7,7 +7,7 @@ tested against its real server in tests/contract and tests/integration.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from leaselect.backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
 from leaselect.errors import BackendUnavailable
@@ -37,6 +37,7 @@ class ScriptedBackend(Backend):
         self.campaign_gate: threading.Event | None = None  # campaigns block until it is set
         self.repeat_token = False  # grant the last token again (an adapter bug to survive)
         self.candidacies: list[ScriptedCandidacy] = []  # woken when the holder resigns
+        self.after_resign: Callable[[], object] | None = None  # run once the holder resigned
         self.events: list[str] = []  # "session closed", in order with whatever tests add
 
     @classmethod
@@ -115,10 +116,13 @@ class ScriptedCandidacy(Candidacy):
     def resign(self) -> None:
         backend = self.session.backend
         with backend.lock:
-            if backend.holder is self:
+            resigned = backend.holder is self
+            if resigned:
                 backend.holder = None
                 for waiting in backend.candidacies:  # the store tells its waiters
                     waiting.woken.set()
+        if resigned and backend.after_resign is not None:
+            backend.after_resign()
 
     def interrupt(self) -> None:
         self.woken.set()
