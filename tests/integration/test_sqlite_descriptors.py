@@ -51,3 +51,36 @@ def test_no_descriptor_leaks_after_200_electors(tmp_path: Path, name: str) -> No
         assert after <= before + 1, (before, after)
     finally:
         holder.stop()
+
+
+DROPPED = """
+import gc, os, sys, threading
+import leaselect
+
+url, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def descriptors():
+    return len(os.listdir("/proc/self/fd"))
+leaselect.Elector(url, name + "-warm", ttl=1).close()
+gc.collect()
+before, threads = descriptors(), threading.active_count()
+for i in range(count):  # created, never started nor closed, then dropped
+    elector = leaselect.Elector(url, f"{name}-{i}", ttl=1, release_on_exit=bool(i % 2))
+    del elector
+gc.collect()
+print(before, descriptors(), threads, threading.active_count(), flush=True)
+"""
+
+
+def test_dropped_electors_release_their_descriptors(tmp_path: Path, name: str) -> None:
+    """An Elector (and its backend) nobody references any more holds no descriptor or thread,
+    whether or not it is registered for release at exit."""
+    out = subprocess.run(
+        [sys.executable, "-c", DROPPED, f"sqlite:///{tmp_path}/leases.db", name, "100"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    before, after, threads_before, threads_after = map(int, out.split())
+    assert after == before, (before, after)
+    assert threads_after == threads_before, (threads_before, threads_after)
