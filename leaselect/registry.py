@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .backend import Backend
 from .errors import ConfigError
-from .urls import parse, redact
+from .urls import check_local, parse, redact
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ def connect(url: str) -> Backend:
         raise ConfigError(
             f"unknown store scheme {parsed.scheme!r} in {redact(url)!r}; use one of {schemes()}"
         )
+    check_local(parsed)
     _require_client(entry)
     try:
         module = importlib.import_module(entry.module)
