@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
@@ -26,6 +27,8 @@ from .zookeeper_candidacy import queue
 from .zookeeper_client import ClientConfig, mapped_errors
 from .zookeeper_connection import Connection
 from .zookeeper_session import SLACK, ZooKeeperSession
+
+log = logging.getLogger("leaselect")
 
 MIN_TTL = 2.0
 MAX_TTL = 40.0
@@ -124,6 +127,11 @@ class ZooKeeperBackend(Backend):
                     f"granted {granted:g}s, too short to keep the lease ({exc}); raise "
                     "maxSessionTimeout or lower the ttl"
                 ) from None
+            log.warning(
+                "ZooKeeper %s: ttl %gs is above the servers' maxSessionTimeout: the lease uses "
+                "the %gs they granted, renewed every %gs", self.conn.config.redacted, ttl,
+                granted, ttl / 3,
+            )
         proof = gap(self.conn.tick) + SLACK
         if proof > granted / 6:
             raise ConfigError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import ssl
 import subprocess
@@ -91,13 +92,18 @@ def test_ttl_bounds_and_one_session_timeout_per_backend(url: str) -> None:
         backend.close()
 
 
-def test_the_negotiated_timeout_is_the_lease_ttl(url: str) -> None:
+def test_the_negotiated_timeout_is_the_lease_ttl(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     backend = zk(url)
     try:
         assert backend.observe(f"n-{uuid.uuid4().hex[:8]}") is None  # an observer client first
         elector = leaselect.Elector(backend, f"n-{uuid.uuid4().hex[:8]}", ttl=30.0)
-        lease = elector.acquire(timeout=10)
+        with caplog.at_level(logging.WARNING, logger="leaselect"):
+            lease = elector.acquire(timeout=10)
         assert lease is not None and lease.ttl == 20.0  # maxSessionTimeout of the ensemble
+        clamped = [r.getMessage() for r in caplog.records if "maxSessionTimeout" in r.getMessage()]
+        assert len(clamped) == 1 and "ttl 30s" in clamped[0] and "20s" in clamped[0]
         elector.close()
     finally:
         backend.close()
