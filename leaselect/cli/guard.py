@@ -117,14 +117,18 @@ def reap(keep: int = 0) -> int:
     return left
 
 
-def _freeze_round(root: int, group: int, stopped: set[int]) -> bool:
-    """SIGSTOP the command's group and every live descendant of ``root`` not yet stopped,
-    each the moment it is seen (a hopping process forks again within a millisecond); True
-    if this walk found every live descendant already stopped."""
-    if group:
+def _signal_groups(groups: set[int], signum: int) -> None:
+    for group in sorted(groups):
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, signal.SIGSTOP)
-    table = _table()
+            os.killpg(group, signum)
+
+
+def _freeze_round(root: int, groups: set[int], stopped: set[int]) -> bool:
+    """SIGSTOP the known process groups, and every live descendant of ``root`` and its group
+    the moment they are seen (a hopping process forks again within a millisecond); True if
+    this walk found every live descendant already stopped and no new group."""
+    _signal_groups(groups, signal.SIGSTOP)
+    table, own = _table(), os.getpgrp()
     ours, todo, settled = {root}, [root], True
     kids: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in table.items():
@@ -135,10 +139,12 @@ def _freeze_round(root: int, group: int, stopped: set[int]) -> bool:
                 continue
             ours.add(pid)
             todo.append(pid)
-            state = table[pid][2]
-            if state == "Z":
-                continue
-            if pid not in stopped or state not in ("T", "t"):
+            _, group, state = table[pid]
+            if group not in groups and group not in (own, 0, 1):
+                settled = False
+                groups.add(group)  # a group in a descendant's session: its members are ours
+                _signal_groups({group}, signal.SIGSTOP)
+            if state != "Z" and (pid not in stopped or state not in ("T", "t")):
                 settled = False
                 stopped.add(pid)
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -149,21 +155,20 @@ def _freeze_round(root: int, group: int, stopped: set[int]) -> bool:
 def kill_all(group: int = 0, keep: int = 0, bound: float = CLEANUP_BOUND) -> None:
     """SIGKILL every descendant and reap them all, within ``bound`` seconds.
 
-    First freeze the tree (SIGSTOP ``group`` at once, then every descendant found, walking
-    again until a walk finds no process that is not stopped), so a process that keeps forking
-    cannot stay ahead of the walk; then SIGKILL everything found and reap. Zombies are reaped
-    on every round. ``keep`` is a child left unreaped: the command, whose zombie holds its pid
-    so ``group`` cannot name anyone else's process group."""
+    First freeze the tree (SIGSTOP ``group`` at once, then every descendant found and its
+    process group, walking again until a walk finds nothing new and nothing running), so a
+    process that keeps forking cannot stay ahead of the walk; then SIGKILL everything found
+    and reap. Zombies are reaped on every round. ``keep`` is a child left unreaped: the
+    command, whose zombie holds its pid so ``group`` cannot name anyone else's group."""
     me, end = os.getpid(), time.monotonic() + bound
     stopped: set[int] = set()
+    groups = {group} if group else set()
     while time.monotonic() < end:
         reap(keep)
-        if _freeze_round(me, group, stopped):
+        if _freeze_round(me, groups, stopped):
             break
     while time.monotonic() < end:
-        if group:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGKILL)
+        _signal_groups(groups, signal.SIGKILL)
         signal_all(sorted(stopped), signal.SIGKILL)
         stopped = set(descendants(me))
         signal_all(sorted(stopped), signal.SIGKILL)
