@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -115,14 +114,20 @@ class Keeper:
             self._due = sent + delay
 
 
-_keepers: weakref.WeakKeyDictionary[Session, dict[int, Keeper]] = weakref.WeakKeyDictionary()
 _keepers_lock = threading.Lock()
+
+
+def _keepers(session: Session) -> dict[int, Keeper]:
+    """``session``'s keepers by clock, kept on the session (a registry keyed by the session
+    would keep it alive: its keepers refer to it), so a dropped session is collected."""
+    keepers: dict[int, Keeper] = vars(session).setdefault("_leaselect_keepers", {})
+    return keepers
 
 
 def keeper_for(session: Session, clock: Clock) -> Keeper:
     """The keeper shared by every elector that holds leases through ``session`` with ``clock``."""
     with _keepers_lock:
-        by_clock = _keepers.setdefault(session, {})
+        by_clock = _keepers(session)
         if id(clock) not in by_clock:
             by_clock[id(clock)] = Keeper(session, clock)
         return by_clock[id(clock)]
@@ -134,6 +139,6 @@ Holder = _Holder
 def wake(session: Session) -> None:
     """Run every keeper of ``session`` now: the store reported news about its leases."""
     with _keepers_lock:
-        keepers = list(_keepers.get(session, {}).values())
+        keepers = list(_keepers(session).values())
     for found in keepers:
         found.renew_by(0.0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .backend import Backend
 from .errors import ConfigError
-from .urls import parse
+from .urls import check_local, parse
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ def connect(url: str) -> Backend:
     entry = _SCHEMES.get(parsed.scheme)
     if entry is None:
         raise ConfigError(f"unknown store scheme {parsed.scheme!r}; use one of {schemes()}")
+    check_local(parsed)
     _require_client(entry)
     try:
         module = importlib.import_module(entry.module)

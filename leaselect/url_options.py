@@ -7,13 +7,16 @@ follow the adapters: ``leaselect/backends/sqlite.py`` (``busy_timeout``, ``acces
 ``redis_client.py`` (``prefix``, ``timeout``, ``allow_eviction``; the rest goes to redis-py),
 ``etcd.py`` and ``etcd_transport.py`` (``prefix``, ``timeout``, ``ca``, ``cert``, ``key``),
 ``zookeeper_client.py`` (``root``, ``connect_timeout``, ``tick_time``, ``ca``, ``cert``,
-``key``, ``verify``).
+``key``, ``verify``). A ZooKeeper chroot and ``root=`` follow ZooKeeper's path rules.
+``check_files`` (called by ``connect``, not by ``parse``) refuses a file option naming no readable
+file and a sqlite path that is a directory.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Mapping
 
 from .errors import ConfigError
@@ -68,6 +71,38 @@ def _secret(key: str, text: str) -> None:
         raise ConfigError(f"store URL option {key}= must not hold a NUL byte")
 
 
+def zk_path_problem(path: str) -> str | None:
+    """Why ZooKeeper refuses ``path`` (its ``PathUtils.validatePath`` rules), or None."""
+    if not path.startswith("/"):
+        return "must start with '/'"
+    if path == "/":
+        return None
+    if path.endswith("/"):
+        return "must not end in '/'"
+    segments = path[1:].split("/")
+    if not all(segments):
+        return "must not have an empty segment ('//')"
+    if any(segment in (".", "..") for segment in segments):
+        return "must not have a '.' or '..' segment"
+    if any(_zk_bad_char(char) for char in path):
+        return "must not hold a control character (or U+D800-U+F8FF, U+FFF0-U+FFFF)"
+    return None
+
+
+def _zk_bad_char(char: str) -> bool:
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xF8FF or code >= 0xFFF0
+
+
+def _zk_root(key: str, text: str) -> None:
+    root = "/" + text.strip("/")  # as the adapter reads it: root=leaselect/ is /leaselect
+    problem = "must not be '/'" if root == "/" else zk_path_problem(root)
+    if problem is not None:
+        raise ConfigError(
+            f"store URL option {key}= is a ZooKeeper path that {problem}, got {text!r}"
+        )
+
+
 _TICK = _integer(1, 2**31 - 1)  # milliseconds, as tickTime in zoo.cfg
 _BOOL = _one_of("true", "false", "1", "0", "yes", "no")
 _REDIS: dict[str, Callable[[str, str], None]] = {
@@ -99,9 +134,9 @@ OPTIONS: dict[str, dict[str, Callable[[str, str], None]]] = {
     "unix": _REDIS,
     "etcd": {"prefix": _text, "timeout": _seconds(zero_ok=False)},
     "etcds": {"prefix": _text, "timeout": _seconds(zero_ok=False), **_TLS_FILES},
-    "zk": {"root": _text, "connect_timeout": _seconds(zero_ok=False), "tick_time": _TICK},
+    "zk": {"root": _zk_root, "connect_timeout": _seconds(zero_ok=False), "tick_time": _TICK},
     "zks": {
-        "root": _text,
+        "root": _zk_root,
         "connect_timeout": _seconds(zero_ok=False),
         "tick_time": _TICK,
         "verify": _one_of("0", "1"),
@@ -168,6 +203,11 @@ def _check_location(
     if "\0" in path:
         raise ConfigError(f"the path of a {scheme}:// URL must not hold a NUL byte")
     if scheme == "sqlite":
+        if path.strip("/") and path.endswith("/"):
+            raise ConfigError(
+                f"the path of a sqlite:// URL names a directory (it ends in '/'), got {path!r}: "
+                "name the database file"
+            )
         return  # the adapter checks three slashes and an empty host
     if scheme == "unix":
         if hosts or not path.strip("/"):
@@ -177,6 +217,10 @@ def _check_location(
         raise ConfigError(f"a {scheme}:// URL needs a host: {scheme}://HOST[:PORT]...")
     if scheme in ("redis", "rediss"):
         _check_redis_db(path, options)
+    if scheme in ("zk", "zks") and path:
+        problem = zk_path_problem(path)
+        if problem is not None:
+            raise ConfigError(f"the chroot of a {scheme}:// URL {problem}, got {path!r}")
 
 
 def _check_redis_db(path: str, options: Mapping[str, str]) -> None:
@@ -189,3 +233,28 @@ def _check_redis_db(path: str, options: Mapping[str, str]) -> None:
         )
     if "db" in options and options["db"] != db:
         raise ConfigError("a redis URL names two different dbs (the path and db=)")
+
+
+_FILE_OPTIONS = frozenset({"ca", "cert", "key", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile"})
+_DIRECTORY_OPTIONS = frozenset({"ssl_ca_path"})
+
+
+def check_files(scheme: str, path: str, options: Mapping[str, str]) -> None:
+    """Refuse a file option naming no readable file, and a sqlite path that is a directory."""
+    valid = OPTIONS.get(scheme, {})
+    for key, value in options.items():
+        if key in valid and key in _FILE_OPTIONS and not _readable(value, os.path.isfile):
+            raise ConfigError(f"store URL option {key}= names no readable file: {value!r}")
+        if key in valid and key in _DIRECTORY_OPTIONS and not _readable(value, os.path.isdir):
+            raise ConfigError(f"store URL option {key}= names no readable directory: {value!r}")
+    if scheme == "sqlite" and path.strip("/"):
+        file = os.path.normpath("/" + path.lstrip("/"))
+        if os.path.isdir(file):
+            raise ConfigError(
+                f"the path of a sqlite:// URL names a directory, got {file!r}: "
+                "name the database file"
+            )
+
+
+def _readable(path: str, kind: Callable[[str], bool]) -> bool:
+    return kind(path) and os.access(path, os.R_OK)

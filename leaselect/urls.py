@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from .errors import ConfigError
-from .url_options import OPTIONS, SECRET_OPTIONS, check
+from .url_options import OPTIONS, SECRET_OPTIONS, check, check_files
 
 MASK = "***"
 SECRET_ENV = ("LEASELECT_REDIS_PASSWORD", "REDIS_PASSWORD", "LEASELECT_ZK_PASSWORD")
@@ -135,14 +135,29 @@ def parse(url: str) -> StoreUrl:
     try:
         if "\0" in rest.partition("/")[0]:
             raise ConfigError("the host or user part of a store URL must not hold a NUL byte")
+        if "#" in rest:
+            raise ConfigError(
+                "a store URL must not have a #fragment (a '#' in a password, path or option "
+                "value is written %23)"
+            )
         check(parsed.scheme, parsed.hosts, parsed.path, options)
     except ConfigError as exc:
         raise ConfigError(redact(str(exc))) from None
     return parsed
 
 
+def check_local(url: StoreUrl) -> None:
+    """Refuse what names a file this machine does not have: a missing or unreadable file option
+    (``ca=``, ``ssl_certfile=``...), a sqlite path that is a directory. ``connect`` calls it;
+    ``parse`` alone reads no file."""
+    try:
+        check_files(url.scheme, url.path, url.options)
+    except ConfigError as exc:
+        raise ConfigError(redact(str(exc))) from None
+
+
 def _split_after(after: str) -> tuple[str, str]:
-    """Path and query of what follows the host part (a ``#fragment`` is dropped)."""
+    """Path and query of what follows the host part (``parse`` refuses a ``#fragment``)."""
     after = after.partition("#")[0]
     path, _, query = after.partition("?")
     return path, query
@@ -158,17 +173,26 @@ def _options(query: str) -> dict[str, str]:
 
 
 def _parse_hosts(hostpart: str, shown_port: bool) -> tuple[tuple[str, int | None], ...]:
-    return tuple(_split_port(item, shown_port) for item in hostpart.split(",") if item)
+    if not hostpart:
+        return ()
+    items = hostpart.split(",")
+    if not all(items):
+        raise ConfigError("empty host in the host list of a store URL (a stray ',')")
+    return tuple(_split_port(item, shown_port) for item in items)
 
 
 def _split_port(item: str, shown_port: bool) -> tuple[str, int | None]:
     if item.startswith("["):
-        host, _, after = item[1:].partition("]")
+        host, bracket, after = item[1:].partition("]")
+        if not bracket:
+            raise ConfigError("unclosed '[' in a host of a store URL: write [::1]:PORT")
         port_text = after.removeprefix(":")
     elif item.count(":") == 1:
         host, port_text = item.split(":")
     else:
         host, port_text = item, ""
+    if "[" in host or "]" in host:
+        raise ConfigError("a host of a store URL holds '[' or ']' outside an IPv6 [::1]:PORT")
     host = unquote(host)
     if not port_text:
         return host, None

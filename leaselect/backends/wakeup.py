@@ -19,19 +19,31 @@ import os
 import secrets
 import socket
 import threading
+import weakref
 
 HANDOVER_STEP = 0.1  # seconds between the ranks of a hand-over
 _SUN_PATH_MAX = 107  # bytes of a socket path, without the trailing NUL
 
 
 class WakeDir:
-    """The directory of one store's wake-up sockets, held open so long paths still work."""
+    """The directory of one store's wake-up sockets, held open so long paths still work.
+
+    The descriptor is released by ``close`` or, for a backend nobody closed, when this object
+    is garbage-collected (a dropped ``Elector`` must not keep a descriptor).
+    """
 
     def __init__(self, path: str, socket_mode: int) -> None:
         self.path = path
         self.socket_mode = socket_mode
-        self._fd: int | None = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        st = os.fstat(self._fd)
+        fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd: int | None = fd
+        self._release = weakref.finalize(self, os.close, fd)
+        self._release.atexit = False  # the process's exit closes it anyway
         self.identity = (st.st_dev, st.st_ino)
 
     def address(self, name: str) -> str:
@@ -43,9 +55,8 @@ class WakeDir:
 
     def close(self) -> None:
         """Release the directory descriptor (idempotent)."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
+        self._fd = None
+        self._release()
 
 
 class Mailbox:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +22,13 @@ from tests.contract.proxy import Proxy, first_host, through
 from tests.contract.test_contract import read_event, spawn
 from tests.stores import Store
 
+HOLD_LOCK = (
+    "import sqlite3, sys, time\n"
+    "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+    "db.execute('BEGIN EXCLUSIVE')\n"
+    "print('locked', flush=True)\n"
+    "time.sleep(3600)\n"
+)
 DOWN = 4.0  # seconds the store stays down: longer than the ZooKeeper connect timeout used
 SLACK = 2.0  # for a loaded 2-core machine
 
@@ -40,18 +49,31 @@ def test_an_elector_started_while_the_store_is_down_is_elected_once_it_is_back(
 ) -> None:
     ttl = store.fast_ttl
     if store.kind == "sqlite":
-        if mode == "blackhole":
-            pytest.skip("the embedded store has no network to black-hole")
         elector = leaselect.Elector(f"{store_url}?busy_timeout=0.2", election, ttl=ttl)
-        blocker = sqlite3.connect(store_url.removeprefix("sqlite://"), isolation_level=None)
-        blocker.execute("BEGIN EXCLUSIVE")  # the store is unusable: every campaign fails
-        try:
-            elector.start()
-            time.sleep(DOWN)
-            assert not elector.is_leader
-        finally:
-            blocker.execute("COMMIT")
-            blocker.close()
+        path = store_url.removeprefix("sqlite://")
+        if mode == "refuse":  # another connection holds the file's write lock, then commits
+            blocker = sqlite3.connect(path, isolation_level=None)
+            blocker.execute("BEGIN EXCLUSIVE")  # the store is unusable: every campaign fails
+            try:
+                elector.start()
+                time.sleep(DOWN)
+                assert not elector.is_leader
+            finally:
+                blocker.execute("COMMIT")
+                blocker.close()
+        else:  # a frozen process holds the lock until it is killed (the kernel drops it)
+            holder = subprocess.Popen(
+                [sys.executable, "-c", HOLD_LOCK, path], stdout=subprocess.PIPE
+            )
+            try:
+                assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+                holder.send_signal(signal.SIGSTOP)
+                elector.start()
+                time.sleep(DOWN)
+                assert not elector.is_leader
+            finally:
+                holder.kill()
+                holder.wait()
     else:
         proxy = Proxy(first_host(store_url), mode)
         url = through(store_url, proxy.port)

@@ -59,6 +59,9 @@ class Report:
     recoveries: list[float] = field(default_factory=list)
     slow_recoveries: list[str] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)
+    stalled: list[str] = field(default_factory=list)  # contenders that stopped campaigning
+    refused: list[str] = field(default_factory=list)  # configurations the library refused
+    strict_regressions: list[str] = field(default_factory=list)  # C3 where it must hold
 
     def failures(self, strict_tokens: bool) -> list[str]:
         """Every violated property, one line each (empty: the run passed)."""
@@ -73,6 +76,8 @@ class Report:
         out += [f"C5 slow recovery: {x}" for x in self.slow_recoveries]
         out += [f"C6 fault missed: {f.kind} at {f.start:.3f}" for f, hit in self.faults if not hit]
         out += [f"stable fault stepped down: {x}" for x in self.stepdowns if "SIGSTOP" in x]
+        out += [f"L stopped campaigning: {x}" for x in self.stalled]
+        out += [f"C3 {x}" for x in self.strict_regressions]
         return out
 
 
@@ -123,9 +128,10 @@ def tenures(events: list[dict[str, Any]], deaths: dict[str, float],
     for key, (first, _) in spans.items():
         if key not in found:
             found[key] = Tenure(key[0], key[1], first)
+    reused = {(t.ident, t.token) for t in done}  # a token handed out again (store lost data)
     for (ident, _), ten in found.items():
         work = spans.get((ident, ten.token))
-        if work is not None:
+        if work is not None and (ident, ten.token) not in reused:
             ten.start, ten.last_work = min(ten.start, work[0]), work[1]
     for ten in [*done, *found.values()]:
         if ten.losts:

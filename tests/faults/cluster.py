@@ -14,6 +14,7 @@ from typing import Any
 
 from leaselect.urls import parse
 
+from .netns import GATEWAY, Host, Net
 from .proxy import Proxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,18 +28,29 @@ class Contender:
     identity: str
     proc: subprocess.Popen[bytes]
     proxies: list[Proxy] = field(default_factory=list)
+    host: Host | None = None  # its own network namespace: cuts are real partitions
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
     def cut(self) -> None:
+        if self.host is not None:
+            self.host.cut()
+            return
         for proxy in self.proxies:
             proxy.cut()
 
     def heal(self) -> None:
+        if self.host is not None:
+            self.host.heal()
         for proxy in self.proxies:
             proxy.heal()
+
+    def slow(self, delay: float) -> None:
+        """Delay every chunk to and from the store by ``delay`` seconds (0: no delay)."""
+        for proxy in self.proxies:
+            proxy.delay = delay
 
 
 def proxied_url(url: str, proxies: list[Proxy]) -> str:
@@ -53,9 +65,12 @@ def proxied_url(url: str, proxies: list[Proxy]) -> str:
 class Cluster:
     """Starts ``size`` contenders for election ``name`` on ``url``, each behind its own proxies."""
 
-    def __init__(self, url: str, name: str, ttl: float, run_dir: Path, size: int = 3) -> None:
+    def __init__(self, url: str, name: str, ttl: float, run_dir: Path, size: int = 3,
+                 net: Net | None = None, callbacks: tuple[str, ...] = ()) -> None:
         self.url, self.name, self.ttl, self.run_dir = url, name, ttl, run_dir
         self.size = size
+        self.net = net
+        self.callbacks = callbacks  # workload --callbacks of each contender, cycled
         self.networked = not url.startswith("sqlite:")
         self.fence = str(run_dir / "fence.db")
         self.log_path = run_dir / "events.jsonl"
@@ -79,16 +94,21 @@ class Cluster:
         identity = f"w{self._serial}"
         proxies: list[Proxy] = []
         url = self.url
+        host = self.net.host() if self.net is not None and self.networked else None
         if self.networked:
             hosts = parse(self.url).hosts
-            proxies = [Proxy((host, port or 0)) for host, port in hosts]
+            listen = GATEWAY if host is not None else "127.0.0.1"
+            proxies = [Proxy((name, port or 0), listen) for name, port in hosts]
             url = proxied_url(self.url, proxies)
         argv = [sys.executable, "-m", "tests.faults.workload", url, self.name, str(self.ttl),
                 str(self.log_path), self.fence, "--identity", identity,
-                "--block-lost", str(block_lost)]
+                "--block-lost", str(block_lost), "--callbacks",
+                self.callbacks[(self._serial - 1) % len(self.callbacks)] if self.callbacks else ""]
+        if host is not None:
+            argv = host.wrap(argv)
         err = open(self.run_dir / f"{identity}.stderr", "wb")  # noqa: SIM115
         proc = subprocess.Popen(argv, cwd=REPO, stderr=err, stdout=subprocess.DEVNULL)
-        contender = Contender(identity, proc, proxies)
+        contender = Contender(identity, proc, proxies, host)
         self.contenders.append(contender)
         return contender
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,3 +123,34 @@ def blocking_lost(cluster: Cluster) -> Fault | None:
     os.kill(leader.pid, signal.SIGUSR2)
     time.sleep(cluster.ttl + 1.0)
     return Fault("blocking on_lost", leader.identity, start, start, True, True, False)
+
+
+def slow_store(cluster: Cluster) -> Fault | None:
+    """Every packet between the leader and its store delayed by 0.3 x TTL, for 2 x TTL."""
+    leader = _leader(cluster)
+    if leader is None:
+        return None
+    start = time.monotonic()
+    leader.slow(0.3 * cluster.ttl)
+    time.sleep(2 * cluster.ttl)
+    leader.slow(0.0)
+    end = time.monotonic()
+    time.sleep(cluster.ttl)
+    return Fault("slow store 0.3 x TTL", leader.identity, start, end, True, False, False)
+
+
+def db_file_replaced(cluster: Cluster) -> Fault | None:
+    """Embedded store: the database file replaced by an empty one while a leader runs."""
+    leader = _leader(cluster)
+    if leader is None:
+        return None
+    path = cluster.url.split("://", 1)[1].split("?", 1)[0]
+    path = path[1:] if path.startswith("//") else path
+    fresh = f"{path}.fresh"
+    sqlite3.connect(fresh).close()
+    os.chmod(fresh, 0o600)  # private, as leaselect creates it (else it refuses the file)
+    start = time.monotonic()
+    os.replace(fresh, path)
+    cluster.spawn()  # a process that opens the database now sees the new file
+    time.sleep(cluster.ttl + 1.5)
+    return Fault("db file replaced", "store:sqlite", start, start, False, False, False)

@@ -1,15 +1,18 @@
-"""A black-holing TCP proxy: cut one process off from its store without an RST.
+"""A black-holing, slowing TCP proxy: cut one process off from its store without an RST.
 
 While ``cut`` is on, nothing is forwarded in either direction and new connections are accepted
 but not connected upstream; connections stay open, as behind an iptables DROP rule. Bytes read
-during the cut are held and delivered when it ends (TCP would retransmit them).
+during the cut are held and delivered when it ends (TCP would retransmit them). ``delay`` holds
+every chunk that many seconds after it arrived (a slow link, in order, not a black hole).
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import threading
+import time
 
 CHUNK = 65536
 
@@ -17,21 +20,25 @@ CHUNK = 65536
 class Proxy:
     """Forwards 127.0.0.1:``port`` to ``target``; ``cut()``/``heal()`` black-hole it."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int], listen: str = "127.0.0.1") -> None:
         self.target = target
+        self.delay = 0.0
+        self.last_reply = 0.0  # monotonic time the store last sent bytes to the client
+        self.replied = threading.Event()  # set on every store-to-client chunk
         self._open = threading.Event()
         self._open.set()
         self._closed = False
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((listen, 0))
+        self.host = listen
         self.port: int = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True, name=f"proxy-{self.port}").start()
 
     @property
     def address(self) -> str:
         """``host:port`` clients connect to."""
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def cut(self) -> None:
         """Stop forwarding (both directions, all connections)."""
@@ -74,15 +81,28 @@ class Proxy:
             return
         upstream.settimeout(None)
         self._track(upstream)
-        threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
-        self._pump(client, upstream)
+        threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+        self._pump(client, upstream, False)
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, reply: bool) -> None:
+        out: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
+        threading.Thread(target=self._send, args=(out, dst, reply), daemon=True).start()
         while True:
             try:
                 data = src.recv(CHUNK)
             except OSError:
                 data = b""
+            out.put((time.monotonic(), data))
+            if not data or self._closed:
+                break
+
+    def _send(self, out: queue.SimpleQueue[tuple[float, bytes]], dst: socket.socket,
+              reply: bool) -> None:
+        while True:
+            arrived, data = out.get()
+            wait = arrived + self.delay - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             self._open.wait()
             if not data or self._closed:
                 break
@@ -90,6 +110,8 @@ class Proxy:
                 dst.sendall(data)
             except OSError:
                 break
-        for sock in (src, dst):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            if reply:
+                self.last_reply = time.monotonic()
+                self.replied.set()
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_RDWR)

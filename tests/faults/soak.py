@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.stores import STORES, configured_url
 
+from . import netns
 from .checker import Report
 from .scenario import plan, run_store
 from .summary import table
@@ -38,6 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.dir or Path(tempfile.mkdtemp(prefix="leaselect-soak-"))
     reports: list[Report] = []
     started = time.monotonic()
+    net = netns.Net() if netns.available() is None else None
+    try:
+        return _run(args, run_dir, reports, started, net)
+    finally:
+        if net is not None:
+            net.close()
+
+
+def _run(args: argparse.Namespace, run_dir: Path, reports: list[Report], started: float,
+         net: netns.Net | None) -> int:
     for store in args.stores:
         url = (f"sqlite:///{run_dir}/{store}.db" if store == "sqlite"
                else configured_url(STORES[store]))
@@ -46,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         rounds = rounds_for(store, args.minutes, len(args.stores), args.ttl)
         print(f"{store}: {rounds} rounds", flush=True)
-        reports.append(run_store(store, url, args.ttl, rounds, run_dir / store))
+        reports.append(run_store(store, url, args.ttl, rounds, run_dir / store, net=net))
     text = table(reports)
     (run_dir / "summary.md").write_text(text + "\n")
     print(text)

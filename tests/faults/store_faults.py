@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
 from backends import launch
 
-from .cluster import Cluster
+from .cluster import Cluster, Contender
 from .nemesis import Fault, Nemesis
 
 MEMBERS = {"etcd": ("etcd-1", "etcd-2", "etcd-3"),
@@ -60,10 +61,53 @@ def _redis_restart(persistence: str) -> Nemesis:
     return fault
 
 
+def _connected_member(cluster: Cluster, leader: Contender, store: str) -> str | None:
+    """The store member the leader's client talks to: the one whose proxy answered last."""
+    by_port = {launch.get_member(m).port: m for m in MEMBERS[store]}
+    talking = max(leader.proxies, key=lambda p: p.last_reply, default=None)
+    return None if talking is None else by_port.get(talking.target[1])
+
+
+def _connected_follower_fault(at_reply: bool) -> Nemesis:
+    """kill -9 the member the leader is connected to, right after it answered the leader
+    (``at_reply``: the leader's newest renewal evidence came from it) or at a random point of
+    the renewal cycle."""
+    def fault(cluster: Cluster) -> Fault | None:
+        store = _store_of(cluster)
+        launch.up([store])
+        leader = cluster.await_leader(cluster.ttl + 5)
+        if leader is None:
+            return None
+        member = _connected_member(cluster, leader, store)
+        if member is None:
+            return None
+        proxy = next(p for p in leader.proxies if p.target[1] == launch.get_member(member).port)
+        if at_reply:
+            proxy.replied.clear()
+            proxy.replied.wait(cluster.ttl)
+        else:
+            time.sleep(random.uniform(0, cluster.ttl / 3))
+        role = "leader" if launch.leader_of(store) == member else "follower"
+        start = time.monotonic()
+        launch.kill_member(member)
+        time.sleep(cluster.ttl + 1.0)
+        end = time.monotonic()
+        launch.start_member(member)
+        time.sleep(1.0)
+        when = "right after its reply" if at_reply else "at a random point"
+        return Fault(f"kill -9 connected {role} {when}", f"store:{member}", start, end,
+                     True, False, False)
+
+    fault.__name__ = f"kill_connected_{'at_reply' if at_reply else 'random'}"
+    return fault
+
+
 STORE_NEMESES: dict[str, list[Nemesis]] = {
     "redis": [_redis_restart("always"), _redis_restart("off")],
-    "etcd": [_member_fault(False, False), _member_fault(True, True)],
-    "zookeeper": [_member_fault(False, False), _member_fault(True, True)],
+    "etcd": [_member_fault(False, False), _member_fault(True, True),
+             _connected_follower_fault(False)],
+    "zookeeper": [_member_fault(False, False), _member_fault(True, True),
+                  _connected_follower_fault(True), _connected_follower_fault(False)],
 }
 
 
@@ -75,3 +119,13 @@ def restore(store: str) -> Callable[[], None]:
         else:
             launch.up([store])
     return undo
+
+
+def store_down_at_start(store: str) -> Callable[[Cluster], None]:
+    """The whole store down while the contenders start; back after 2 x TTL."""
+    def down(cluster: Cluster) -> None:
+        launch.down([store])
+        time.sleep(2 * cluster.ttl)
+        launch.up([store])
+
+    return down

@@ -9,8 +9,8 @@ from .checker import Report
 HEADER = (
     "| store | elections | faults (hit/injected) | writes accepted / rejected | stale accepted "
     "| overlap inside / outside assumptions (ms) | late / missing lost | work after lost "
-    "| step-downs in short faults | recovery p50 / p99 (s) | verdict |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|"
+    "| step-downs in short faults | recovery p50 / p99 (s) | stopped campaigning | verdict |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -46,7 +46,8 @@ def row(report: Report, strict_tokens: bool) -> str:
         report.store, str(report.elections), _faults(report),
         f"{report.accepted} / {report.rejected}", str(len(report.stale_accepted)),
         f"{report.overlap_inside_ms:.0f} / {report.overlap_outside_ms:.0f}", late,
-        str(len(report.work_after_lost)), str(len(report.stepdowns)), rec, verdict,
+        str(len(report.work_after_lost)), str(len(report.stepdowns)), rec,
+        str(len(report.stalled)), verdict,
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -55,9 +56,14 @@ def table(reports: list[Report]) -> str:
     """The whole table plus the details of every finding."""
     lines = [HEADER]
     lines += [row(r, strict_tokens=r.store != "redis") for r in reports]
+    injected = sum(len(r.faults) for r in reports)
+    hit = sum(1 for r in reports for _, h in r.faults if h)
+    share = 100.0 * hit / injected if injected else 0.0
+    lines.append(f"\ntotal: {injected} faults injected, {hit} ({share:.0f} %) hit a live tenure")
     for report in reports:
         details = report.failures(report.store != "redis") + report.overlaps + report.stepdowns
         details += [f"C3 (reported) {t}" for t in report.token_regressions]
+        details += [f"refused (expected): {r}" for r in report.refused]
         for line in dict.fromkeys(details):
             lines.append(f"- {report.store}: {line}")
     return "\n".join(lines)

@@ -69,6 +69,8 @@ class Workload:
         self.identity = args.identity or f"w-{os.getpid()}"
         self.log = Log(args.logfile, self.identity)
         self.block_lost = args.block_lost
+        self.callbacks = args.callbacks
+        self.ttl = args.ttl
         self.fence = SqliteFence(args.fence)
         with sqlite3.connect(args.fence, timeout=5.0) as db:
             db.executescript(ACCEPTED_SCHEMA)
@@ -83,6 +85,7 @@ class Workload:
 
     def _elected(self, lease: Lease) -> None:
         self.log("elected", token=lease.token, ttl=lease.ttl, deadline=to_mono(lease.deadline))
+        self._misbehave("elected")
 
     def _jeopardy(self, lease: Lease) -> None:
         self.log("jeopardy", token=lease.token, deadline=to_mono(lease.deadline))
@@ -92,6 +95,24 @@ class Workload:
         if self.block_lost > 0:
             time.sleep(self.block_lost)  # the user's handler hangs: the elector must not care
             self.log("lost_handler_done", token=lease.token)
+        self._misbehave("lost")
+
+    def _misbehave(self, when: str) -> None:
+        """What ``--callbacks`` asks of the user's callbacks (after the log line)."""
+        mode = self.callbacks
+        if mode == "raise":
+            raise RuntimeError(f"workload: on_{when} raised")
+        if mode == "exit" and when == "lost":
+            raise SystemExit(3)
+        if mode == "block":
+            time.sleep(self.ttl * 0.5)
+        if mode == "api" and when == "lost":
+            # the user asks for the lease back from on_lost: must work or fail at once
+            lease = self.elector.acquire(timeout=self.ttl)
+            self.log("api_acquire", token=None if lease is None else lease.token)
+            self.elector.start()  # and keep campaigning, as before
+        if mode == "api" and when == "elected":
+            self.log("api_is_leader", value=self.elector.is_leader)
 
     def write_loop(self) -> None:
         """Write every ~50 ms while leading, checking ``is_leader`` just before each write."""
@@ -163,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("fence")
     parser.add_argument("--identity")
     parser.add_argument("--block-lost", type=float, default=0.0)
+    parser.add_argument("--callbacks", default="", choices=["", "raise", "exit", "block", "api"])
     Workload(parser.parse_args(argv)).run()
 
 

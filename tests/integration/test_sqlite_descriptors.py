@@ -51,3 +51,46 @@ def test_no_descriptor_leaks_after_200_electors(tmp_path: Path, name: str) -> No
         assert after <= before + 1, (before, after)
     finally:
         holder.stop()
+
+
+DROPPED = """
+import gc, os, sys, threading
+import leaselect
+
+url, name, count, waits = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def descriptors():
+    return len(os.listdir("/proc/self/fd"))
+leaselect.Elector(url, name + "-warm", ttl=1).close()
+gc.collect()
+before, threads = descriptors(), threading.active_count()
+for i in range(count):  # created, never started nor closed, then dropped
+    elector = leaselect.Elector(url, f"{name}-{i}", ttl=1, release_on_exit=bool(i % 2))
+    del elector
+for i in range(waits):  # queued behind the held lease, gave up, never closed, then dropped
+    elector = leaselect.Elector(url, name, ttl=1, release_on_exit=bool(i % 2))
+    assert elector.acquire(0.05) is None
+    del elector
+gc.collect()
+print(before, descriptors(), threads, threading.active_count(), flush=True)
+"""
+
+
+def test_dropped_electors_release_their_descriptors(tmp_path: Path, name: str) -> None:
+    """An Elector (and its backend) nobody references any more holds no descriptor or thread,
+    whether or not it is registered for release at exit, and whether or not it waited."""
+    url = f"sqlite:///{tmp_path}/leases.db"
+    holder = Worker(url, name, 5)
+    try:
+        assert holder.wait_for("elected", 10) is not None
+        out = subprocess.run(
+            [sys.executable, "-c", DROPPED, url, name, "100", "20"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    finally:
+        holder.stop()
+    before, after, threads_before, threads_after = map(int, out.split())
+    assert after == before, (before, after)
+    assert threads_after == threads_before, (threads_before, threads_after)

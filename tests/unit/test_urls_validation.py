@@ -4,13 +4,14 @@ never a silent default; unknown options refused with the list of valid ones."""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
 import leaselect
 from leaselect import ConfigError
 from leaselect.url_options import OPTIONS
-from leaselect.urls import parse
+from leaselect.urls import check_local, parse
 
 
 @pytest.mark.parametrize(
@@ -118,3 +119,99 @@ def test_every_option_an_adapter_reads_is_valid() -> None:
     assert set(OPTIONS["zk"]) == {"root", "connect_timeout", "tick_time"}
     zks = {"root", "connect_timeout", "tick_time", "ca", "cert", "key", "verify"}
     assert set(OPTIONS["zks"]) == zks
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("etcd://[::1", r"unclosed '\['"),
+        ("etcd://[::1:2379", r"unclosed '\['"),
+        ("zk://[::1/x", r"unclosed '\['"),
+        ("etcd://h]:2379", r"'\[' or '\]'"),
+        ("etcd://127.0.0.1:2379,", "empty host"),
+        ("etcd://,127.0.0.1:2379", "empty host"),
+        ("zk://127.0.0.1:2181,,127.0.0.1:2182/x", "empty host"),
+        ("redis://h:6379,/0", "empty host"),
+        ("redis://127.0.0.1:6379/0#fragment", "#fragment"),
+        ("etcd://127.0.0.1:2379#x", "#fragment"),
+        ("zk://127.0.0.1:2181/x#", "#fragment"),
+        ("sqlite:///tmp/x.db#frag", "#fragment"),
+        ("redis://127.0.0.1:6379/0?prefix=a#b", "#fragment"),
+        ("zk://127.0.0.1:2181/bad//chroot", "chroot .*empty segment"),
+        ("zk://127.0.0.1:2181/chroot/", "chroot .*end in '/'"),
+        ("zk://127.0.0.1:2181/a/./b", r"chroot .*'\.' or '\.\.'"),
+        ("zk://127.0.0.1:2181/a/..", r"chroot .*'\.' or '\.\.'"),
+        ("zks://127.0.0.1:2181/a%01b", "chroot .*control character"),
+        ("zk://127.0.0.1:2181/a%7Fb", "chroot .*control character"),
+        ("zk://127.0.0.1:2181?root=/a//b", "root= .*empty segment"),
+        ("zk://127.0.0.1:2181?root=/a/./b", r"root= .*'\.' or '\.\.'"),
+        ("sqlite:///tmp/", "sqlite:// URL .*directory"),
+        ("sqlite:///tmp/nonexistent-dir/", "sqlite:// URL .*directory"),
+    ],
+)
+def test_malformed_urls_are_refused_before_connecting(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        leaselect.connect(url).close()
+
+
+def test_a_sqlite_url_naming_an_existing_directory_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"sqlite:// URL .*directory"):
+        leaselect.connect(f"sqlite://{tmp_path}").close()
+
+
+FILE_OPTIONS = [
+    ("etcds", "ca"),
+    ("etcds", "cert"),
+    ("etcds", "key"),
+    ("zks", "ca"),
+    ("zks", "cert"),
+    ("zks", "key"),
+    ("rediss", "ssl_ca_certs"),
+    ("rediss", "ssl_certfile"),
+    ("rediss", "ssl_keyfile"),
+]
+HOSTS = {"etcds": "127.0.0.1:1", "zks": "127.0.0.1:1", "rediss": "127.0.0.1:1/0"}
+
+
+@pytest.mark.parametrize(("scheme", "option"), FILE_OPTIONS)
+def test_a_missing_file_option_is_a_config_error_naming_it(scheme: str, option: str) -> None:
+    url = f"{scheme}://{HOSTS[scheme]}?{option}=/nonexistent/{option}.pem"
+    with pytest.raises(ConfigError, match=f"option {option}= names no readable file"):
+        leaselect.connect(url).close()
+
+
+@pytest.mark.parametrize(("scheme", "option"), FILE_OPTIONS)
+def test_a_directory_as_file_option_is_a_config_error_naming_it(
+    scheme: str, option: str, tmp_path: Path
+) -> None:
+    url = f"{scheme}://{HOSTS[scheme]}?{option}={tmp_path}"
+    with pytest.raises(ConfigError, match=f"option {option}= names no readable file"):
+        leaselect.connect(url).close()
+
+
+def test_a_missing_ca_directory_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="option ssl_ca_path= names no readable directory"):
+        leaselect.connect(f"rediss://127.0.0.1:1/0?ssl_ca_path={tmp_path / 'none'}").close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "etcd://[::1]:2379",
+        "etcd://[::1]",
+        "zk://127.0.0.1:2181/",
+        "zk://127.0.0.1:2181/a/b.c/..d",
+        "zk://127.0.0.1:2181?root=leaselect/",
+    ],
+)
+def test_well_formed_hosts_and_paths_pass(url: str) -> None:
+    parse(url)
+
+
+def test_existing_files_pass(tmp_path: Path) -> None:
+    pem = tmp_path / "x.pem"
+    pem.write_text("not checked here\n")
+    parsed = parse(f"zks://h:2181?ca={pem}&cert={pem}&key={pem}")
+    check_local(parsed)
+    check_local(parse(f"rediss://h:6379/0?ssl_ca_path={tmp_path}&ssl_ca_certs={pem}"))
+    check_local(parse(f"sqlite://{tmp_path}/x.db"))
