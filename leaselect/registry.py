@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .backend import Backend
 from .errors import ConfigError
-from .urls import check_local, parse, redact
+from .urls import check_local, parse
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,7 @@ def connect(url: str) -> Backend:
     parsed = parse(url)
     entry = _SCHEMES.get(parsed.scheme)
     if entry is None:
-        raise ConfigError(
-            f"unknown store scheme {parsed.scheme!r} in {redact(url)!r}; use one of {schemes()}"
-        )
+        raise ConfigError(f"unknown store scheme {parsed.scheme!r}; use one of {schemes()}")
     check_local(parsed)
     _require_client(entry)
     try:

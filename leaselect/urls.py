@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from .errors import ConfigError
-from .url_options import SECRET_OPTIONS, check, check_files
+from .url_options import OPTIONS, SECRET_OPTIONS, check, check_files
 
 MASK = "***"
 SECRET_ENV = ("LEASELECT_REDIS_PASSWORD", "REDIS_PASSWORD", "LEASELECT_ZK_PASSWORD")
@@ -105,8 +105,9 @@ def parse(url: str) -> StoreUrl:
         raise ConfigError(f"store URL must be a string, got {type(url).__name__}")
     scheme, sep, rest = url.partition("://")
     if not sep or not scheme:
-        shown = scheme if sep or "@" in url else url
-        raise ConfigError(f"store URL must look like scheme://..., got {shown!r}")
+        head, colon, _ = url.partition(":")  # show a known scheme at most, never a host or user
+        shown = f", got scheme {head!r}" if colon and head.lower() in OPTIONS else ""
+        raise ConfigError(f"store URL must look like scheme://...{shown}")
     end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
     netloc, after = rest[:end], rest[end:]
     userinfo, at, hostpart = netloc.rpartition("@")

@@ -16,10 +16,9 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 
-from .guard import KILL_NOW, become_subreaper, children, descendants, signal_all
+from .guard import KILL_NOW, become_subreaper, descendants, kill_all
 
 log = logging.getLogger("leaselect.cli")
 GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
@@ -80,18 +79,9 @@ class Child:
 
 
 def sweep_orphans() -> None:
-    """SIGKILL and reap every descendant of this process (orphans re-parented to us)."""
-    me, end = os.getpid(), time.monotonic() + SWEEP_BOUND
-    while time.monotonic() < end:
-        leftovers = descendants(me)
-        ours = children(me)
-        if not leftovers and not ours:
-            return
-        if leftovers:
-            log.warning("killing %d leftover process(es) of the command", len(leftovers))
-        signal_all(leftovers, signal.SIGKILL)
-        for pid in ours:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        if leftovers and not ours:
-            time.sleep(0.01)  # killed grandchildren are re-parenting to us
+    """SIGKILL and reap every descendant of this process (orphans re-parented to us), freezing
+    the tree first so a process that keeps forking cannot outrun the sweep (bounded)."""
+    leftovers = descendants(os.getpid())
+    if leftovers:
+        log.warning("killing %d leftover process(es) of the command", len(leftovers))
+    kill_all(bound=SWEEP_BOUND)

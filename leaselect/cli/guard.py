@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from types import FrameType
 
 PARENT_DIED = signal.SIGUSR1
@@ -32,6 +33,7 @@ EXIT_BAD_USAGE = 2
 EXIT_KILLED = 128 + signal.SIGKILL
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+CLEANUP_BOUND = 5.0  # seconds the final kill may take (a process in D state cannot die sooner)
 
 
 def _prctl(option: int, value: int) -> None:
@@ -51,9 +53,9 @@ def become_subreaper() -> None:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def _parents(zombies: bool = False) -> dict[int, int]:
-    """pid -> parent pid of every live process (and zombie, if ``zombies``)."""
-    found: dict[int, int] = {}
+def _table() -> dict[int, tuple[int, int, str]]:
+    """pid -> (parent pid, process group, state) of every process, zombies included."""
+    found: dict[int, tuple[int, int, str]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -63,9 +65,13 @@ def _parents(zombies: bool = False) -> dict[int, int]:
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        if zombies or fields[0] != "Z":
-            found[int(entry)] = int(fields[1])
+        found[int(entry)] = (int(fields[1]), int(fields[2]), fields[0])
     return found
+
+
+def _parents(zombies: bool = False) -> dict[int, int]:
+    """pid -> parent pid of every live process (and zombie, if ``zombies``)."""
+    return {pid: ppid for pid, (ppid, _, st) in _table().items() if zombies or st != "Z"}
 
 
 def descendants(root: int, skip: frozenset[int] = frozenset()) -> list[int]:
@@ -94,18 +100,88 @@ def signal_all(pids: list[int], signum: int) -> None:
             os.kill(pid, signum)
 
 
-def kill_all() -> None:
-    """SIGKILL every descendant and reap until we have no children left."""
-    while True:
-        signal_all(descendants(os.getpid()), signal.SIGKILL)
+def reap(keep: int = 0) -> int:
+    """Reap our zombie children (all but ``keep``) without blocking; how many others remain."""
+    if not keep:
         try:
-            os.waitpid(-1, 0)
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
         except ChildProcessError:
-            return
+            return 0
+        return 1
+    left = 0
+    for pid in children(os.getpid()):
+        with contextlib.suppress(ChildProcessError):
+            if pid != keep and os.waitpid(pid, os.WNOHANG)[0] == 0:
+                left += 1
+    return left
+
+
+def _signal_groups(groups: set[int], signum: int) -> None:
+    for group in sorted(groups):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signum)
+
+
+def _freeze_round(root: int, groups: set[int], stopped: set[int]) -> bool:
+    """SIGSTOP the known process groups, and every live descendant of ``root`` and its group
+    the moment they are seen (a hopping process forks again within a millisecond); True if
+    this walk found every live descendant already stopped and no new group."""
+    _signal_groups(groups, signal.SIGSTOP)
+    table, own = _table(), os.getpgrp()
+    ours, todo, settled = {root}, [root], True
+    kids: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        kids.setdefault(ppid, []).append(pid)
+    while todo:
+        for pid in kids.get(todo.pop(), []):
+            if pid in ours:
+                continue
+            ours.add(pid)
+            todo.append(pid)
+            _, group, state = table[pid]
+            if group not in groups and group not in (own, 0, 1):
+                settled = False
+                groups.add(group)  # a group in a descendant's session: its members are ours
+                _signal_groups({group}, signal.SIGSTOP)
+            if state != "Z" and (pid not in stopped or state not in ("T", "t")):
+                settled = False
+                stopped.add(pid)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGSTOP)
+    return settled
+
+
+def kill_all(group: int = 0, keep: int = 0, bound: float = CLEANUP_BOUND) -> None:
+    """SIGKILL every descendant and reap them all, within ``bound`` seconds.
+
+    First freeze the tree (SIGSTOP ``group`` at once, then every descendant found and its
+    process group, walking again until a walk finds nothing new and nothing running), so a
+    process that keeps forking cannot stay ahead of the walk; then SIGKILL everything found
+    and reap. Zombies are reaped on every round. ``keep`` is a child left unreaped: the
+    command, whose zombie holds its pid so ``group`` cannot name anyone else's group."""
+    me, end = os.getpid(), time.monotonic() + bound
+    stopped: set[int] = set()
+    groups = {group} if group else set()
+    while time.monotonic() < end:
+        reap(keep)
+        if _freeze_round(me, groups, stopped):
+            break
+    while time.monotonic() < end:
+        _signal_groups(groups, signal.SIGKILL)
+        signal_all(sorted(stopped), signal.SIGKILL)
+        stopped = set(descendants(me))
+        signal_all(sorted(stopped), signal.SIGKILL)
+        if not reap(keep) and not stopped:
+            break
+        time.sleep(0.001)
+
+
+_command = {"pid": 0}  # the command's pid, which is also its process group
 
 
 def _kill_and_exit(signum: int, frame: FrameType | None) -> None:
-    kill_all()
+    kill_all(_command["pid"], _command["pid"])
     os._exit(EXIT_KILLED)
 
 
@@ -125,6 +201,7 @@ def _status_code(status: int) -> int:
 
 def _child_setup(guard: int) -> None:
     set_parent_death_signal(signal.SIGKILL)
+    os.setpgid(0, 0)  # a group of its own: one killpg reaches every member, forking or not
     if os.getppid() != guard:  # the guard died before the signal was armed
         os._exit(EXIT_KILLED)
 
@@ -146,12 +223,16 @@ def supervise(parent: int, command: list[str]) -> int:
     except OSError as exc:
         print(f"leaselect: error: cannot start {command[0]!r}: {exc.strerror}", file=sys.stderr)
         return 127
-    while True:
-        pid, status = os.waitpid(-1, 0)
-        if pid == child.pid:
-            child.returncode = _status_code(status)
-            kill_all()
-            return child.returncode
+    _command["pid"] = child.pid
+    while True:  # reap all but the command, whose zombie keeps its group id ours until the end
+        info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+        if info is not None and info.si_pid == child.pid:
+            break
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(info.si_pid if info is not None else -1, os.WNOHANG)
+    kill_all(child.pid, child.pid)
+    _, status = os.waitpid(child.pid, 0)
+    return _status_code(status)
 
 
 def main(argv: list[str] | None = None) -> int:

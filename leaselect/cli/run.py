@@ -59,9 +59,22 @@ class RunOptions:
         grace = min(self.ttl / 5, MAX_DEFAULT_GRACE) if self.grace is None else self.grace
         try:
             return Timing(ttl=self.ttl, stop_grace=grace).stop_grace
-        except ConfigError as exc:  # name the options the user typed
-            text = re.sub(r"\bttl\b", "--ttl", str(exc).replace("stop_grace", "--grace"))
-            raise ConfigError(text) from None
+        except ConfigError as exc:
+            raise cli_error(exc) from None
+
+
+_OPTIONS = {
+    "stop_grace": "--grace",
+    "ttl": "--ttl",
+    "identity": "--identity",
+    "metadata": "--metadata",
+}
+_SETTING = re.compile(r"(?<![-\w])(" + "|".join(_OPTIONS) + r")\b")
+
+
+def cli_error(exc: ConfigError) -> ConfigError:
+    """``exc`` with the library's setting names replaced by the options the user typed."""
+    return ConfigError(_SETTING.sub(lambda m: _OPTIONS[m.group(1)], str(exc)))
 
 
 class Ending(enum.Enum):
@@ -84,16 +97,19 @@ class Runner:
         self.interrupted = False
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._on_signal)
-        self.elector = Elector(
-            options.url,
-            options.name,
-            ttl=options.ttl,
-            identity=options.identity,
-            metadata=options.metadata,
-            on_elected=self._poke,
-            on_lost=self._on_lost,
-            on_jeopardy=self._poke,
-        )
+        try:
+            self.elector = Elector(
+                options.url,
+                options.name,
+                ttl=options.ttl,
+                identity=options.identity,
+                metadata=options.metadata,
+                on_elected=self._poke,
+                on_lost=self._on_lost,
+                on_jeopardy=self._poke,
+            )
+        except ConfigError as exc:
+            raise cli_error(exc) from None
         self._backoff = BACKOFF_START
 
     def _poke(self, lease: Lease) -> None:
@@ -124,12 +140,12 @@ class Runner:
                 if ending is Ending.STOPPED:
                     break
                 if self.options.once:
-                    return code
+                    break
                 if ending is Ending.EXITED:
                     self._pause_after_exit()
-            if self.options.once:
-                return code
-            return EXIT_INTERRUPTED if self.interrupted else 0
+            if self.interrupted:  # Ctrl-C: 130, as in every command
+                return EXIT_INTERRUPTED
+            return code if self.options.once else 0
         finally:
             self.elector.close()
 
