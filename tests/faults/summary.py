@@ -27,7 +27,7 @@ def _faults(report: Report) -> str:
     injected = Counter(f.kind for f, _ in report.faults)
     hit = Counter(f.kind for f, h in report.faults if h)
     cells = [f"{kind} {hit[kind]}/{n}" for kind, n in injected.items()]
-    cells += [f"{kind}: n/a (no network)" for kind in report.not_applicable]
+    cells += [f"{kind}: n/a" for kind in report.not_applicable]
     return "; ".join(cells)
 
 
