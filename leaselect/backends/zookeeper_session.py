@@ -68,6 +68,7 @@ class ZooKeeperSession(Session):
         self._candidacies: weakref.WeakSet[ZooKeeperCandidacy] = weakref.WeakSet()
         self._garbage: dict[str, int] = {}  # path of a node given up -> the session that owns it
         self._garbage_lock = threading.Lock()
+        self._garbage_gone = threading.Condition(self._garbage_lock)  # a discarded node went
         self.conn.on_change(self._on_state)
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
@@ -270,10 +271,18 @@ class ZooKeeperSession(Session):
     # -- nodes given up -----------------------------------------------------------------------
 
     def discard(self, path: str, owner: int) -> None:
-        """Delete ``path`` (a node of session ``owner`` we no longer want) as soon as we can."""
+        """Delete ``path`` (a node of session ``owner`` we no longer want) as soon as we can.
+
+        While connected, waits for the delete (up to a request timeout), so that once a
+        ``release()`` returns the store no longer names this process; while suspended it
+        returns at once and the next CONNECTED deletes it."""
         with self._garbage_lock:
             self._garbage[path] = owner
         self.collect()
+        if self.conn.session_id() != owner:
+            return
+        with self._garbage_gone:
+            self._garbage_gone.wait_for(lambda: path not in self._garbage, self.request_timeout)
 
     def discarded(self, path: str) -> bool:
         with self._garbage_lock:
@@ -302,6 +311,7 @@ class ZooKeeperSession(Session):
             return
         with self._garbage_lock:
             self._garbage.pop(path, None)
+            self._garbage_gone.notify_all()
 
     def _on_state(self, state: str) -> None:
         """A connection state change (kazoo's thread). SUSPENDED and LOST: renew now, which
