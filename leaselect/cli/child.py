@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 
 from .guard import KILL_NOW, become_subreaper, descendants, kill_all
@@ -31,8 +32,15 @@ class Child:
 
     def __init__(self, command: Sequence[str], env: Mapping[str, str], on_exit: threading.Event):
         become_subreaper()
-        guard = [sys.executable, "-I", "-S", GUARD, "--parent", str(os.getpid()), "--"]
-        self._proc = subprocess.Popen([*guard, *command], env=dict(env), start_new_session=True)
+        self._report, report = os.pipe()
+        guard = [sys.executable, "-I", "-S", GUARD, "--parent", str(os.getpid())]
+        guard += ["--report-fd", str(report), "--"]
+        try:
+            self._proc = subprocess.Popen(
+                [*guard, *command], env=dict(env), start_new_session=True, pass_fds=(report,)
+            )
+        finally:
+            os.close(report)
         self.pid = self._proc.pid
         self.done = threading.Event()
         self.code: int | None = None
@@ -46,9 +54,29 @@ class Child:
     def _reap(self) -> None:
         code = self._proc.wait()
         self.code = 128 - code if code < 0 else code
-        sweep_orphans()
+        sweep_orphans(self._command_group())
         self.done.set()
         self._on_exit.set()
+
+    def _command_group(self) -> int:
+        """The command's pid (its process group) if it re-parented to us (the guard died
+        before reaping it), else 0: then the guard's own cleanup ran to its end."""
+        try:
+            reported = os.read(self._report, 64)
+        except OSError:
+            reported = b""
+        finally:
+            os.close(self._report)
+        try:
+            pid = int(reported.split()[0])
+        except (IndexError, ValueError):
+            return 0
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            return 0
+        return pid if int(stat[stat.rfind(")") + 2 :].split()[1]) == os.getpid() else 0
 
     def terminate(self) -> None:
         """SIGTERM the command and every descendant (once; the guard forwards it)."""
@@ -78,10 +106,24 @@ class Child:
             os.kill(self.pid, signum)
 
 
-def sweep_orphans() -> None:
+def sweep_orphans(group: int = 0) -> None:
     """SIGKILL and reap every descendant of this process (orphans re-parented to us), freezing
-    the tree first so a process that keeps forking cannot outrun the sweep (bounded)."""
+    the tree first so a process that keeps forking cannot outrun the sweep (bounded).
+
+    ``group`` is the command's process group when the command re-parented to us: one
+    ``killpg`` freezes every member at once, which a walk of ``/proc`` cannot promise (a
+    process that forks and exits between the walk's listing and its read is missed)."""
     leftovers = descendants(os.getpid())
-    if leftovers:
-        log.warning("killing %d leftover process(es) of the command", len(leftovers))
-    kill_all(bound=SWEEP_BOUND)
+    if leftovers or group:
+        log.warning("killing %d leftover process(es) of the command", max(len(leftovers), 1))
+    kill_all(group, keep=group, bound=SWEEP_BOUND)
+    end = time.monotonic() + SWEEP_BOUND
+    while group and time.monotonic() < end:  # the command itself, kept to hold its group id
+        try:
+            if os.waitpid(group, os.WNOHANG)[0]:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.01)
+    if group:
+        log.warning("the command (pid %d) did not die within %.0fs", group, SWEEP_BOUND)

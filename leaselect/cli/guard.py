@@ -1,4 +1,4 @@
-"""``python guard.py --parent PID -- CMD...``: the command's bodyguard.
+"""``python guard.py --parent PID [--report-fd FD] -- CMD...``: the command's bodyguard.
 
 Standard library only, so ``leaselect run`` starts it as a plain script (``python -I -S
 guard.py``) without importing leaselect: the command starts ~0.1 s sooner.
@@ -12,7 +12,10 @@ them all, so no part of the command outlives its lease. Signals from ``leaselect
 - SIGUSR2: kill every descendant now and exit (the supervisor's hard stop);
 - SIGUSR1 (the parent-death signal): the same, when ``leaselect run`` died.
 
-It exits with the command's exit status (128 + N when the command died of signal N).
+With ``--report-fd``, the guard writes the command's pid (also its process group) to that
+descriptor once the command started, so ``leaselect run`` can freeze the whole group with one
+``killpg`` if the guard itself is killed. It exits with the command's exit status (128 + N when
+the command died of signal N).
 """
 
 from __future__ import annotations
@@ -156,16 +159,19 @@ def kill_all(group: int = 0, keep: int = 0, bound: float = CLEANUP_BOUND) -> Non
     """SIGKILL every descendant and reap them all, within ``bound`` seconds.
 
     First freeze the tree (SIGSTOP ``group`` at once, then every descendant found and its
-    process group, walking again until a walk finds nothing new and nothing running), so a
+    process group, walking again until two walks in a row find nothing new and nothing
+    running: a hopping process can fork and exit between one walk's listing and its read), so a
     process that keeps forking cannot stay ahead of the walk; then SIGKILL everything found
     and reap. Zombies are reaped on every round. ``keep`` is a child left unreaped: the
     command, whose zombie holds its pid so ``group`` cannot name anyone else's group."""
     me, end = os.getpid(), time.monotonic() + bound
     stopped: set[int] = set()
     groups = {group} if group else set()
+    quiet = 0  # a walk can miss a process that forks and exits between listing and reading
     while time.monotonic() < end:
         reap(keep)
-        if _freeze_round(me, groups, stopped):
+        quiet = quiet + 1 if _freeze_round(me, groups, stopped) else 0
+        if quiet >= 2:
             break
     while time.monotonic() < end:
         _signal_groups(groups, signal.SIGKILL)
@@ -206,7 +212,14 @@ def _child_setup(guard: int) -> None:
         os._exit(EXIT_KILLED)
 
 
-def supervise(parent: int, command: list[str]) -> int:
+def _report(fd: int, pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.write(fd, f"{pid}\n".encode())
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def supervise(parent: int, command: list[str], report_fd: int = -1) -> int:
     """Arm the kernel hooks, run ``command``, and clean up after it."""
     signal.signal(PARENT_DIED, _kill_and_exit)
     signal.signal(KILL_NOW, _kill_and_exit)
@@ -224,6 +237,8 @@ def supervise(parent: int, command: list[str]) -> int:
         print(f"leaselect: error: cannot start {command[0]!r}: {exc.strerror}", file=sys.stderr)
         return 127
     _command["pid"] = child.pid
+    if report_fd >= 0:
+        _report(report_fd, child.pid)
     while True:  # reap all but the command, whose zombie keeps its group id ours until the end
         info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
         if info is not None and info.si_pid == child.pid:
@@ -238,10 +253,16 @@ def supervise(parent: int, command: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``--parent PID -- CMD...`` and supervise."""
     args = sys.argv[1:] if argv is None else argv
+    report_fd = -1
+    if args[2:3] == ["--report-fd"] and len(args) > 3:
+        report_fd, args = int(args[3]), args[:2] + args[4:]
     if len(args) < 4 or args[0] != "--parent" or args[2] != "--":
-        print("usage: python -m leaselect.cli.guard --parent PID -- CMD...", file=sys.stderr)
+        print(
+            "usage: python -m leaselect.cli.guard --parent PID [--report-fd FD] -- CMD...",
+            file=sys.stderr,
+        )
         return EXIT_BAD_USAGE
-    return supervise(int(args[1]), args[3:])
+    return supervise(int(args[1]), args[3:], report_fd)
 
 
 if __name__ == "__main__":

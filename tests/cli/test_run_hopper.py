@@ -3,12 +3,17 @@ behind (each forks, the parent exits, the child sleeps 0.2 ms and repeats; SIGTE
 orphaned guard (or ``run``, which the hoppers then re-parent to) must still kill them within a
 bounded time and reap all the while (no zombie pile-up).
 
+Whether a hopper lives is read from a lock every hop inherits (``flock`` on one open file),
+not from a walk of ``/proc``: a walk misses a process that forks and exits between its
+listing and its read, so it cannot tell "all dead" from "missed".
+
 Every trial is capped: at most 2000 zombies, then the guard and the hopper's group are
 SIGKILLed whatever the outcome."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import sys
@@ -21,8 +26,10 @@ import pytest
 from .helpers import eventually, start
 
 HOPPER = """
-import os, signal, sys, time
+import fcntl, os, signal, sys, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
+held = os.open(sys.argv[1] + ".alive", os.O_RDWR | os.O_CREAT)
+fcntl.flock(held, fcntl.LOCK_SH)  # held by every hop until the last one dies
 open(sys.argv[1], "w").close()
 while True:
     if os.fork():
@@ -70,21 +77,35 @@ def _marked(token: str) -> list[tuple[int, int]]:
     return found
 
 
-def _cleanup(guard: int, token: str) -> None:
-    """SIGKILL the guard and every hopper (by process group, which a fork cannot escape)."""
+def _alive(ready: Path) -> bool:
+    """True while any hopper lives (each holds a shared lock on ``ready.alive``)."""
+    fd = os.open(f"{ready}.alive", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _cleanup(guard: int, token: str, group: int, ready: Path) -> bool:
+    """SIGKILL the guard and every hopper (by process group, which a fork cannot escape);
+    True if some hopper had outlived the trial."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(guard, signal.SIGKILL)
+    escaped = _alive(ready)
     end = time.monotonic() + 5
-    while time.monotonic() < end:
-        hoppers = _marked(token)
-        if not hoppers:
-            return
-        for pid, pgid in hoppers:
+    while time.monotonic() < end and _alive(ready):
+        for pid, pgid in [(0, group), *_marked(token)]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 if pgid > 1:
                     os.killpg(pgid, signal.SIGKILL)
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.05)
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+    assert not _alive(ready), "hoppers still alive 5s after the test SIGKILLed their group"
+    return escaped
 
 
 def _trial(tmp_path: Path, n: int, victim: str) -> str | None:
@@ -94,10 +115,12 @@ def _trial(tmp_path: Path, n: int, victim: str) -> str | None:
         "run", "hop", "--url", f"sqlite:///{tmp_path}/h{n}.db", "--ttl", "3", "--grace", "0.5",
         "--once", "--", sys.executable, "-c", COMMAND, HOPPER, str(ready), token,
     )  # fmt: skip
-    guard = 0
+    guard = group = 0
+    outcome: str | None = "not run"
     try:
         assert eventually(ready.exists, timeout=20), runner.stderr.read() if runner.stderr else ""
         guard = next(pid for pid, ppid, _, _ in _procs() if ppid == runner.pid)
+        group = next(pgid for _, pgid in _marked(token))
         time.sleep(0.3)  # let it hop a few hundred times
         if victim == "run":
             runner.kill()
@@ -112,19 +135,21 @@ def _trial(tmp_path: Path, n: int, victim: str) -> str | None:
             worst = max(worst, zombies)
             if zombies > ZOMBIE_CAP:
                 return f"the {victim} survivor stopped reaping: {zombies} zombie children"
-            if not any(p == survivor and st != "Z" for p, _, _, st in procs) and not _marked(token):
+            if not any(p == survivor and st != "Z" for p, _, _, st in procs):
                 took = BOUND - (end - time.monotonic())
-                print(f"trial {n + 1}: done {took:.2f}s after the SIGKILL")
-                return None
+                print(f"trial {n + 1}: the survivor was done {took:.2f}s after the SIGKILL")
+                outcome = None
+                break
             time.sleep(0.05)
-        left = len(_marked(token))
-        return f"after {BOUND}s: {left} hopper(s) alive, {worst} zombie children at most"
+        else:
+            outcome = f"after {BOUND}s the survivor still ran ({worst} zombie children at most)"
     finally:
         if runner.poll() is None:
             runner.kill()
             runner.wait()
-        if guard:
-            _cleanup(guard, token)
+        if guard and _cleanup(guard, token, group, ready) and outcome is None:
+            outcome = "the survivor ended but left hoppers alive"
+    return outcome
 
 
 @pytest.mark.parametrize("victim", ["run", "guard"])
