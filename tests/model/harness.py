@@ -122,7 +122,12 @@ class Threads:
             alive = target.is_alive() and (until is None or self.clock.now() < until)
             return ("join", target.ident) if alive else None
         frame = sys._current_frames().get(ident)
-        return None if frame is None else (id(frame.f_code), frame.f_lineno)
+        if frame is None:
+            return None
+        ran = _kernel_view(thread)
+        if ran == "runnable":
+            return None  # on a run queue: it has work to do, whatever its frame says
+        return (id(frame.f_code), frame.f_lineno, ran)
 
     def snapshot(self) -> tuple[object, ...] | None:
         me = threading.current_thread()
@@ -159,6 +164,21 @@ class Threads:
             last = snap
             time.sleep(SAMPLE)
         raise AssertionError("threads never settled (livelock?):\n" + stacks())
+
+
+def _kernel_view(thread: threading.Thread) -> object:
+    """"runnable" if the kernel has ``thread`` on a run queue, else its CPU time so far (a
+    thread descheduled under load keeps its frame but is not parked; one that ran between two
+    samples shows a new CPU time). None where ``/proc`` does not say."""
+    task = f"/proc/self/task/{thread.native_id}"
+    try:
+        with open(f"{task}/stat") as f:
+            stat = f.read()
+        with open(f"{task}/schedstat") as f:
+            ran = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return "runnable" if stat[stat.rfind(")") + 2 :].startswith("R") else ran
 
 
 def stacks() -> str:

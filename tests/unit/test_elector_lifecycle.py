@@ -15,9 +15,22 @@ from leaselect.testing import FakeClock
 from tests.unit.driving import SETTLE, TTL, Recorder, advance_until_renewed, wait_for
 from tests.unit.scripted import ScriptedBackend
 
+_EARLIER: set[threading.Thread] = set()
+
+
+@pytest.fixture(autouse=True)
+def _earlier_threads() -> None:
+    """Threads left by earlier tests (other modules of the same run) are not this test's."""
+    _EARLIER.clear()
+    _EARLIER.update(threading.enumerate())
+
+
+def leaselect_threads(prefix: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(prefix) and t not in _EARLIER]
+
 
 def campaign_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("leaselect-campaign")]
+    return leaselect_threads("leaselect-campaign")
 
 
 def advance_until(clock: FakeClock, condition: object, step: float, limit: float) -> bool:
@@ -63,8 +76,10 @@ def test_a_config_error_from_the_adapter_reaches_acquire_and_is_retried_under_st
         with caplog.at_level(logging.ERROR, logger="leaselect"):
             elector.start()
             assert advance_until(clock, lambda: elector.is_leader, step=0.1, limit=MAX_BACKOFF)
-        assert any(r.levelno == logging.ERROR and "maxSessionTimeout" in r.getMessage()
-                   for r in caplog.records)
+        assert any(
+            r.levelno == logging.ERROR and "maxSessionTimeout" in r.getMessage()
+            for r in caplog.records
+        )
     finally:
         elector.close()
 
@@ -131,7 +146,11 @@ def test_a_callback_raising_anything_leaves_the_callbacks_and_campaign_working(
             backend.mode = "ok"  # the candidate still holds the store's lease: elected again
         assert wait_for(lambda: len(recorder.calls) == 5)
         assert [c[:2] for c in recorder.calls] == [
-            ("elected", 1), ("lost", 1), ("elected", 2), ("lost", 2), ("elected", 3)
+            ("elected", 1),
+            ("lost", 1),
+            ("elected", 2),
+            ("lost", 2),
+            ("elected", 3),
         ]
     finally:
         elector.close()
@@ -150,8 +169,14 @@ def test_acquire_inside_a_callback_raises_at_once_and_start_close_work(
             outcome.append(exc)
         elector.start()  # works: the campaign runs once this callback returns
 
-    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_lost=on_lost,
-                      on_elected=lambda lease: outcome.append(lease.token))
+    elector = Elector(
+        backend,
+        "job",
+        ttl=TTL,
+        clock=clock,
+        on_lost=on_lost,
+        on_elected=lambda lease: outcome.append(lease.token),
+    )
     try:
         assert elector.acquire(timeout=1.0) is not None
         backend.mode = "taken"
@@ -177,8 +202,7 @@ def test_close_inside_on_elected_closes_everything(
     elector.start()
     assert closed.wait(SETTLE) and not elector.is_leader
     assert wait_for(lambda: not campaign_threads())
-    assert wait_for(lambda: not [t for t in threading.enumerate()
-                                 if t.name.startswith("leaselect-callbacks")])
+    assert wait_for(lambda: not leaselect_threads("leaselect-callbacks"))
 
 
 def test_use_after_close_raises_and_leaves_no_thread(
@@ -198,11 +222,14 @@ def test_use_after_close_raises_and_leaves_no_thread(
 
 
 def test_a_tenure_after_a_loss_never_reuses_a_token_the_adapter_hands_out_again(
-    backend: ScriptedBackend, clock: FakeClock, recorder: Recorder,
+    backend: ScriptedBackend,
+    clock: FakeClock,
+    recorder: Recorder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected,
-                      on_lost=recorder.on_lost)
+    elector = Elector(
+        backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected, on_lost=recorder.on_lost
+    )
     try:
         elector.start()
         assert wait_for(lambda: elector.is_leader)
