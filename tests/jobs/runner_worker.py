@@ -12,6 +12,7 @@ Runs until SIGTERM (or SIGINT in ``sigint`` mode).
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from leaselect.runner import leader_only
 def main() -> None:
     url, name, path, ttl, mode = *sys.argv[1:4], float(sys.argv[4]), sys.argv[5]
     pid = os.getpid()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def log(line: str) -> None:
