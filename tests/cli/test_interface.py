@@ -111,7 +111,7 @@ def test_unreachable_zookeeper_is_one_line_without_client_noise(verbose: list[st
 
 
 @pytest.fixture
-def silent_server() -> Iterator[int]:
+def silent_server() -> Iterator[tuple[int, list[socket.socket]]]:
     """A TCP server that accepts and never answers (a hung store)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -126,15 +126,19 @@ def silent_server() -> Iterator[int]:
                 return
 
     threading.Thread(target=serve, daemon=True).start()
-    yield listener.getsockname()[1]
+    yield listener.getsockname()[1], accepted
     listener.close()
     for conn in accepted:
         conn.close()
 
 
-def test_ctrl_c_exits_130_without_traceback(silent_server: int) -> None:
-    proc = start("status", "x", "--url", f"zk://127.0.0.1:{silent_server}")
-    time.sleep(1.5)
+def test_ctrl_c_exits_130_without_traceback(
+    silent_server: tuple[int, list[socket.socket]],
+) -> None:
+    port, accepted = silent_server
+    proc = start("status", "x", "--url", f"zk://127.0.0.1:{port}")
+    assert eventually(lambda: bool(accepted), timeout=30)  # started up and now waits on the store
+    time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(10) == 130
     assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
@@ -234,8 +238,10 @@ def test_run_with_python_executable_path_in_help() -> None:
 
 
 def test_ctrl_c_of_demo_exits_130() -> None:
-    proc = start("demo")
-    time.sleep(1.5)
+    proc = start("demo", PYTHONUNBUFFERED="1")
+    assert proc.stdout is not None
+    assert "leaselect demo:" in proc.stdout.readline()  # started up: the demo runs from here
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(20) == 130
     assert proc.stderr is not None and "Traceback" not in proc.stderr.read()

@@ -47,7 +47,8 @@ def test_stalled_renewals_stop_the_child_by_the_deadline(tmp_path: Path) -> None
         lines = [line.split() for line in log.read_text().splitlines()]
         term_at = next(float(t) for what, _, t in lines if what == "term")
         assert dead_at - locked_at < USABLE + 0.2, "child outlived the local deadline"
-        assert GRACE - 0.25 < dead_at - term_at < GRACE + 0.25, "SIGTERM not grace before KILL"
+        # the kill comes grace after the SIGTERM; the upper slack covers this test's polling
+        assert GRACE - 0.25 < dead_at - term_at < GRACE + 0.5, "SIGTERM not grace before KILL"
     finally:
         lock.close()
         runner.send_signal(signal.SIGTERM)
