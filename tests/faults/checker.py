@@ -108,8 +108,11 @@ def work_spans(fence_path: str) -> dict[tuple[str, int], tuple[float, float]]:
     return {(h, t): (lo, hi) for h, t, lo, hi in rows}
 
 
-def tenures(events: list[dict[str, Any]], deaths: dict[str, float],
-            spans: dict[tuple[str, int], tuple[float, float]]) -> list[Tenure]:
+def tenures(
+    events: list[dict[str, Any]],
+    deaths: dict[str, float],
+    spans: dict[tuple[str, int], tuple[float, float]],
+) -> list[Tenure]:
     """Tenures from elected/lost lines, widened by the resource's accepted writes.
 
     A process may hold the same token twice (Redis restarted without data): each ``elected``
@@ -167,7 +170,7 @@ def _window_end(fault: Fault, faults: list[Fault], ttl: float) -> float:
 def check_overlaps(report: Report, tens: list[Tenure], faults: list[Fault], ttl: float) -> None:
     """C2: no two tenures of different processes overlap (inside the assumptions)."""
     for i, a in enumerate(tens):
-        for b in tens[i + 1:]:
+        for b in tens[i + 1 :]:
             if a.ident == b.ident:
                 continue
             overlap = min(a.busy_until, b.busy_until) - max(a.start, b.start)
@@ -188,8 +191,10 @@ def check_overlaps(report: Report, tens: list[Tenure], faults: list[Fault], ttl:
 
 
 def _paused_over(ten: Tenure, faults: list[Fault], lo: float, hi: float) -> bool:
-    return any(f.target == ten.ident and "SIGSTOP" in f.kind and f.start <= hi and f.end >= lo
-               for f in faults)
+    return any(
+        f.target == ten.ident and "SIGSTOP" in f.kind and f.start <= hi and f.end >= lo
+        for f in faults
+    )
 
 
 def _next_start(ten: Tenure, tens: list[Tenure]) -> float:
@@ -197,8 +202,9 @@ def _next_start(ten: Tenure, tens: list[Tenure]) -> float:
     return min(later, default=float("inf"))
 
 
-def check_lost(report: Report, tens: list[Tenure], events: list[dict[str, Any]],
-               faults: list[Fault]) -> None:
+def check_lost(
+    report: Report, tens: list[Tenure], events: list[dict[str, Any]], faults: list[Fault]
+) -> None:
     """C4: exactly one lost (or death) per tenure, by deadline + 50 ms, no work after it."""
     for ten in tens:
         name = f"{ten.ident}/t{ten.token}"
@@ -218,7 +224,9 @@ def check_lost(report: Report, tens: list[Tenure], events: list[dict[str, Any]],
         report.work_after_lost += [
             f"{name} write checked {1000 * (ev['t0'] - lost['mono']):.0f} ms after lost"
             for ev in events
-            if ev["ev"] == "write" and ev["id"] == ten.ident and ev["token"] == ten.token
+            if ev["ev"] == "write"
+            and ev["id"] == ten.ident
+            and ev["token"] == ten.token
             and lost["mono"] < ev["t0"] < _next_start(ten, tens)
         ]
 
@@ -232,7 +240,8 @@ def check_faults(report: Report, tens: list[Tenure], faults: list[Fault], ttl: f
             report.stepdowns += [
                 f"{fault.kind}: {t.ident}/t{t.token} {t.losts[0]['reason']}"
                 for t in tens
-                if t.losts and t.losts[0]["reason"] != "released"
+                if t.losts
+                and t.losts[0]["reason"] != "released"
                 and fault.start <= t.losts[0]["mono"] <= _window_end(fault, faults, ttl)
             ]
         if not (fault.failover and hit):
@@ -248,8 +257,14 @@ def check_faults(report: Report, tens: list[Tenure], faults: list[Fault], ttl: f
             report.slow_recoveries.append(f"{fault.kind}: new leader after {took:.2f} s")
 
 
-def check(store: str, events: list[dict[str, Any]], deaths: dict[str, float],
-          faults: list[Fault], fence_path: str, ttl: float) -> Report:
+def check(
+    store: str,
+    events: list[dict[str, Any]],
+    deaths: dict[str, float],
+    faults: list[Fault],
+    fence_path: str,
+    ttl: float,
+) -> Report:
     """Run every checker over one run's logs."""
     report = Report(store)
     report.accepted, report.stale_accepted = stale_writes(fence_path)

@@ -65,8 +65,16 @@ def proxied_url(url: str, proxies: list[Proxy]) -> str:
 class Cluster:
     """Starts ``size`` contenders for election ``name`` on ``url``, each behind its own proxies."""
 
-    def __init__(self, url: str, name: str, ttl: float, run_dir: Path, size: int = 3,
-                 net: Net | None = None, callbacks: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        ttl: float,
+        run_dir: Path,
+        size: int = 3,
+        net: Net | None = None,
+        callbacks: tuple[str, ...] = (),
+    ) -> None:
         self.url, self.name, self.ttl, self.run_dir = url, name, ttl, run_dir
         self.size = size
         self.net = net
@@ -100,10 +108,22 @@ class Cluster:
             listen = GATEWAY if host is not None else "127.0.0.1"
             proxies = [Proxy((name, port or 0), listen) for name, port in hosts]
             url = proxied_url(self.url, proxies)
-        argv = [sys.executable, "-m", "tests.faults.workload", url, self.name, str(self.ttl),
-                str(self.log_path), self.fence, "--identity", identity,
-                "--block-lost", str(block_lost), "--callbacks",
-                self.callbacks[(self._serial - 1) % len(self.callbacks)] if self.callbacks else ""]
+        argv = [
+            sys.executable,
+            "-m",
+            "tests.faults.workload",
+            url,
+            self.name,
+            str(self.ttl),
+            str(self.log_path),
+            self.fence,
+            "--identity",
+            identity,
+            "--block-lost",
+            str(block_lost),
+            "--callbacks",
+            self.callbacks[(self._serial - 1) % len(self.callbacks)] if self.callbacks else "",
+        ]
         if host is not None:
             argv = host.wrap(argv)
         err = open(self.run_dir / f"{identity}.stderr", "wb")  # noqa: SIM115

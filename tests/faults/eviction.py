@@ -46,8 +46,7 @@ def memory_pressure(cluster: Cluster) -> Fault | None:
     return Fault("redis eviction (allkeys-lru)", "store:redis", start, end, False, False, False)
 
 
-def run_eviction(url: str, ttl: float, run_dir: Path,
-                 log: Callable[[str], None] = print) -> Report:
+def run_eviction(url: str, ttl: float, run_dir: Path, log: Callable[[str], None] = print) -> Report:
     """Both phases on an evicting Redis; the server's settings are restored afterwards."""
     refused = _evicting(url, ttl, run_dir / "plain", log)
     opted_in = url + ("&" if "?" in url else "?") + "allow_eviction=1"

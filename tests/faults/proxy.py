@@ -96,8 +96,9 @@ class Proxy:
             if not data or self._closed:
                 break
 
-    def _send(self, out: queue.SimpleQueue[tuple[float, bytes]], dst: socket.socket,
-              reply: bool) -> None:
+    def _send(
+        self, out: queue.SimpleQueue[tuple[float, bytes]], dst: socket.socket, reply: bool
+    ) -> None:
         while True:
             arrived, data = out.get()
             wait = arrived + self.delay - time.monotonic()

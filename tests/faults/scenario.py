@@ -36,18 +36,28 @@ def plan(store: str) -> tuple[list[Nemesis], list[str]]:
     return PROCESS_FAULTS + NETWORK_FAULTS + STORE_NEMESES[store], []
 
 
-def run_phase(store: str, url: str, ttl: float, run_dir: Path, nemeses: list[Nemesis],
-              block_lost: float = 0.0, log: Callable[[str], None] = print,
-              net: Net | None = None, callbacks: tuple[str, ...] = (),
-              probe: bool = True, before: Callable[[Cluster], None] | None = None) -> Report:
+def run_phase(
+    store: str,
+    url: str,
+    ttl: float,
+    run_dir: Path,
+    nemeses: list[Nemesis],
+    block_lost: float = 0.0,
+    log: Callable[[str], None] = print,
+    net: Net | None = None,
+    callbacks: tuple[str, ...] = (),
+    probe: bool = True,
+    before: Callable[[Cluster], None] | None = None,
+) -> Report:
     """Start 3 contenders, inject ``nemeses`` one after another, probe liveness, stop, check.
 
     ``callbacks``: how each contender's callbacks misbehave (cycled); ``before``: runs after
     the contenders started and before a leader is awaited (a store down at start).
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    cluster = Cluster(url, f"faults-{secrets.token_hex(4)}", ttl, run_dir, net=net,
-                      callbacks=callbacks)
+    cluster = Cluster(
+        url, f"faults-{secrets.token_hex(4)}", ttl, run_dir, net=net, callbacks=callbacks
+    )
     faults: list[Fault] = []
     stalled: list[str] = []
     cluster.start(block_lost)
@@ -77,8 +87,15 @@ def run_phase(store: str, url: str, ttl: float, run_dir: Path, nemeses: list[Nem
     return report
 
 
-def run_store(store: str, url: str, ttl: float, rounds: int, run_dir: Path,
-              log: Callable[[str], None] = print, net: Net | None = None) -> Report:
+def run_store(
+    store: str,
+    url: str,
+    ttl: float,
+    rounds: int,
+    run_dir: Path,
+    log: Callable[[str], None] = print,
+    net: Net | None = None,
+) -> Report:
     """Every applicable fault ``rounds`` times, then ``rounds`` blocking-on_lost faults, then
     misbehaving callbacks and (networked stores) the store down when the contenders start."""
     one_round, not_applicable = plan(store)
@@ -89,16 +106,37 @@ def run_store(store: str, url: str, ttl: float, rounds: int, run_dir: Path,
     # Data loss last: afterwards the counter restarts below the fence's newest token.
     nemeses = sorted(one_round * rounds, key=lambda n: n.__name__.endswith(("_off", "replaced")))
     phases = [run_phase(store, url, ttl, run_dir / "main", nemeses, log=log, net=net)]
-    phases.append(run_phase(store, url, ttl, run_dir / "blocking",
-                            [nemesis.blocking_lost] * rounds, block_lost=2 * ttl, log=log))
+    phases.append(
+        run_phase(
+            store,
+            url,
+            ttl,
+            run_dir / "blocking",
+            [nemesis.blocking_lost] * rounds,
+            block_lost=2 * ttl,
+            log=log,
+        )
+    )
     process: list[Nemesis] = [nemesis.kill_leader, nemesis.pause_long] * max(1, rounds // 2)
-    phases.append(run_phase(store, url, ttl, run_dir / "callbacks", process, log=log,
-                            callbacks=CALLBACK_MODES))
+    phases.append(
+        run_phase(
+            store, url, ttl, run_dir / "callbacks", process, log=log, callbacks=CALLBACK_MODES
+        )
+    )
     if store != "sqlite":
         from .store_faults import restore, store_down_at_start
 
-        phases.append(run_phase(store, url, ttl, run_dir / "down-at-start", [], log=log,
-                                before=store_down_at_start(store)))
+        phases.append(
+            run_phase(
+                store,
+                url,
+                ttl,
+                run_dir / "down-at-start",
+                [],
+                log=log,
+                before=store_down_at_start(store),
+            )
+        )
         if store == "redis":
             from .eviction import run_eviction
 

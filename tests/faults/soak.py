@@ -47,11 +47,19 @@ def main(argv: list[str] | None = None) -> int:
             net.close()
 
 
-def _run(args: argparse.Namespace, run_dir: Path, reports: list[Report], started: float,
-         net: netns.Net | None) -> int:
+def _run(
+    args: argparse.Namespace,
+    run_dir: Path,
+    reports: list[Report],
+    started: float,
+    net: netns.Net | None,
+) -> int:
     for store in args.stores:
-        url = (f"sqlite:///{run_dir}/{store}.db" if store == "sqlite"
-               else configured_url(STORES[store]))
+        url = (
+            f"sqlite:///{run_dir}/{store}.db"
+            if store == "sqlite"
+            else configured_url(STORES[store])
+        )
         if not url:
             print(f"{store}: no URL (run backends/launch.py up)", file=sys.stderr)
             return 2

@@ -11,8 +11,10 @@ from backends import launch
 from .cluster import Cluster, Contender
 from .nemesis import Fault, Nemesis
 
-MEMBERS = {"etcd": ("etcd-1", "etcd-2", "etcd-3"),
-           "zookeeper": ("zookeeper-1", "zookeeper-2", "zookeeper-3")}
+MEMBERS = {
+    "etcd": ("etcd-1", "etcd-2", "etcd-3"),
+    "zookeeper": ("zookeeper-1", "zookeeper-2", "zookeeper-3"),
+}
 
 
 def _store_of(cluster: Cluster) -> str:
@@ -72,6 +74,7 @@ def _connected_follower_fault(at_reply: bool) -> Nemesis:
     """kill -9 the member the leader is connected to, right after it answered the leader
     (``at_reply``: the leader's newest renewal evidence came from it) or at a random point of
     the renewal cycle."""
+
     def fault(cluster: Cluster) -> Fault | None:
         store = _store_of(cluster)
         launch.up([store])
@@ -95,8 +98,9 @@ def _connected_follower_fault(at_reply: bool) -> Nemesis:
         launch.start_member(member)
         time.sleep(1.0)
         when = "right after its reply" if at_reply else "at a random point"
-        return Fault(f"kill -9 connected {role} {when}", f"store:{member}", start, end,
-                     True, False, False)
+        return Fault(
+            f"kill -9 connected {role} {when}", f"store:{member}", start, end, True, False, False
+        )
 
     fault.__name__ = f"kill_connected_{'at_reply' if at_reply else 'random'}"
     return fault
@@ -104,25 +108,35 @@ def _connected_follower_fault(at_reply: bool) -> Nemesis:
 
 STORE_NEMESES: dict[str, list[Nemesis]] = {
     "redis": [_redis_restart("always"), _redis_restart("off")],
-    "etcd": [_member_fault(False, False), _member_fault(True, True),
-             _connected_follower_fault(False)],
-    "zookeeper": [_member_fault(False, False), _member_fault(True, True),
-                  _connected_follower_fault(True), _connected_follower_fault(False)],
+    "etcd": [
+        _member_fault(False, False),
+        _member_fault(True, True),
+        _connected_follower_fault(False),
+    ],
+    "zookeeper": [
+        _member_fault(False, False),
+        _member_fault(True, True),
+        _connected_follower_fault(True),
+        _connected_follower_fault(False),
+    ],
 }
 
 
 def restore(store: str) -> Callable[[], None]:
     """Put the store back into its default state after a run."""
+
     def undo() -> None:
         if store == "redis":
             launch.restart_redis("everysec")
         else:
             launch.up([store])
+
     return undo
 
 
 def store_down_at_start(store: str) -> Callable[[Cluster], None]:
     """The whole store down while the contenders start; back after 2 x TTL."""
+
     def down(cluster: Cluster) -> None:
         launch.down([store])
         time.sleep(2 * cluster.ttl)

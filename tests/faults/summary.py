@@ -43,11 +43,18 @@ def row(report: Report, strict_tokens: bool) -> str:
     if report.token_regressions and not strict_tokens:
         verdict += f", {len(report.token_regressions)} token regressions (reported)"
     cells = [
-        report.store, str(report.elections), _faults(report),
-        f"{report.accepted} / {report.rejected}", str(len(report.stale_accepted)),
-        f"{report.overlap_inside_ms:.0f} / {report.overlap_outside_ms:.0f}", late,
-        str(len(report.work_after_lost)), str(len(report.stepdowns)), rec,
-        str(len(report.stalled)), verdict,
+        report.store,
+        str(report.elections),
+        _faults(report),
+        f"{report.accepted} / {report.rejected}",
+        str(len(report.stale_accepted)),
+        f"{report.overlap_inside_ms:.0f} / {report.overlap_outside_ms:.0f}",
+        late,
+        str(len(report.work_after_lost)),
+        str(len(report.stepdowns)),
+        rec,
+        str(len(report.stalled)),
+        verdict,
     ]
     return "| " + " | ".join(cells) + " |"
 

@@ -30,8 +30,10 @@ def ev(kind: str, ident: str, mono: float, **fields: Any) -> dict[str, Any]:
 
 
 def tenure(ident: str, token: int, start: float, end: float) -> list[dict[str, Any]]:
-    return [ev("elected", ident, start, token=token, deadline=end),
-            ev("lost", ident, end, token=token, reason="expired", deadline=end)]
+    return [
+        ev("elected", ident, start, token=token, deadline=end),
+        ev("lost", ident, end, token=token, reason="expired", deadline=end),
+    ]
 
 
 def test_clean_handover_passes(tmp_path: Path) -> None:
@@ -53,10 +55,12 @@ def test_stale_write_overlap_and_token_regression_are_caught(tmp_path: Path) -> 
 
 
 def test_late_missing_lost_work_after_lost_and_missed_fault(tmp_path: Path) -> None:
-    events = [ev("elected", "a", 0.0, token=1, deadline=2.0),
-              ev("lost", "a", 2.2, token=1, reason="expired", deadline=2.0),
-              ev("write", "a", 2.3, token=1, t0=2.25, res="ok", deadline=2.0),
-              ev("elected", "b", 3.0, token=2, deadline=5.0)]
+    events = [
+        ev("elected", "a", 0.0, token=1, deadline=2.0),
+        ev("lost", "a", 2.2, token=1, reason="expired", deadline=2.0),
+        ev("write", "a", 2.3, token=1, t0=2.25, res="ok", deadline=2.0),
+        ev("elected", "b", 3.0, token=2, deadline=5.0),
+    ]
     fault = Fault("kill", "c", 1.0, 1.0, True, True, False)
     failures = check("x", events, {}, [fault], fence(tmp_path, []), TTL).failures(True)
     kinds = {f.split(":")[0] for f in failures}

@@ -26,8 +26,11 @@ from .summary import table
 TTL = 2.0
 ROUNDS = int(os.environ.get("LEASELECT_FAULT_ROUNDS", "5"))
 STORES = ("sqlite", "redis", "etcd", "zookeeper")
-ENV = {"redis": "LEASELECT_TEST_REDIS_URL", "etcd": "LEASELECT_TEST_ETCD_URL",
-       "zookeeper": "LEASELECT_TEST_ZK_URL"}
+ENV = {
+    "redis": "LEASELECT_TEST_REDIS_URL",
+    "etcd": "LEASELECT_TEST_ETCD_URL",
+    "zookeeper": "LEASELECT_TEST_ZK_URL",
+}
 _reports: dict[str, Report] = {}
 SUMMARIES: list[Path] = []  # printed by conftest.pytest_terminal_summary
 

@@ -79,8 +79,13 @@ class Workload:
         self.release = threading.Event()
         self.selfstop = threading.Event()
         self.elector = Elector(
-            args.url, args.name, ttl=args.ttl, identity=self.identity,
-            on_elected=self._elected, on_lost=self._lost, on_jeopardy=self._jeopardy,
+            args.url,
+            args.name,
+            ttl=args.ttl,
+            identity=self.identity,
+            on_elected=self._elected,
+            on_lost=self._lost,
+            on_jeopardy=self._jeopardy,
         )
 
     def _elected(self, lease: Lease) -> None:
