@@ -53,7 +53,6 @@ def url() -> str:
     return require_url("etcd")
 
 
-
 @pytest.fixture
 def killed() -> Iterator[list[str]]:
     """Members this test kills; started again afterwards."""

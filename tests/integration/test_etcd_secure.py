@@ -48,8 +48,12 @@ class SecureEtcd:
 def admin_post(base: str, certs: Certs, path: str, body: dict[str, Any], token: str = "") -> Any:
     headers = {"Authorization": token} if token else {}
     response = requests.post(
-        f"{base}/v3/{path}", json=body, headers=headers, timeout=5,
-        verify=str(certs.ca), cert=(str(certs.cert), str(certs.key)),
+        f"{base}/v3/{path}",
+        json=body,
+        headers=headers,
+        timeout=5,
+        verify=str(certs.ca),
+        cert=(str(certs.cert), str(certs.key)),
     )
     assert response.status_code == 200, (path, response.text)
     return response.json()
@@ -57,6 +61,7 @@ def admin_post(base: str, certs: Certs, path: str, body: dict[str, Any], token: 
 
 def enable_auth(base: str, certs: Certs) -> None:
     """root (role root), and USER whose role may read and write /leaselect/ only; auth on."""
+
     def post(path: str, body: dict[str, Any]) -> None:
         admin_post(base, certs, path, body)
 
@@ -90,12 +95,24 @@ def private_etcd(tmp_path: Path, mutual: bool) -> Iterator[SecureEtcd]:
     if mutual:  # a trusted CA alone already makes etcd ask for client certificates
         tls += ["--trusted-ca-file", certs.ca, "--client-cert-auth"]
     argv = [
-        ETCD, "--name", "secure", "--data-dir", tmp_path / "data",
-        "--listen-client-urls", base, "--advertise-client-urls", base,
-        "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-cluster", f"secure=http://127.0.0.1:{peer}",
-        *tls, "--log-outputs", "stderr",
+        ETCD,
+        "--name",
+        "secure",
+        "--data-dir",
+        tmp_path / "data",
+        "--listen-client-urls",
+        base,
+        "--advertise-client-urls",
+        base,
+        "--listen-peer-urls",
+        f"http://127.0.0.1:{peer}",
+        "--initial-advertise-peer-urls",
+        f"http://127.0.0.1:{peer}",
+        "--initial-cluster",
+        f"secure=http://127.0.0.1:{peer}",
+        *tls,
+        "--log-outputs",
+        "stderr",
     ]
     with (tmp_path / "etcd.log").open("wb") as log:
         proc = subprocess.Popen([str(a) for a in argv], stdout=log, stderr=log)

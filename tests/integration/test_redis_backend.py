@@ -39,7 +39,6 @@ def url() -> str:
     return require_url("redis")
 
 
-
 @pytest.fixture
 def backend(url: str) -> Iterator[RedisBackend]:
     opened = leaselect.connect(url)
@@ -291,15 +290,42 @@ def tls_redis(tmp_path: Path) -> Iterator[TlsRedis]:
     if not Path(REDIS_SERVER).exists():
         pytest.skip(f"needs {REDIS_SERVER}")
     certs, port = make_certs(tmp_path), free_port()
-    args = ["--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-            "--tls-cert-file", certs.cert, "--tls-key-file", certs.key,
-            "--tls-ca-cert-file", certs.ca, "--tls-auth-clients", "yes",
-            "--requirepass", TLS_PASSWORD, "--save", "", "--appendonly", "no", "--dir", tmp_path,
-            "--logfile", tmp_path / "redis.log"]
+    args = [
+        "--port",
+        "0",
+        "--tls-port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--tls-cert-file",
+        certs.cert,
+        "--tls-key-file",
+        certs.key,
+        "--tls-ca-cert-file",
+        certs.ca,
+        "--tls-auth-clients",
+        "yes",
+        "--requirepass",
+        TLS_PASSWORD,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        tmp_path,
+        "--logfile",
+        tmp_path / "redis.log",
+    ]
     server = subprocess.Popen([REDIS_SERVER, *map(str, args)], stdout=subprocess.DEVNULL)
     try:
-        client = redis.Redis(port=port, password=TLS_PASSWORD, ssl=True, ssl_ca_certs=str(certs.ca),
-                             ssl_certfile=str(certs.cert), ssl_keyfile=str(certs.key))
+        client = redis.Redis(
+            port=port,
+            password=TLS_PASSWORD,
+            ssl=True,
+            ssl_ca_certs=str(certs.ca),
+            ssl_certfile=str(certs.cert),
+            ssl_keyfile=str(certs.key),
+        )
         deadline = time.monotonic() + 10
         while True:
             assert server.poll() is None, f"redis-server exited; see {tmp_path / 'redis.log'}"

@@ -40,8 +40,13 @@ pytestmark = pytest.mark.slow
 
 TICK_MS = 200
 TTL = 3.0
-JVM_FLAGS = ("-Xms32m", "-Xmx96m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-             "-Djava.net.preferIPv4Stack=true")
+JVM_FLAGS = (
+    "-Xms32m",
+    "-Xmx96m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Djava.net.preferIPv4Stack=true",
+)
 
 
 @dataclass
@@ -68,12 +73,20 @@ class Ensemble:
         member = self.members[sid]
         log = member.directory / "zookeeper.log"
         member.process = subprocess.Popen(
-            ["java", *JVM_FLAGS, f"-Dzookeeper.log.dir={member.directory}",
-             f"-Dzookeeper.log.file={log.name}",
-             f"-Dlog4j.configuration=file:{launch.BACKENDS_DIR / 'zookeeper' / 'log4j.properties'}",
-             "-cp", ":".join(launch.ZK_CLASSPATH), launch.ZK_MAIN,
-             str(member.directory / "zoo.cfg")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=member.directory,
+            [
+                "java",
+                *JVM_FLAGS,
+                f"-Dzookeeper.log.dir={member.directory}",
+                f"-Dzookeeper.log.file={log.name}",
+                f"-Dlog4j.configuration=file:{launch.BACKENDS_DIR / 'zookeeper' / 'log4j.properties'}",
+                "-cp",
+                ":".join(launch.ZK_CLASSPATH),
+                launch.ZK_MAIN,
+                str(member.directory / "zoo.cfg"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            cwd=member.directory,
         )
 
     def mode(self, sid: int) -> str | None:

@@ -154,9 +154,7 @@ def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient, held: floa
     """At once, and after some renewals proved by pings (the watch on our node fires)."""
     name, lost = f"d-{uuid.uuid4().hex[:8]}", threading.Event()
     reasons: list[LostReason] = []
-    elector = leaselect.Elector(
-        url, name, ttl=3.0, on_lost=recording(reasons, lost)
-    )
+    elector = leaselect.Elector(url, name, ttl=3.0, on_lost=recording(reasons, lost))
     try:
         assert elector.acquire(timeout=10) is not None
         time.sleep(held)
@@ -223,7 +221,7 @@ def test_after_a_reconnect_a_leader_checks_its_node_again(url: str) -> None:
         assert eventually(lambda: backend.conn.session_id() == sid, timeout=3.0)
         with submitted_requests(backend) as submitted:
             clock.advance(1.0)  # the first keep-alive
-            assert eventually(lambda: ("Exists" in dict(submitted)), timeout=2.0), submitted
+            assert eventually(lambda: "Exists" in dict(submitted), timeout=2.0), submitted
         assert elector.is_leader
     finally:
         elector.close()
@@ -234,9 +232,7 @@ def test_an_expired_session_is_not_resumed(url: str) -> None:
     name, lost = f"e-{uuid.uuid4().hex[:8]}", threading.Event()
     reasons: list[LostReason] = []
     backend = zk(url)
-    elector = leaselect.Elector(
-        backend, name, ttl=3.0, on_lost=recording(reasons, lost)
-    )
+    elector = leaselect.Elector(backend, name, ttl=3.0, on_lost=recording(reasons, lost))
     try:
         lease = elector.acquire(timeout=10)
         assert lease is not None
@@ -318,8 +314,13 @@ ZK_TLS_CLASSPATH = (
     *launch.ZK_CLASSPATH,
     *(f"/usr/share/java/netty-{jar}.jar" for jar in NETTY_MISSING),
 )
-ZK_JVM_FLAGS = ("-Xms32m", "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-Djava.net.preferIPv4Stack=true")
+ZK_JVM_FLAGS = (
+    "-Xms32m",
+    "-Xmx128m",
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-Djava.net.preferIPv4Stack=true",
+)
 
 
 @dataclass(frozen=True)
@@ -368,11 +369,20 @@ preAllocSize=4096
 """)
     log = tmp_path / "zookeeper.log"
     server = subprocess.Popen(
-        ["java", *ZK_JVM_FLAGS, f"-Dzookeeper.log.dir={tmp_path}",
-         f"-Dzookeeper.log.file={log.name}",
-         f"-Dlog4j.configuration=file:{launch.BACKENDS_DIR / 'zookeeper' / 'log4j.properties'}",
-         "-cp", ":".join(ZK_TLS_CLASSPATH), launch.ZK_MAIN, str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, cwd=tmp_path,
+        [
+            "java",
+            *ZK_JVM_FLAGS,
+            f"-Dzookeeper.log.dir={tmp_path}",
+            f"-Dzookeeper.log.file={log.name}",
+            f"-Dlog4j.configuration=file:{launch.BACKENDS_DIR / 'zookeeper' / 'log4j.properties'}",
+            "-cp",
+            ":".join(ZK_TLS_CLASSPATH),
+            launch.ZK_MAIN,
+            str(config),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
     )
     try:
         deadline = time.monotonic() + 30
@@ -388,8 +398,15 @@ preAllocSize=4096
 def test_zks_url_elects_and_hands_over(tls_zookeeper: TlsZooKeeper, name: str) -> None:
     """Over TLS with a client certificate: a leader, a waiter, a handover with a greater token."""
     certs = tls_zookeeper.certs
-    options = urlencode({"ca": certs.ca, "cert": certs.cert, "key": certs.key,
-                         "connect_timeout": 5, "tick_time": 200})
+    options = urlencode(
+        {
+            "ca": certs.ca,
+            "cert": certs.cert,
+            "key": certs.key,
+            "connect_timeout": 5,
+            "tick_time": 200,
+        }
+    )
     url = f"zks://127.0.0.1:{tls_zookeeper.port}?{options}"
     elect_and_hand_over(url, name, 2.0)
 

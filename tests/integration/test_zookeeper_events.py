@@ -80,8 +80,9 @@ def test_suspended_is_jeopardy_within_50_ms(proxy: Proxy) -> None:
         time.sleep(0.5)
         suspended: list[float] = []
         kazoo_of(elector).add_listener(
-            lambda state: suspended.append(SYSTEM_CLOCK.now()) if state == KazooState.SUSPENDED
-            else None
+            lambda state: (
+                suspended.append(SYSTEM_CLOCK.now()) if state == KazooState.SUSPENDED else None
+            )
         )
         suspend(elector, proxy)
         jeopardy = first_time(lambda: elector.in_jeopardy, 3.0)
@@ -191,4 +192,3 @@ def test_a_waiter_campaigns_again_as_soon_as_it_reconnects(url: str, proxy: Prox
         proxy.heal()
         b.close()
         a.close()
-
