@@ -67,7 +67,7 @@ def test_acquire_does_not_block_the_loop_and_times_out(job_store: JobStore) -> N
 
         ticker = asyncio.create_task(tick())
         assert await other.acquire(timeout=0.5) is None
-        assert ticks > 10  # the loop ran while other waited
+        assert ticks >= 3  # the loop ran while other waited (a blocked loop: 0 or 1 tick)
         waiting = asyncio.create_task(other.acquire(timeout=5))
         await asyncio.sleep(0.1)
         await holder.release()
