@@ -65,6 +65,16 @@ def current_leader(path: Path, alive: set[int], timeout: float = 10) -> int:
     raise AssertionError("no leader appeared")
 
 
+def await_runs_of(log: Path, pid: int, timeout: float) -> None:
+    """Wait until ``pid`` ran a job (so the fault that follows moves work that really ran)."""
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        if log.exists() and any(p == pid for _, p, _ in read_log(log)[1]):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the leader {pid} ran no job in {timeout:.0f}s")
+
+
 def test_only_the_leader_runs_each_fire_time(job_store: JobStore, tmp_path: Path) -> None:
     ttl = job_store.ttl
     log = tmp_path / "runs.log"
@@ -84,15 +94,21 @@ def test_only_the_leader_runs_each_fire_time(job_store: JobStore, tmp_path: Path
     try:
         time.sleep(1.5 * ttl)
         victim = current_leader(log, alive, 10 * ttl)
+        await_runs_of(log, victim, 10 * ttl)
         procs[victim].kill()  # crash
         alive.discard(victim)
         time.sleep(2.5 * ttl)
         paused = current_leader(log, alive, 10 * ttl)
+        await_runs_of(log, paused, 10 * ttl)
         os.kill(paused, signal.SIGSTOP)  # a pause longer than the TTL
-        time.sleep(2 * ttl)
+        stopped = time.monotonic()
+        taker = current_leader(log, alive - {paused}, 10 * ttl)
+        await_runs_of(log, taker, 10 * ttl)
+        time.sleep(max(0.0, 2 * ttl - (time.monotonic() - stopped)))
         os.kill(paused, signal.SIGCONT)
         time.sleep(1.5 * ttl)
         graceful = current_leader(log, alive, 10 * ttl)
+        await_runs_of(log, graceful, 10 * ttl)
         procs[graceful].terminate()
         procs[graceful].wait(10)
         alive.discard(graceful)
