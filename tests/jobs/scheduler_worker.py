@@ -14,6 +14,7 @@ Runs until SIGTERM, then shuts down gracefully (releasing leadership).
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -55,6 +56,7 @@ def main() -> None:
         skew_wall_clock(float(sys.argv[6]))
     options: dict[str, Any] = {} if renew == "-" else {"renew_interval": float(renew)}
     pid = os.getpid()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def log(line: str) -> None:

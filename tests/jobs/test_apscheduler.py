@@ -21,6 +21,7 @@ import pytest
 import leaselect
 from leaselect import SYSTEM_CLOCK
 from tests.jobs.conftest import JobStore
+from tests.jobs.procs import stop_all
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -114,10 +115,7 @@ def test_only_the_leader_runs_each_fire_time(job_store: JobStore, tmp_path: Path
         alive.discard(graceful)
         time.sleep(1.5 * ttl)
     finally:
-        for pid in alive:
-            procs[pid].terminate()
-        for proc in procs.values():
-            proc.wait(10)
+        stop_all(list(procs.values()))
     check(log, crashed=victim, paused=paused)
 
 

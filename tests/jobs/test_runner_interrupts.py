@@ -15,7 +15,8 @@ import leaselect
 from leaselect import Lease
 from leaselect.runner import LeaderOnly
 from tests.jobs.conftest import JobStore
-from tests.jobs.test_runner_processes import spawn, stop_all, wait_for
+from tests.jobs.procs import stop_all
+from tests.jobs.test_runner_processes import spawn, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import redis
 import leaselect
 from leaselect import SYSTEM_CLOCK
 from tests.jobs.conftest import JobStore
+from tests.jobs.procs import stop_all
 from tests.jobs.test_apscheduler import ROOT
 
 pytestmark = pytest.mark.timeout(60)
@@ -52,22 +52,6 @@ def take_lease(store: JobStore, name: str) -> None:
         client.close()
     else:
         pytest.skip(f"no lease deletion for {store.kind}")
-
-
-def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        proc.terminate()
-    stuck = []
-    for proc in procs:
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGUSR1)  # faulthandler: every thread's stack to stderr
-            time.sleep(1)
-            proc.kill()
-            proc.wait()
-            stuck.append(proc.pid)
-    assert not stuck, f"worker(s) {stuck} did not exit 15 s after SIGTERM (stacks above)"
 
 
 def test_stop_is_not_queued_behind_a_slow_user_callback(
