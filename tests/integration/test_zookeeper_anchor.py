@@ -39,6 +39,7 @@ from tests.private import free_port, stop
 pytestmark = pytest.mark.slow
 
 TICK_MS = 200
+LOG4J = launch.BACKENDS_DIR / "zookeeper" / "log4j.properties"
 TTL = 3.0
 JVM_FLAGS = (
     "-Xms32m",
@@ -78,7 +79,7 @@ class Ensemble:
                 *JVM_FLAGS,
                 f"-Dzookeeper.log.dir={member.directory}",
                 f"-Dzookeeper.log.file={log.name}",
-                f"-Dlog4j.configuration=file:{launch.BACKENDS_DIR / 'zookeeper' / 'log4j.properties'}",
+                f"-Dlog4j.configuration=file:{LOG4J}",
                 "-cp",
                 ":".join(launch.ZK_CLASSPATH),
                 launch.ZK_MAIN,
