@@ -17,6 +17,12 @@ def free_port() -> int:
         return port
 
 
+def redis_server_argv(port: int, directory: object, *extra: str) -> list[str]:
+    """A throwaway redis-server on 127.0.0.1:``port``: no snapshots, no append-only file."""
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    return [*argv, "--appendonly", "no", "--dir", str(directory), *extra]
+
+
 def stop(server: subprocess.Popen[bytes]) -> None:
     """SIGTERM, then SIGKILL after 5 s; always reaped."""
     server.terminate()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.private import free_port, stop
+from tests.private import free_port, redis_server_argv, stop
 
 from .helpers import eventually, start
 
@@ -61,22 +61,7 @@ def _sqlite_store(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None], Cal
 @contextmanager
 def _redis_store(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
     port = free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    server = subprocess.Popen(redis_server_argv(port, tmp_path), stdout=subprocess.DEVNULL)
     try:
         yield (
             f"redis://127.0.0.1:{port}/0?timeout=0.3",

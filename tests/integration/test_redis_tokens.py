@@ -25,7 +25,7 @@ from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_zookeeper_proxy import Proxy
-from tests.private import free_port, stop
+from tests.private import free_port, redis_server_argv, stop
 from tests.stores import require_url
 
 
@@ -151,20 +151,7 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        argv = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.dir),
-            *self.args,
-        ]
+        argv = redis_server_argv(self.port, self.dir, *self.args)
         self.server = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
