@@ -55,7 +55,12 @@ def main() -> None:
         time.sleep(3.0)
         os.close(fd)
         return
-    signal.signal(signal.SIGTERM, lambda *_: work.stop())
+
+    def on_sigterm(*_: object) -> None:
+        log(f"sigterm {pid}")  # a worker that outlives SIGTERM: did its handler run?
+        work.stop()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     callers = [threading.Thread(target=call) for _ in range(2 if mode == "two-callers" else 1)]
     for caller in callers:
         caller.start()

@@ -115,7 +115,7 @@ def test_only_the_leader_runs_each_fire_time(job_store: JobStore, tmp_path: Path
         alive.discard(graceful)
         time.sleep(1.5 * ttl)
     finally:
-        stop_all(list(procs.values()))
+        stop_all(list(procs.values()), log)
     check(log, crashed=victim, paused=paused)
 
 

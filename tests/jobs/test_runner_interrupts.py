@@ -39,7 +39,7 @@ def test_interrupted_run_stops_the_function_before_another_process_leads(
         stops = wait_for(log, "stop", 1, 5)
     finally:
         other.close()
-        stop_all([worker])
+        stop_all([worker], log)
     assert float(stops[0][2]) <= elected_at, "another process led before the function saw stop"
 
 

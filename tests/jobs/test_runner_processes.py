@@ -71,7 +71,7 @@ def test_stop_is_not_queued_behind_a_slow_user_callback(
         wait_for(log, "start", 2)
         stops = wait_for(log, "stop", 1)
     finally:
-        stop_all(procs)
+        stop_all(procs, log)
     # The first copy's on_elected still sleeps for about 2 s more: a stop queued behind it would
     # come that late. (Which of "first saw stop" and "second started" comes first is a race
     # between two processes: deleting the lease is outside every store's assumptions.)
@@ -94,6 +94,6 @@ def test_two_threads_calling_one_leader_function(job_store: JobStore, tmp_path: 
         assert first.wait(10) == 0
         starts = wait_for(log, "start", 2, 10)
     finally:
-        stop_all(procs)
+        stop_all(procs, log)
     assert {s[0] for s in starts} == {str(first.pid), str(procs[1].pid)}
     assert len(lines(log, "exit")) >= 1

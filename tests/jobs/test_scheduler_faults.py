@@ -63,7 +63,7 @@ def test_jobs_run_again_after_a_stall_that_recovers(job_store: JobStore, tmp_pat
         resumed = SYSTEM_CLOCK.now()
         time.sleep(2.5)
     finally:
-        stop_all(procs)
+        stop_all(procs, log)
     tenures, _ = read_log(log)
     jeopardized = [t for t in tenures.values() if t.pid == leader and t.start < stalled_at]
     assert jeopardized and all(t.end is None or t.end > resumed + 2.0 for t in jeopardized), (
@@ -87,7 +87,7 @@ def test_a_skewed_clock_never_runs_a_fire_time_twice(job_store: JobStore, tmp_pa
         first.wait(15)
         time.sleep(2.5)
     finally:
-        stop_all(procs)
+        stop_all(procs, log)
     _, runs = read_log(log)
     twice = sorted(fire for fire, n in Counter(f for f, _, _ in runs).items() if n > 1)
     assert not twice, f"fire times run twice: {twice}"
@@ -109,7 +109,7 @@ def test_three_skewed_hosts_in_turn(job_store: JobStore, tmp_path: Path) -> None
             alive.pop(leader).terminate()
         time.sleep(2.0)
     finally:
-        stop_all(procs)
+        stop_all(procs, log)
     _, runs = read_log(log)
     twice = sorted(fire for fire, n in Counter(f for f, _, _ in runs).items() if n > 1)
     assert not twice, f"fire times run twice: {twice}"
