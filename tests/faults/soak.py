@@ -70,7 +70,7 @@ def _run(
     (run_dir / "summary.md").write_text(text + "\n")
     print(text)
     print(f"\n{(time.monotonic() - started) / 60:.1f} min; logs in {run_dir}")
-    failed = any(r.failures(strict_tokens=r.store != "redis") for r in reports)
+    failed = any(r.failures(strict_tokens=True) for r in reports)
     return 1 if failed else 0
 
 

@@ -74,4 +74,4 @@ def test_faults(store: str, tmp_path: Path, net: netns.Net | None) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text(text + "\n")
     SUMMARIES.append(summary)
-    assert not report.failures(strict_tokens=store != "redis"), text
+    assert not report.failures(strict_tokens=True), text
