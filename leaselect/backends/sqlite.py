@@ -157,11 +157,19 @@ class SqliteBackend(Backend):
         self.token_floor = max(self.token_floor, token)
 
     def _follow_file(self) -> None:
-        """Reopen the path if it names another file than the one we opened (caller locks)."""
+        """Reopen the path if it names another file than the one we opened (caller locks).
+
+        The old connection is closed first. The new file shares the old one's ``-shm`` path, so
+        both connections would map that one file, each through its own descriptor, and closing
+        the old descriptor drops every POSIX lock this process holds on the file (the new
+        connection's too): another process would then see no one using the shared memory,
+        truncate it and re-create it, and our new connection touching its map dies of SIGBUS.
+        If the reopen fails, ``_file`` still names the old file, so the next call tries again.
+        """
         if current_id(self.path) == self._file:
             return
-        db, self._file, wake = self._open()  # the old state stays usable if this fails
         self._db.close()
+        db, self._file, wake = self._open()
         if wake.identity == self.wake.identity:
             wake.close()
             wake = self.wake

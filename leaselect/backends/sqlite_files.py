@@ -71,13 +71,16 @@ def create_database(path: str, access: Access) -> FileId:
     _check_directory(os.path.dirname(path) or ".", access)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, access.file_mode)
-        os.fchmod(fd, access.file_mode)  # exactly, whatever the umask
     except FileExistsError:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-    finally:
-        os.close(fd)
+        # stat, never open and close: closing any descriptor of the file drops every POSIX
+        # lock this process holds on it, those of its other SQLite connections included
+        st = os.stat(path)
+    else:
+        try:
+            os.fchmod(fd, access.file_mode)  # exactly, whatever the umask
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
     _check(path, "the database file", st, access, access.file_mode)
     return FileId.of(st)
 
