@@ -39,6 +39,9 @@ class Child:
             self._proc = subprocess.Popen(
                 [*guard, *command], env=dict(env), start_new_session=True, pass_fds=(report,)
             )
+        except BaseException:
+            os.close(self._report)
+            raise
         finally:
             os.close(report)
         self.pid = self._proc.pid
