@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from typing import NamedTuple
 
 import leaselect
 
@@ -21,6 +22,29 @@ def redis_server_argv(port: int, directory: object, *extra: str) -> list[str]:
     """A throwaway redis-server on 127.0.0.1:``port``: no snapshots, no append-only file."""
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     return [*argv, "--appendonly", "no", "--dir", str(directory), *extra]
+
+
+class FileLock(NamedTuple):
+    """One held lock of /proc/locks: who, how, on which file (``maj:min:inode``), which bytes."""
+
+    pid: int
+    kind: str  # READ or WRITE
+    file: str
+    start: int
+    end: int  # -1: to the end of the file
+
+
+def held_locks() -> list[FileLock]:
+    """Every lock held on this host (waiters left out), from /proc/locks."""
+    held = []
+    with open("/proc/locks") as f:
+        for line in f:
+            fields = line.split()
+            if "->" in fields or len(fields) < 8:
+                continue
+            end = -1 if fields[7] == "EOF" else int(fields[7])
+            held.append(FileLock(int(fields[4]), fields[3], fields[5], int(fields[6]), end))
+    return held
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

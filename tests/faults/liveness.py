@@ -19,6 +19,7 @@ import signal
 import time
 
 from leaselect.elector import MAX_BACKOFF
+from tests.private import held_locks
 
 from .cluster import Cluster, Contender
 from .nemesis import Fault
@@ -73,16 +74,8 @@ def probe(cluster: Cluster) -> tuple[list[Fault], list[str]]:
 
 
 def write_lock_holders(pids: set[int]) -> set[int]:
-    """Those of ``pids`` that hold a POSIX or flock lock for writing (from /proc/locks)."""
-    holders = set()
-    with open("/proc/locks") as f:
-        for line in f:
-            fields = line.split()
-            if "->" in fields:  # a waiter, not a holder
-                continue
-            if len(fields) > 4 and fields[3] == "WRITE" and int(fields[4]) in pids:
-                holders.add(int(fields[4]))
-    return holders
+    """Those of ``pids`` that hold a POSIX or flock lock for writing."""
+    return {lock.pid for lock in held_locks() if lock.kind == "WRITE" and lock.pid in pids}
 
 
 def _stop_clear_of_write_locks(contenders: list[Contender], tries: int = 50) -> None:

@@ -35,22 +35,27 @@ print(before, count(), flush=True)
 """
 
 
-def test_no_descriptor_leaks_after_200_electors(tmp_path: Path, name: str) -> None:
+def _beside_a_holder(tmp_path: Path, name: str, script: str, *args: str, timeout: float) -> str:
+    """Run ``script URL NAME ARGS`` while another process holds ``name``; its stdout."""
     url = f"sqlite:///{tmp_path}/leases.db"
     holder = Worker(url, name, 5)
     try:
         assert holder.wait_for("elected", 10) is not None
-        out = subprocess.run(
-            [sys.executable, "-c", CYCLES, url, name, "200", "20"],
+        return subprocess.run(
+            [sys.executable, "-c", script, url, name, *args],
             capture_output=True,
             text=True,
-            timeout=100,
+            timeout=timeout,
             check=True,
         ).stdout
-        before, after = map(int, out.split())
-        assert after <= before + 1, (before, after)
     finally:
         holder.stop()
+
+
+def test_no_descriptor_leaks_after_200_electors(tmp_path: Path, name: str) -> None:
+    out = _beside_a_holder(tmp_path, name, CYCLES, "200", "20", timeout=100)
+    before, after = map(int, out.split())
+    assert after <= before + 1, (before, after)
 
 
 DROPPED = """
@@ -78,19 +83,7 @@ print(before, descriptors(), threads, threading.active_count(), flush=True)
 def test_dropped_electors_release_their_descriptors(tmp_path: Path, name: str) -> None:
     """An Elector (and its backend) nobody references any more holds no descriptor or thread,
     whether or not it is registered for release at exit, and whether or not it waited."""
-    url = f"sqlite:///{tmp_path}/leases.db"
-    holder = Worker(url, name, 5)
-    try:
-        assert holder.wait_for("elected", 10) is not None
-        out = subprocess.run(
-            [sys.executable, "-c", DROPPED, url, name, "100", "20"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-    finally:
-        holder.stop()
+    out = _beside_a_holder(tmp_path, name, DROPPED, "100", "20", timeout=60)
     before, after, threads_before, threads_after = map(int, out.split())
     assert after == before, (before, after)
     assert threads_after == threads_before, (threads_before, threads_after)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from tests.cli.helpers import eventually
+from tests.private import held_locks
 
 HOLDER = """
 import sys, time, leaselect
@@ -31,15 +32,9 @@ def _locked_bytes(pid: int, path: Path) -> set[tuple[int, int]]:
     """(start, end) of every lock ``pid`` holds on ``path``'s file, from /proc/locks."""
     st = os.stat(path)
     inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    held = set()
-    with open("/proc/locks") as f:
-        for line in f:
-            fields = line.split()
-            if "->" in fields or len(fields) < 8 or fields[4] != str(pid):
-                continue
-            if fields[5] == inode:
-                held.add((int(fields[6]), int(fields[7]) if fields[7] != "EOF" else -1))
-    return held
+    return {
+        (lock.start, lock.end) for lock in held_locks() if (lock.pid, lock.file) == (pid, inode)
+    }
 
 
 def test_following_a_replaced_file_keeps_the_shared_memory_locks(tmp_path: Path) -> None:
