@@ -117,8 +117,10 @@ def sweep_orphans(group: int = 0) -> None:
     ``killpg`` freezes every member at once, which a walk of ``/proc`` cannot promise (a
     process that forks and exits between the walk's listing and its read is missed)."""
     leftovers = descendants(os.getpid())
-    if leftovers or group:
-        log.warning("killing %d leftover process(es) of the command", max(len(leftovers), 1))
+    if leftovers:
+        log.warning("killing %d leftover process(es) of the command", len(leftovers))
+    elif group:
+        log.warning("killing the command's process group %d", group)
     kill_all(group, keep=group, bound=SWEEP_BOUND)
     end = time.monotonic() + SWEEP_BOUND
     while group and time.monotonic() < end:  # the command itself, kept to hold its group id
