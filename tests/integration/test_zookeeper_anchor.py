@@ -301,9 +301,11 @@ def trial(
     finally:
         if sampler is not None:
             sampler.stop()
-        heal(ensemble, fault, target)
-        b.close()
-        a.close()
+        try:
+            heal(ensemble, fault, target)
+        finally:  # a member that does not rejoin must not leave two clients reconnecting forever
+            b.close()
+            a.close()
 
 
 PHASES = [i / 8 for i in range(8)]  # spread over one renew interval (TTL / 3 = 1 s)
