@@ -247,12 +247,28 @@ def test_an_expired_session_is_not_resumed(url: str) -> None:
 
 
 def expire_session(backend: ZooKeeperBackend) -> None:
-    """Expire the backend's session server-side: close a second connection to the same session."""
+    """Expire the backend's session server-side: close a second connection to the same session.
+
+    The twin's connect drops ours; kazoo's reconnect is held until the twin has closed the
+    session, else it could move the session back first and see our node vanish while its
+    session still looked alive (a node deleted by someone else, as far as it can tell)."""
     client = backend.conn.client()
-    twin = KazooClient(hosts=backend.conn.config.hosts, client_id=client.client_id, timeout=3)
-    twin.start(timeout=10)
-    twin.stop()
-    twin.close()
+    connection, closed = client._connection, threading.Event()
+    reconnect = connection._connect
+
+    def after_the_close(*args: Any) -> Any:
+        closed.wait(10)
+        return reconnect(*args)
+
+    connection._connect = after_the_close
+    try:
+        twin = KazooClient(hosts=backend.conn.config.hosts, client_id=client.client_id, timeout=3)
+        twin.start(timeout=10)
+        twin.stop()
+        twin.close()
+    finally:
+        closed.set()
+        del connection._connect
 
 
 def test_a_create_retried_by_makepath_after_the_listing_orphans_no_node(
