@@ -8,6 +8,6 @@ set -a; . .backends-state/test.env; set +a
 trap 'python3 backends/launch.py down >/dev/null 2>&1 || true' EXIT
 .venv/bin/ruff check leaselect tests benchmarks examples backends
 .venv/bin/mypy leaselect tests benchmarks
-# 3 rounds of every fault per store in CI (about 140 faults); LEASELECT_FAULT_ROUNDS=5 gives >= 180
-export LEASELECT_FAULT_ROUNDS="${LEASELECT_FAULT_ROUNDS:-3}"
+# 4 rounds of every fault per store in CI: at least 180 faults across the four stores
+export LEASELECT_FAULT_ROUNDS="${LEASELECT_FAULT_ROUNDS:-4}"
 .venv/bin/python -m pytest -p no:cacheprovider "$@"

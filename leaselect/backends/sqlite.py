@@ -13,6 +13,7 @@ lease held in the old file ends at its next renewal (reason ``unreachable``).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sqlite3
@@ -38,6 +39,8 @@ from .sqlite_files import (
     wake_directory,
 )
 from .wakeup import Mailbox, WakeDir
+
+log = logging.getLogger("leaselect")
 
 MIN_TTL = 0.1
 DEFAULT_BUSY_TIMEOUT = 2.0
@@ -70,11 +73,17 @@ class SqliteBackend(Backend):
         self.path = path
         self.busy_timeout = busy_timeout
         self.access: Access = parse_access(access)
-        self.generation = 0  # bumped each time the path is reopened on another file
+        self.generation = 0  # bumped each time a file is opened at the path
         self.token_floor = 0  # the highest token this backend has seen in any file
         self._lock = threading.Lock()
         self._retired: list[WakeDir] = []
-        self._db, self._file, self.wake = self._open()
+        self._db: sqlite3.Connection | None = None
+        self._file: FileId | None = None
+        self._wake: WakeDir | None = None
+        try:  # open now if we can; else at first use, and the campaign retries like any store's
+            self._follow_file()
+        except BackendUnavailable as exc:
+            log.warning("%s; opening it again at first use", exc)
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> SqliteBackend:
@@ -121,26 +130,34 @@ class SqliteBackend(Backend):
         store errors become ``BackendUnavailable``."""
         wait = self.busy_timeout if busy is None else min(busy, self.busy_timeout)
         with self._lock, _mapped(self.path):
-            self._follow_file()
-            self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
-            self._db.execute("BEGIN IMMEDIATE")
+            db = self._follow_file()
+            db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
+                yield db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            db.execute("COMMIT")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: one snapshot, no write lock (WAL readers never block writers)."""
         with self._lock, _mapped(self.path):
-            self._follow_file()
-            self._db.execute("BEGIN DEFERRED")
+            db = self._follow_file()
+            db.execute("BEGIN DEFERRED")
             try:
-                yield self._db
+                yield db
             finally:
-                self._db.execute("COMMIT")
+                db.execute("COMMIT")
+
+    @property
+    def wake(self) -> WakeDir:
+        """The wake-up directory of the file we have open."""
+        wake = self._wake
+        if wake is None:
+            raise BackendUnavailable(f"sqlite store {self.path!r} is not open yet")
+        return wake
 
     def new_mailbox(self) -> Mailbox:
         """A wake-up socket in the store's ``-wake`` directory (recreated if someone removed it)."""
@@ -149,34 +166,40 @@ class SqliteBackend(Backend):
         except FileNotFoundError:
             wake = WakeDir(wake_directory(self.path, self.access), self.access.file_mode)
             self._retired.append(self.wake)
-            self.wake = wake
+            self._wake = wake
             return Mailbox(wake)
 
     def saw_token(self, token: int) -> None:
         """Remember ``token``: no token this backend hands out later is lower or equal."""
         self.token_floor = max(self.token_floor, token)
 
-    def _follow_file(self) -> None:
-        """Reopen the path if it names another file than the one we opened (caller locks).
+    def _follow_file(self) -> sqlite3.Connection:
+        """Open the path, or reopen it if it names another file than the one we opened (caller
+        locks, or the constructor); the connection to use.
 
         The old connection is closed first. The new file shares the old one's ``-shm`` path, so
         both connections would map that one file, each through its own descriptor, and closing
         the old descriptor drops every POSIX lock this process holds on the file (the new
         connection's too): another process would then see no one using the shared memory,
         truncate it and re-create it, and our new connection touching its map dies of SIGBUS.
-        If the reopen fails, ``_file`` still names the old file, so the next call tries again.
+        If the open fails, the next call tries again; a leader of the old file steps down at
+        its next renewal, since the generation moves on with every file opened.
         """
-        if current_id(self.path) == self._file:
-            return
-        self._db.close()
+        if self._db is not None:
+            if current_id(self.path) == self._file:
+                return self._db
+            self._db.close()
+            self._db = None
         db, self._file, wake = self._open()
-        if wake.identity == self.wake.identity:
+        old = self._wake
+        if old is not None and wake.identity == old.identity:
             wake.close()
-            wake = self.wake
-        else:
-            self._retired.append(self.wake)  # waiting mailboxes may still use it: closed last
-        self._db, self.wake = db, wake
+            wake = old
+        elif old is not None:
+            self._retired.append(old)  # waiting mailboxes may still use it: closed last
+        self._db, self._wake = db, wake
         self.generation += 1
+        return db
 
     def _open(self) -> tuple[sqlite3.Connection, FileId, WakeDir]:
         try:
@@ -206,8 +229,9 @@ class SqliteBackend(Backend):
 
     def _close(self) -> None:
         with self._lock:
-            self._db.close()
-            for wake in [*self._retired, self.wake]:
+            if self._db is not None:
+                self._db.close()
+            for wake in [*self._retired, *([self._wake] if self._wake else [])]:
                 wake.close()
 
     def __repr__(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -24,14 +23,7 @@ CALLBACK_MODES = ("raise", "exit", "api", "block")  # one per contender, in turn
 def plan(store: str) -> tuple[list[Nemesis], list[str]]:
     """The applicable nemeses of ``store`` (one round) and the kinds that do not apply."""
     if store == "sqlite":
-        # Replacing the database under running processes: a contender started right after it
-        # cannot open the store ("disk I/O error": the new file beside the old -wal and -shm) and
-        # exits; an open defect (docs/faults.md "Replaced database file"), so this nemesis runs
-        # only when asked for (LEASELECT_FAULT_REPLACE_DB=1).
-        if os.environ.get("LEASELECT_FAULT_REPLACE_DB") == "1":
-            return [*PROCESS_FAULTS, nemesis.db_file_replaced], list(NOT_NETWORKED)
-        opt_in = "db file replaced (LEASELECT_FAULT_REPLACE_DB=1)"
-        return list(PROCESS_FAULTS), [*NOT_NETWORKED, opt_in]
+        return [*PROCESS_FAULTS, nemesis.db_file_replaced], list(NOT_NETWORKED)
     from .store_faults import STORE_NEMESES  # imports backends.launch
 
     return PROCESS_FAULTS + NETWORK_FAULTS + STORE_NEMESES[store], []

@@ -6,11 +6,16 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import leaselect
+from leaselect.elector import MAX_BACKOFF
+from tests.cli.helpers import eventually
 from tests.integration.test_sqlite_worker import Worker
 
 TTL = 2.0
@@ -97,3 +102,47 @@ def test_file_restored_from_a_copy_gives_no_older_token(tmp_path: Path, name: st
         assert again > last, (first, last, again)
     finally:
         worker.stop()
+
+
+_HOLDER = """
+import os, sqlite3, sys
+os.umask(0o077)
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("CREATE TABLE IF NOT EXISTS held (x)")
+db.execute("INSERT INTO held VALUES (1)")
+print("open", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_contender_started_on_a_replaced_file_leads_once_the_old_holders_let_go(
+    tmp_path: Path, name: str
+) -> None:
+    """While a process still has the old file open, a new empty one cannot be opened ("disk
+    I/O error": SQLite finds the old file's wal-index at the shared ``-shm`` path). A contender
+    started then must not die in its constructor: it campaigns, and leads once it can."""
+    path, fresh = tmp_path / "leases.db", tmp_path / "fresh.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    elector: leaselect.Elector | None = None
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"open\n"
+        sqlite3.connect(fresh).close()  # an empty file, as a new database starts
+        os.chmod(fresh, 0o600)
+        os.replace(fresh, path)
+        elector = leaselect.Elector(f"sqlite:///{path}", name, ttl=TTL)
+        elector.start()
+        time.sleep(0.5)
+        assert not elector.is_leader  # its opens fail while the old file is open
+        holder.communicate(b"", timeout=10)  # the old file's last connection closes
+        let_go = time.monotonic()
+        assert eventually(lambda: elector is not None and elector.is_leader, timeout=10)
+        assert time.monotonic() - let_go < MAX_BACKOFF + TTL
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        if elector is not None:
+            elector.close()
