@@ -83,7 +83,7 @@ class SqliteBackend(Backend):
         try:  # open now if we can; else at first use, and the campaign retries like any store's
             self._follow_file()
         except BackendUnavailable as exc:
-            log.warning("%s; opening it again at first use", exc)
+            log.debug("%s; opening it again at first use", exc)
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> SqliteBackend:
