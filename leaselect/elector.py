@@ -223,7 +223,9 @@ class Elector:
             if thread is not None and thread is not threading.current_thread():
                 thread.join(self.timing.ttl)
             if candidacy is not None and keeper is not None:
-                keeper.drop(candidacy)  # a campaign thread that outlived the join holds it again
+                # a campaign thread that outlived the join holds it again; no keeper thread
+                # outlives the last elector it renewed for
+                keeper.drop(candidacy, wait=self.timing.ttl)
             if candidacy is not None and not was_leading:
                 self._resign(candidacy)
 
@@ -489,9 +491,9 @@ class Elector:
                 effects = self._machine.taken(sent, now, renewal.reason)
             self._apply(effects)
 
-    def _on_renew_failure(self, now: float) -> None:
+    def _on_renew_failure(self, sent: float, now: float) -> None:
         with self._lock:
-            self._apply(self._machine.renew_failed(now))
+            self._apply(self._machine.renew_failed(now, sent))
 
     # -- effects ------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ class _Holder:
     renew_every: float
     retry_delay: float
     on_renewal: Callable[[Renewal, float], None]
-    on_failure: Callable[[float], None]
+    on_failure: Callable[[float, float], None]  # (sent, now) of the failed round
 
 
 class Keeper:
@@ -61,11 +61,15 @@ class Keeper:
             self._due = min(self._due, due) if self._due else due
         self._wake.set()
 
-    def drop(self, candidacy: Candidacy) -> None:
-        """Stop renewing ``candidacy``'s lease."""
+    def drop(self, candidacy: Candidacy, wait: float = 0.0) -> None:
+        """Stop renewing ``candidacy``'s lease; if nothing is left to renew, wait up to ``wait``
+        seconds for the keeper thread to end (a round in flight finishes first)."""
         with self._lock:
             self._holders.pop(id(candidacy), None)
+            thread = None if self._holders else self._thread
         self._wake.set()
+        if wait > 0 and thread is not None and thread is not threading.current_thread():
+            thread.join(wait)
 
     def _run(self) -> None:
         while True:
@@ -97,7 +101,7 @@ class Keeper:
             )
             self._failing = True
             for holder in holders:
-                holder.on_failure(self._clock.now())
+                holder.on_failure(sent, self._clock.now())
             self._reschedule(sent, min(h.retry_delay for h in holders))
             return
         self._failing = False

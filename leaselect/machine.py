@@ -110,10 +110,11 @@ class ElectionMachine:
             effects.append(Recovered(self.lease))
         return effects
 
-    def renew_failed(self, now: float) -> list[Effect]:
-        """A renewal could not reach the store; keep trying until the deadline."""
+    def renew_failed(self, now: float, sent: float | None = None) -> list[Effect]:
+        """A renewal (sent at ``sent``) could not reach the store; keep trying until the
+        deadline. A round sent before the tenure began says nothing about it: no jeopardy."""
         effects = self.tick(now)
-        if self.lease is not None:
+        if self.lease is not None and (sent is None or sent >= self._elected_at):
             self._failed_since_renewal = True
             effects += self._enter_jeopardy()
         return effects

@@ -27,7 +27,7 @@ from ..errors import BackendUnavailable, ConfigError
 from ..lease import Leader
 from ..urls import StoreUrl
 from .hostclock import boot_id, clock_domain, describe_domain, host_now, require_linux
-from .sqlite_candidacy import SqliteCandidacy, renew
+from .sqlite_candidacy import SqliteCandidacy, left_behind, renew
 from .sqlite_files import (
     ACCESS_OPTION,
     Access,
@@ -73,7 +73,7 @@ class SqliteBackend(Backend):
         self.path = path
         self.busy_timeout = busy_timeout
         self.access: Access = parse_access(access)
-        self.generation = 0  # bumped each time a file is opened at the path
+        self.generation = 0  # bumped when a file is opened at the path, and when it is left
         self.token_floor = 0  # the highest token this backend has seen in any file
         self._lock = threading.Lock()
         self._retired: list[WakeDir] = []
@@ -190,6 +190,7 @@ class SqliteBackend(Backend):
                 return self._db
             self._db.close()
             self._db = None
+            self.generation += 1  # the file we used is gone for us: so are its leases
         db, self._file, wake = self._open()
         old = self._wake
         if old is not None and wake.identity == old.identity:
@@ -313,5 +314,14 @@ class SqliteSession(Session):
     def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
         # a renewal waits for a locked store at most ttl/6, so a store locked past the lease's
         # end is reported as failed renewals (lost: unreachable), not as a silent expiry
-        with self.backend.transaction(busy=self.ttl / 6) as db:
-            return [renew(db, c, self.ttl) for c in held]  # type: ignore[arg-type]
+        mine: list[SqliteCandidacy] = list(held)  # type: ignore[arg-type]
+        try:
+            with self.backend.transaction(busy=self.ttl / 6) as db:
+                return [renew(db, c, self.ttl) for c in mine]
+        except BackendUnavailable:
+            # the file was deleted or replaced and the new one cannot be opened yet (another
+            # process still has the old one open): leases in the old file end now regardless
+            gone = [left_behind(c) for c in mine]
+            if not any(gone):
+                raise
+            return [renewal or Renewal(None, None) for renewal in gone]

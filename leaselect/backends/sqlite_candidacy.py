@@ -186,13 +186,22 @@ class SqliteCandidacy(Candidacy):
             mailbox.close()
 
 
+def left_behind(candidacy: SqliteCandidacy) -> Renewal | None:
+    """The end of ``candidacy``'s tenure if its lease is in a file the path no longer names
+    (deleted or replaced: step down now, even before the new file can be opened), else None."""
+    if candidacy.leading and candidacy.generation != candidacy.backend.generation:
+        candidacy.leading = False
+        return Renewal(None, LostReason.UNREACHABLE)
+    return None
+
+
 def renew(db: sqlite3.Connection, candidacy: SqliteCandidacy, ttl: float) -> Renewal:
     """Extend ``candidacy``'s lease in the transaction ``db``."""
     if not candidacy.leading:
         return Renewal(None, None)
-    if candidacy.generation != candidacy.backend.generation:
-        candidacy.leading = False  # our lease was in a file that is gone: step down now
-        return Renewal(None, LostReason.UNREACHABLE)
+    gone = left_behind(candidacy)
+    if gone is not None:
+        return gone
     now = host_now()
     updated = db.execute(
         "UPDATE lease SET expires=? WHERE name=? AND holder=? AND boot=? AND expires>?",

@@ -106,9 +106,12 @@ def wake_directory(path: str, access: Access) -> str:
     st = os.lstat(directory)
     if not stat.S_ISDIR(st.st_mode):
         raise ConfigError(f"sqlite store {path!r}: {directory!r} is not a directory")
-    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != access.dir_mode:
-        os.chmod(directory, access.dir_mode)  # ours: give it exactly the mode asked for
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid == os.geteuid() and mode != access.dir_mode and not mode & access.refused_bits:
+        os.chmod(directory, access.dir_mode)  # ours, narrower: give it exactly the mode asked for
         st = os.lstat(directory)
+    # wider than allowed is refused, never narrowed: while it was open to others, any of them
+    # could have bound a socket at a waiter's address in it
     _check(path, "its -wake directory", st, access, access.dir_mode)
     return directory
 

@@ -74,9 +74,24 @@ def test_a_store_others_can_read_is_refused_unless_asked(tmp_path: Path, mode: i
     os.chmod(path, mode)
     with pytest.raises(ConfigError, match="access="):
         leaselect.connect(f"sqlite://{path}").close()
-    leaselect.connect(f"sqlite://{path}?access=all").close()
     if mode & 0o007 == 0:
         leaselect.connect(f"sqlite://{path}?access=group").close()
+    leaselect.connect(f"sqlite://{path}?access=all").close()  # its -wake directory too, now
+
+
+@pytest.mark.parametrize("mode", [0o757, 0o770, 0o701])
+def test_a_wake_directory_others_could_use_is_refused_not_narrowed(
+    tmp_path: Path, mode: int
+) -> None:
+    """Anyone it let in could have bound a socket at a waiter's address: narrowing the mode
+    afterwards would not remove it (it was chmodded back to 700 silently before)."""
+    path = tmp_path / "leases.db"
+    leaselect.connect(f"sqlite://{path}").close()
+    os.chmod(f"{path}-wake", mode)
+    with pytest.raises(ConfigError, match="-wake directory has mode"):
+        leaselect.connect(f"sqlite://{path}").close()
+    assert stat.S_IMODE(os.stat(f"{path}-wake").st_mode) == mode
+    leaselect.connect(f"sqlite://{path}?access=all").close()
 
 
 def test_bad_access_option_is_refused(tmp_path: Path) -> None:

@@ -49,6 +49,16 @@ def test_failed_renewals_mean_jeopardy_then_unreachable_at_the_deadline() -> Non
     assert isinstance(lost, Lost) and lost.reason is LostReason.UNREACHABLE
 
 
+def test_a_failed_round_sent_before_the_tenure_began_is_no_jeopardy() -> None:
+    """The keeper's round for a waiting candidacy failed (the store was locked) and its
+    failure arrived just after the campaign won: it says nothing about the new tenure."""
+    machine = leader(sent=100.0)  # elected at now=100.01
+    assert machine.renew_failed(now=100.2, sent=99.5) == []
+    assert machine.phase is Phase.LEADER
+    [jeopardy] = machine.renew_failed(now=100.4, sent=100.2)
+    assert isinstance(jeopardy, Jeopardy)
+
+
 def test_recovery_from_jeopardy() -> None:
     machine = leader()
     machine.renew_failed(now=103.1)
