@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..backend import Backend, Candidacy, Renewal, Session
 from ..clock import SYSTEM_CLOCK, Clock
@@ -26,6 +27,7 @@ from .etcd_transport import (
     DEFAULT_BUDGET,
     Json,
     LeaseNotFound,
+    TooManyOps,
     Transport,
     b64,
     by_create,
@@ -39,6 +41,9 @@ from .etcd_transport import (
 DEFAULT_PREFIX = "/leaselect"
 MARK_ATTEMPTS = 8  # compare-and-swap rounds of advance_mark before giving up
 MIN_TTL = 1.0
+MAX_TXN_OPS = 128  # etcd's default --max-txn-ops: compares and operations per transaction
+
+log = logging.getLogger("leaselect")
 
 
 class EtcdBackend(Backend):
@@ -52,6 +57,7 @@ class EtcdBackend(Backend):
         self.transport = transport
         self.prefix = prefix.rstrip("/")
         self.owned: dict[tuple[str, int], str] = {}  # (name, token) -> our leader key
+        self.max_txn_ops = MAX_TXN_OPS  # halved if the server's limit turns out lower
         # the clock of the waiters' expiry proof: it must count through a host suspend
         self.clock: Clock = SYSTEM_CLOCK
 
@@ -82,6 +88,29 @@ class EtcdBackend(Backend):
     def post(self, path: str, body: Json) -> Json:
         """One request to the cluster."""
         return self.transport.post(path, body)
+
+    def txns(self, items: Sequence[Json], txn: Callable[[list[Json]], Json]) -> list[Json]:
+        """The replies to ``txn(chunk)`` for consecutive chunks of ``items``, each within the
+        server's limit of operations per transaction (etcd refuses a larger one whole)."""
+        replies: list[Json] = []
+        done = 0
+        while done < len(items):
+            size = self.max_txn_ops
+            chunk = list(items[done : done + size])
+            try:
+                replies.append(self.post("kv/txn", txn(chunk)))
+            except TooManyOps:
+                if size == 1:
+                    raise
+                self.max_txn_ops = max(1, size // 2)
+                log.warning(
+                    "etcd refused %d operations in one transaction: using at most %d",
+                    len(chunk),
+                    self.max_txn_ops,
+                )
+                continue
+            done += len(chunk)
+        return replies
 
     def observe(self, name: str) -> Leader | None:
         directory = self.election_prefix(name)
@@ -141,6 +170,7 @@ class EtcdSession(Session):
         super().__init__(ttl)
         self.backend = backend
         self._lock = threading.Lock()
+        self._granting = threading.Lock()  # held across a grant (never inside ``_lock``)
         self._lease: int | None = None
         self._granted = 0.0
         self._anchor = 0.0
@@ -154,21 +184,20 @@ class EtcdSession(Session):
         return candidacy
 
     def lease(self, sent: float) -> tuple[int, float, float]:
-        """(lease id, granted TTL, anchor) of a live lease, granting one if needed."""
-        with self._lock:
-            if self._lease is not None:
-                return self._lease, self._granted, self._anchor
-        reply = self.backend.post("lease/grant", {"TTL": str(math.ceil(self.ttl))})
-        with self._lock:
-            if self._lease is None:
+        """(lease id, granted TTL, anchor) of a live lease, granting one if needed (one grant
+        at a time: concurrent first campaigns share it)."""
+        with self._granting:
+            with self._lock:
+                if self._lease is not None:
+                    return self._lease, self._granted, self._anchor
+            reply = self.backend.post("lease/grant", {"TTL": str(math.ceil(self.ttl))})
+            with self._lock:
                 self._lease, self._granted, self._anchor = (
                     int(reply["ID"]),
                     float(reply["TTL"]),
                     sent,
                 )
                 return self._lease, self._granted, self._anchor
-        self._revoke(int(reply["ID"]))  # another thread granted one first
-        return self.lease(sent)
 
     def lease_gone(self, lease: int) -> None:
         """etcd dropped ``lease``: forget it and wake every waiting candidacy to re-register."""
@@ -212,7 +241,7 @@ class EtcdSession(Session):
         if not orphans:
             return
         deletes = [{"request_delete_range": {"key": b64(key)}} for key in orphans]
-        self.backend.post("kv/txn", {"compare": [], "success": deletes})
+        self.backend.txns(deletes, lambda chunk: {"compare": [], "success": chunk})
         with self._lock:
             self._orphans.difference_update(orphans)
 
@@ -263,8 +292,8 @@ def _vanished(backend: EtcdBackend, leaders: list[Tenure]) -> set[Tenure]:
     if not leaders:
         return set()
     compare = [same_revision(t.key, t.token) for t in leaders]
-    reply = backend.post("kv/txn", {"compare": compare, "success": [], "failure": []})
-    if reply.get("succeeded"):
+    replies = backend.txns(compare, lambda chunk: {"compare": chunk, "success": [], "failure": []})
+    if all(reply.get("succeeded") for reply in replies):
         return set()
     gone = set()
     for tenure in leaders:

@@ -33,6 +33,10 @@ class LeaseNotFound(LeaselectError):
     """etcd no longer knows the lease (it expired or was revoked)."""
 
 
+class TooManyOps(LeaselectError):
+    """A transaction had more operations than the server's ``--max-txn-ops``."""
+
+
 def b64(text: str | bytes) -> str:
     """etcd's JSON encoding of keys and values."""
     raw = text.encode() if isinstance(text, str) else text
@@ -200,6 +204,8 @@ def _decode_response(response: requests.Response, where: str) -> Json:
         message = response.text[:200]
     if "lease not found" in message:
         raise LeaseNotFound(message)
+    if "too many operations in txn request" in message:
+        raise TooManyOps(f"etcd {where}: {message}")
     if response.status_code in (401, 403) or "permission denied" in message:
         raise ConfigError(f"etcd {where} refused the request: {message}")
     if response.status_code in (500, 503, 504, 408) or "timed out" in message:
