@@ -14,7 +14,7 @@ from typing import Any
 
 from leaselect.urls import parse
 
-from .netns import GATEWAY, Host, Net
+from .netns import Host, Net
 from .proxy import Proxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,7 +105,7 @@ class Cluster:
         host = self.net.host() if self.net is not None and self.networked else None
         if self.networked:
             hosts = parse(self.url).hosts
-            listen = GATEWAY if host is not None else "127.0.0.1"
+            listen = self.net.gateway if self.net is not None and host else "127.0.0.1"
             proxies = [Proxy((name, port or 0), listen) for name, port in hosts]
             url = proxied_url(self.url, proxies)
         argv = [
