@@ -30,6 +30,7 @@ from .errors import ElectionTimeout, LeaseLost
 from .lease import Leader, Lease, LostReason
 from .machine import Effect, Lost
 from .runner import AlreadyRunning
+from .signalmask import start_quiet
 
 log = logging.getLogger("leaselect")
 
@@ -140,16 +141,18 @@ class AsyncElector:
         """Wait until this process leads (one tenure); None after ``timeout`` seconds."""
         loop = self._bind()
         future: asyncio.Future[Lease | None] = loop.create_future()
-        threading.Thread(
-            target=self._acquire_in_thread,
-            args=(loop, future, timeout),
-            name=f"leaselect-aio-acquire-{self.name}",
-            daemon=True,
-        ).start()
+        start_quiet(
+            threading.Thread(
+                target=self._acquire_in_thread,
+                args=(loop, future, timeout),
+                name=f"leaselect-aio-acquire-{self.name}",
+                daemon=True,
+            )
+        )
         try:
             return await future
         except asyncio.CancelledError:
-            threading.Thread(target=self.elector.release, daemon=True).start()
+            start_quiet(threading.Thread(target=self.elector.release, daemon=True))
             raise
 
     def start(self) -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import threading
 from collections.abc import Callable
+
+from .signalmask import Mask
 
 log = logging.getLogger("leaselect")
 
@@ -19,11 +22,12 @@ log = logging.getLogger("leaselect")
 class Dispatcher:
     """A FIFO of callbacks run one at a time on a daemon thread."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, mask: Mask | None = None) -> None:
+        """``mask``: the signal mask callbacks run with (that of the thread that made the
+        elector; processes they start inherit it), whichever thread creates the dispatcher."""
         self._name = name
-        self._queue: queue.SimpleQueue[tuple[Callable[[], None], str] | None] = (
-            queue.SimpleQueue()
-        )
+        self._mask = mask
+        self._queue: queue.SimpleQueue[tuple[Callable[[], None], str] | None] = queue.SimpleQueue()
         self._pending = 0
         self._changed = threading.Condition()
         self._thread = threading.Thread(
@@ -63,6 +67,8 @@ class Dispatcher:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        if self._mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
         while True:
             item = self._queue.get()
             if item is None:

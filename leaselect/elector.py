@@ -17,6 +17,7 @@ from .lease import Leader, Lease, LostReason
 from .machine import Effect, Elected, ElectionMachine, Jeopardy, Lost, Phase, Recovered
 from .names import validate_identity, validate_metadata, validate_name
 from .registry import connect
+from .signalmask import current_mask, start_quiet
 from .timing import DEFAULT_DRIFT, DEFAULT_TTL, Timing
 from .urls import redact
 
@@ -100,6 +101,7 @@ class Elector:
         self._candidacy: Candidacy | None = None
         self._keeper: Keeper | None = None
         self._dispatcher: Dispatcher | None = None
+        self._user_mask = current_mask()  # callbacks run with it (see signalmask)
         self._callbacks_stopped = False
         self._closed = False
         self._finished = False  # closed and released: release() has nothing left to do
@@ -315,7 +317,7 @@ class Elector:
             self._thread = threading.Thread(
                 target=self._run, name=f"leaselect-campaign-{self.name}", daemon=True
             )
-            self._thread.start()
+            start_quiet(self._thread)
             return started
 
     def _run(self) -> None:
@@ -525,7 +527,7 @@ class Elector:
         if callback is None or self._callbacks_stopped:
             return
         if self._dispatcher is None:
-            self._dispatcher = Dispatcher(self.name)
+            self._dispatcher = Dispatcher(self.name, self._user_mask)
         label = ("on_elected", "on_lost", "on_jeopardy")[which]
         if reason is None:
             self._dispatcher.submit(lambda: callback(lease), label)  # type: ignore[call-arg]

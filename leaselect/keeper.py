@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .backend import Candidacy, Renewal, Session
 from .clock import Clock
+from .signalmask import start_quiet
 from .urls import redact
 
 log = logging.getLogger("leaselect")
@@ -52,7 +53,7 @@ class Keeper:
                 self._thread = threading.Thread(
                     target=self._run, name="leaselect-keeper", daemon=True
                 )
-                self._thread.start()
+                start_quiet(self._thread)
         self._wake.set()
 
     def renew_by(self, due: float) -> None:

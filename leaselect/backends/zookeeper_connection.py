@@ -18,6 +18,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from ..clock import SYSTEM_CLOCK
 from ..errors import ConfigError
+from ..signalmask import process_signals_blocked
 from . import kazoo_hooks
 from .zookeeper_anchor import Answered, History
 from .zookeeper_client import DEFAULT_TICK, ClientConfig, mapped_errors
@@ -134,7 +135,8 @@ class Connection:
         client.add_listener(self._on_state)
         with mapped_errors("connect", self.config.redacted):
             try:
-                client.start(timeout=self.config.connect_timeout)
+                with process_signals_blocked():  # kazoo's threads inherit the mask
+                    client.start(timeout=self.config.connect_timeout)
                 if not self._hooked:
                     self._on_handshake(client, self._ask_timeout(client, timeout))
                 if not self._handshake_done.wait(self.config.connect_timeout):
@@ -199,7 +201,8 @@ class Connection:
         log.warning(
             "ZooKeeper %s: tickTime unknown (the conf four-letter word is not allowed); "
             "assuming %g ms: set tick_time=<ms> in the URL",
-            self.config.redacted, DEFAULT_TICK * 1000,
+            self.config.redacted,
+            DEFAULT_TICK * 1000,
         )
         return DEFAULT_TICK
 

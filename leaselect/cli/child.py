@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
+from ..signalmask import start_quiet
 from .guard import KILL_NOW, become_subreaper, descendants, kill_all
 
 log = logging.getLogger("leaselect.cli")
@@ -51,7 +52,9 @@ class Child:
         self.killed = False
         self.forced = False
         self._on_exit = on_exit
-        threading.Thread(target=self._reap, name=f"leaselect-child-{self.pid}", daemon=True).start()
+        start_quiet(
+            threading.Thread(target=self._reap, name=f"leaselect-child-{self.pid}", daemon=True)
+        )
         log.info("started command (guard pid %d)", self.pid)
 
     def _reap(self) -> None:

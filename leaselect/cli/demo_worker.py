@@ -15,6 +15,7 @@ from types import FrameType
 from ..clock import SYSTEM_CLOCK
 from ..elector import Elector
 from ..lease import Lease, LostReason
+from ..signalmask import process_signals_blocked
 
 _print_lock = threading.Lock()
 
@@ -43,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
         signal.signal(signum, on_signal)
-    elector = Elector(
-        url, name, ttl=float(ttl), identity=identity, on_elected=on_elected, on_lost=on_lost
-    )
-    elector.start()
+    with process_signals_blocked():  # signals go to this thread, parked in handover.wait()
+        elector = Elector(
+            url, name, ttl=float(ttl), identity=identity, on_elected=on_elected, on_lost=on_lost
+        )
+        elector.start()
     emit("ready", id=identity)
     while not stop.is_set():
         handover.wait()

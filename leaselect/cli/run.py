@@ -25,6 +25,7 @@ from ..clock import SYSTEM_CLOCK
 from ..elector import Elector
 from ..errors import ConfigError
 from ..lease import Lease, LostReason
+from ..signalmask import process_signals_blocked
 from ..timing import Timing
 from .child import Child
 from .config import CREDENTIALS
@@ -98,16 +99,18 @@ class Runner:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._on_signal)
         try:
-            self.elector = Elector(
-                options.url,
-                options.name,
-                ttl=options.ttl,
-                identity=options.identity,
-                metadata=options.metadata,
-                on_elected=self._poke,
-                on_lost=self._on_lost,
-                on_jeopardy=self._poke,
-            )
+            # every thread but this one blocks SIGINT/SIGTERM, so they always reach this one
+            with process_signals_blocked():
+                self.elector = Elector(
+                    options.url,
+                    options.name,
+                    ttl=options.ttl,
+                    identity=options.identity,
+                    metadata=options.metadata,
+                    on_elected=self._poke,
+                    on_lost=self._on_lost,
+                    on_jeopardy=self._poke,
+                )
         except ConfigError as exc:
             raise cli_error(exc) from None
         self._backoff = BACKOFF_START

@@ -44,6 +44,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..elector import Elector
 from ..errors import ConfigError, NotLeader
 from ..machine import Effect, Elected, Jeopardy, Lost, Recovered
+from ..signalmask import start_quiet
 from ._tenure import CURRENT, JobContext, Tenure
 from .apscheduler_executors import EVENT_JOB_SKIPPED, LeaderAsyncIOExecutor, LeaderExecutor
 
@@ -272,9 +273,9 @@ class LeaderScheduler:
 
         tenure.wake_at_end(settled.set)
         try:
-            threading.Thread(
-                target=attempt, name=f"leaselect-claim-{job_id}"[:64], daemon=True
-            ).start()
+            start_quiet(
+                threading.Thread(target=attempt, name=f"leaselect-claim-{job_id}"[:64], daemon=True)
+            )
             while not settled.is_set():
                 left = tenure.lease.deadline - self._clock.now()
                 if left <= 0 or not self._clock.wait(settled, left):

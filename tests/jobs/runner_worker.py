@@ -21,6 +21,7 @@ import time
 
 from leaselect import SYSTEM_CLOCK, Lease
 from leaselect.runner import leader_only
+from leaselect.signalmask import process_signals_blocked
 
 
 def main() -> None:
@@ -62,8 +63,9 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     callers = [threading.Thread(target=call) for _ in range(2 if mode == "two-callers" else 1)]
-    for caller in callers:
-        caller.start()
+    with process_signals_blocked():  # SIGTERM must reach this thread, parked in join()
+        for caller in callers:
+            caller.start()
     for caller in callers:
         caller.join()
     log(f"exit {pid} 0")

@@ -27,6 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 
 from leaselect import SYSTEM_CLOCK, Lease, LostReason
 from leaselect.integrations.apscheduler import LeaderScheduler, current_job
+from leaselect.signalmask import process_signals_blocked
 
 EVERY = 0.2  # seconds between fire times, on a grid shared by every process
 GRID = datetime(2020, 1, 1, tzinfo=timezone.utc)
@@ -76,14 +77,15 @@ def main() -> None:
         fire = context.fire_time.timestamp()
         log(f"job {pid} {context.lease.token} {fire:.3f} {begin:.6f} {end:.6f}")
 
-    scheduler = BackgroundScheduler(timezone=timezone.utc)
-    scheduler_gate = LeaderScheduler(
-        scheduler, url, name, ttl=ttl, on_elected=elected, on_lost=lost, **options
-    )
-    scheduler.add_job(job, "interval", seconds=EVERY, start_date=GRID, id="tick")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    scheduler_gate.start()
+    with process_signals_blocked():  # SIGTERM must reach this thread, parked in done.wait()
+        scheduler = BackgroundScheduler(timezone=timezone.utc)
+        scheduler_gate = LeaderScheduler(
+            scheduler, url, name, ttl=ttl, on_elected=elected, on_lost=lost, **options
+        )
+        scheduler.add_job(job, "interval", seconds=EVERY, start_date=GRID, id="tick")
+        scheduler_gate.start()
     done.wait()
     scheduler_gate.shutdown()
     os.close(fd)

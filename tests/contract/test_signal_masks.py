@@ -1,0 +1,69 @@
+"""Process signals reach the program's own threads on every store: every thread leaselect (or
+the store's client) starts blocks them, so the kernel cannot hand a SIGTERM to a thread whose
+delivery leaves a main thread parked in ``join()`` deaf; callbacks, and the processes they
+start, run with the mask of the thread that made the elector."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import leaselect
+from leaselect import Lease
+
+WATCHED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+
+
+def blocked_signals(status: str) -> set[int]:
+    """The signals a ``/proc/.../status`` text says are blocked."""
+    line = next(line for line in status.splitlines() if line.startswith("SigBlk:"))
+    mask = int(line.split()[1], 16)
+    return {signum for signum in range(1, 65) if mask >> (signum - 1) & 1}
+
+
+def thread_blocks(native_id: int) -> set[int]:
+    return blocked_signals(Path(f"/proc/self/task/{native_id}/status").read_text())
+
+
+def test_leaselect_threads_leave_process_signals_to_the_program(
+    store_url: str, election: str
+) -> None:
+    mine = thread_blocks(threading.get_native_id())
+    assert not mine & set(WATCHED), "the test thread itself blocks a watched signal"
+    before = {thread.ident for thread in threading.enumerate()}
+    seen: dict[str, set[int]] = {}
+    elected = threading.Event()
+
+    def on_elected(lease: Lease) -> None:
+        seen["callback"] = thread_blocks(threading.get_native_id())
+        child = subprocess.run(
+            ["cat", "/proc/self/status"], capture_output=True, text=True, check=True
+        )
+        seen["child"] = blocked_signals(child.stdout)
+        elected.set()
+
+    elector = leaselect.Elector(store_url, election, ttl=3.0, on_elected=on_elected)
+    try:
+        elector.start()
+        assert elected.wait(10), "not elected"
+        assert elector.is_leader
+        started = [t for t in threading.enumerate() if t.ident not in before]
+        deaf = {}
+        for thread in started:
+            if thread.name.startswith("leaselect-callbacks-") or thread.native_id is None:
+                continue
+            try:
+                missing = set(WATCHED) - thread_blocks(thread.native_id)
+            except FileNotFoundError:
+                continue  # ended meanwhile
+            if missing:
+                deaf[thread.name] = sorted(signal.Signals(s).name for s in missing)
+        assert not deaf, f"threads that would take a process signal: {deaf}"
+        assert any(t.name.startswith("leaselect-campaign-") for t in started)
+        assert any(t.name == "leaselect-keeper" for t in started)
+    finally:
+        elector.close()
+    assert seen["callback"] == mine, "callbacks must run with the creating thread's mask"
+    assert seen["child"] == mine, "a process started from a callback inherited blocked signals"
