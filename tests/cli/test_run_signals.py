@@ -16,7 +16,7 @@ from tests.stores import url_for
 
 from .helpers import eventually, start
 
-NEEDED = {signal.SIGINT, signal.SIGTERM}
+NEEDED: set[int] = {signal.SIGINT, signal.SIGTERM}
 COMMAND = (
     "import pathlib, time\n"
     "pathlib.Path({out!r}).write_text(open('/proc/self/status').read())\n"
