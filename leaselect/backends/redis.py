@@ -31,14 +31,14 @@ from .redis_client import (
     check_eviction,
     make_pools,
     mapped_errors,
-    pop_wake,
     settings,
 )
 from .redis_scripts import ACQUIRE, ADVANCE_MARK, KEEP_ALIVE, RELEASE
+from .redis_wakes import Wakes
 
 MIN_TTL = 0.01
 WAKE_MS = 60_000  # an unconsumed wake-up vanishes after this
-ERROR_BACKOFF = 0.5  # seconds a failed blocking pop waits before the next campaign
+ERROR_BACKOFF = 0.5  # seconds a wait whose watch failed (store unreachable) backs off
 
 
 class RedisBackend(Backend):
@@ -64,6 +64,7 @@ class RedisBackend(Backend):
         self.release_script = self.client.register_script(RELEASE)
         self.keep_alive_script = self.client.register_script(KEEP_ALIVE)
         self.advance_mark_script = self.client.register_script(ADVANCE_MARK)
+        self.wakes = Wakes(self.client, blocking_pool, self.prefix, conf.redacted)
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> RedisBackend:
@@ -110,8 +111,10 @@ class RedisBackend(Backend):
 
     def _close(self) -> None:
         self.closed = True
+        self.wakes.stop()
         self.client.connection_pool.disconnect()
-        self.blocking_pool.disconnect()
+        self.blocking_pool.disconnect()  # ends the wake-up BLPOP in flight
+        self.wakes.join(self.conf.timeout)
 
     def __repr__(self) -> str:
         return f"RedisBackend({self.conf.redacted!r}, prefix={self.prefix!r})"
@@ -170,8 +173,9 @@ class RedisCandidacy(Candidacy):
         self.leading = False
         self._payload = json.dumps({"i": identity, "m": metadata}, separators=(",", ":"))
         self._wake_by = 0.0  # time.monotonic() before which the holder's key cannot expire
-        self._interrupted = threading.Event()
-        self._blocked = threading.Event()
+        self._interrupted = threading.Event()  # ends a wait: interrupt() or a wake-up
+        self._lock = threading.Lock()
+        self._watching = False
         self._scores = _Scores()
         self._handed: Grant | None = None
 
@@ -199,21 +203,32 @@ class RedisCandidacy(Candidacy):
         if waiting.expires_in is not None:
             timeout = min(timeout, self._wake_by - time.monotonic() + 0.001)
         timeout = min(timeout, MAX_BLOCK)
-        self._blocked.set()
         try:
             if self._interrupted.is_set() or timeout <= 0:
                 return
+            with self._lock:
+                self._watching = True
             try:
                 with self.backend.talking():
-                    popped = pop_wake(self.backend.blocking_pool, self.keys.wake, timeout)
+                    self.backend.wakes.watch(self.keys.wake, self._delivered)
             except LeaselectError:  # back off (interruptibly); the next campaign reports it
-                self._interrupted.wait(min(timeout, ERROR_BACKOFF))
-                return
-            if popped is not None and popped != b"i":  # the releaser took us off the queue
-                self._handed = self._grant(popped)
+                timeout = min(timeout, ERROR_BACKOFF)
+            self._interrupted.wait(timeout)
         finally:
-            self._blocked.clear()
+            self.backend.wakes.unwatch(self.keys.wake)
+            with self._lock:
+                self._watching = False
             self._interrupted.clear()
+
+    def _delivered(self, message: bytes) -> None:
+        """A message popped from our wake list (on the wake-up thread): a grant, or a nudge
+        to campaign. Dropped when we no longer wait: the campaign under way finds a handed
+        lease under our nonce anyway."""
+        with self._lock:
+            if not self._watching:
+                return
+            self._handed = self._grant(message)
+        self._interrupted.set()
 
     def _grant(self, message: bytes) -> Grant | None:
         """The lease a release handed us (``g|token|px|score``), anchored where that is safe."""
@@ -244,16 +259,6 @@ class RedisCandidacy(Candidacy):
 
     def interrupt(self) -> None:
         self._interrupted.set()
-        if not self._blocked.is_set():
-            return  # not blocked: the flag alone stops the next wait
-        try:
-            with self.backend.talking():
-                pipe = self.backend.client.pipeline(transaction=False)
-                pipe.lpush(self.keys.wake, "i")
-                pipe.pexpire(self.keys.wake, WAKE_MS)
-                pipe.execute()
-        except Exception:  # the store is unreachable: the blocked BLPOP fails on its own
-            pass
 
     def renewing(self) -> str:
         """What a keep-alive asks for this candidacy: our nonce if leading, else ''."""

@@ -1,7 +1,7 @@
 """Connecting to Redis: URL to connection pools, and redis-py errors to leaselect errors.
 
-Two pools per backend: one for short commands (socket timeout ``timeout``) and one for
-blocking pops, whose socket timeout exceeds the longest BLPOP we issue.
+Two pools per backend: one for short commands (socket timeout ``timeout``) and one for the
+blocking pops of ``redis_wakes``, whose socket timeout exceeds the longest BLPOP we issue.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import redis
@@ -23,6 +22,7 @@ from ..urls import StoreUrl, redact
 DEFAULT_PREFIX = "leaselect:"
 DEFAULT_TIMEOUT = 3.0
 MAX_BLOCK = 30.0  # the longest single BLPOP; a longer wait is several
+MAX_CONNECTIONS = 32  # the command pool's size unless the URL says max_connections=
 log = logging.getLogger("leaselect")
 PASSWORD_ENV = ("LEASELECT_REDIS_PASSWORD", "REDIS_PASSWORD")
 _OURS = ("prefix", "timeout", "allow_eviction")
@@ -79,22 +79,36 @@ def _strip_options(raw: str) -> str:
 
 
 def make_pools(conf: RedisSettings) -> tuple[redis.ConnectionPool, redis.ConnectionPool]:
-    """The command pool and the blocking-pop pool for ``conf``."""
+    """The command pool and the blocking-pop pool for ``conf``.
 
-    def pool(socket_timeout: float) -> redis.ConnectionPool:
+    The command pool holds at most ``max_connections`` (URL option, default
+    ``MAX_CONNECTIONS``) and a command that finds them all busy waits for one up to the
+    store timeout: a thousand campaigns at once queue instead of failing. The blocking pool
+    serves the one connection that waits for wake-ups (``redis_wakes``)."""
+
+    def pool(
+        kind: type[redis.ConnectionPool], socket_timeout: float, **sizing: object
+    ) -> redis.ConnectionPool:
         extra: dict[str, object] = {"password": conf.password} if conf.password else {}
         try:
-            return redis.ConnectionPool.from_url(
+            return kind.from_url(
                 conf.url,
                 socket_connect_timeout=conf.timeout,
                 socket_timeout=socket_timeout,
                 health_check_interval=0,
+                **sizing,
                 **extra,
             )
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"bad redis URL {conf.redacted!r}: {redact(str(exc))}") from None
 
-    return pool(conf.timeout), pool(MAX_BLOCK + conf.timeout)
+    commands = pool(
+        redis.BlockingConnectionPool,
+        conf.timeout,
+        max_connections=MAX_CONNECTIONS,
+        timeout=conf.timeout,
+    )
+    return commands, pool(redis.ConnectionPool, MAX_BLOCK + conf.timeout)
 
 
 @contextmanager
@@ -113,28 +127,6 @@ def mapped_errors(where: str) -> Iterator[None]:
         raise BackendUnavailable(f"redis {where} unreachable: {redact(str(exc))}") from None
     except redis.RedisError as exc:
         raise BackendUnavailable(f"redis {where} failed: {redact(str(exc))}") from None
-
-
-def pop_wake(pool: redis.ConnectionPool, key: str, timeout: float) -> bytes | None:
-    """BLPOP ``key`` for ``timeout`` seconds timed by OUR clock: the value, or None.
-
-    Redis times blocked clients out only on its cron tick (``hz`` 10: up to 100 ms late), so
-    the server's timeout is a backstop; when ours passes first the connection is dropped,
-    which also cancels the pop (a wake-up lost that way is moot: the caller campaigns next).
-    """
-    conn: Any = pool.get_connection()  # redis-py leaves these methods untyped
-    try:
-        conn.send_command("BLPOP", key, round(timeout + 0.05, 3))
-        if not conn.can_read(timeout=timeout):
-            conn.disconnect()
-            return None
-        reply = conn.read_response()
-    except BaseException:
-        conn.disconnect()
-        raise
-    finally:
-        pool.release(conn)
-    return None if reply is None else bytes(reply[1])
 
 
 def check_eviction(client: redis.Redis, conf: RedisSettings) -> None:
