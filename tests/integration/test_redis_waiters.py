@@ -20,12 +20,12 @@ WAITERS = 200
 
 def command_calls(client: redis.Redis) -> dict[str, int]:
     """Calls per command since the server started (``INFO commandstats``)."""
-    stats: dict[str, dict[str, int]] = client.info("commandstats")  # type: ignore[assignment]
+    stats: dict[str, dict[str, int]] = client.info("commandstats")
     return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
 
 
 def connected_clients(client: redis.Redis) -> int:
-    return int(client.info("clients")["connected_clients"])  # type: ignore[index]
+    return int(client.info("clients")["connected_clients"])
 
 
 def leaselect_threads() -> list[str]:
