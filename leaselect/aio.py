@@ -30,7 +30,7 @@ from .errors import ElectionTimeout, LeaseLost
 from .lease import Leader, Lease, LostReason
 from .machine import Effect, Lost
 from .runner import AlreadyRunning
-from .signalmask import start_quiet
+from .signalmask import in_quiet_thread, start_quiet
 
 log = logging.getLogger("leaselect")
 
@@ -135,7 +135,7 @@ class AsyncElector:
 
     async def leader(self) -> Leader | None:
         """Who leads, as the store reports it."""
-        return await asyncio.to_thread(self.elector.leader)
+        return await in_quiet_thread(self.elector.leader)
 
     async def acquire(self, timeout: float | None = None) -> Lease | None:
         """Wait until this process leads (one tenure); None after ``timeout`` seconds."""
@@ -162,11 +162,11 @@ class AsyncElector:
 
     async def release(self) -> None:
         """Stop campaigning; step down if leading."""
-        await asyncio.to_thread(self.elector.release)
+        await in_quiet_thread(self.elector.release)
 
     async def close(self) -> None:
         """Release and close the backend if this elector opened it."""
-        await asyncio.to_thread(self.elector.close)
+        await in_quiet_thread(self.elector.close)
 
     async def __aenter__(self) -> Lease:
         if self._in_block:

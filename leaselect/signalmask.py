@@ -14,10 +14,16 @@ there must not inherit blocked signals.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
 
 Mask = set[int | signal.Signals]  # what ``signal.pthread_sigmask`` returns
 
@@ -56,3 +62,31 @@ def start_quiet(thread: threading.Thread) -> Mask:
 def current_mask() -> Mask:
     """This thread's signal mask."""
     return signal.pthread_sigmask(signal.SIG_BLOCK, ())
+
+
+async def in_quiet_thread(fn: Callable[..., T], *args: object) -> T:
+    """``await asyncio.to_thread(fn, *args)``, on a thread of its own started with
+    ``start_quiet`` (the loop's default executor would run leaselect's store I/O on a thread
+    that takes process signals). Cancelling the awaiting task leaves ``fn`` running."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return  # the awaiting task was cancelled
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            outcome: tuple[T | None, BaseException | None] = (context.run(fn, *args), None)
+        except BaseException as exc:  # handed to the awaiting task
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    start_quiet(threading.Thread(target=run, name="leaselect-aio-call", daemon=True))
+    return await future

@@ -26,6 +26,7 @@ from apscheduler.executors.base import (  # type: ignore[import-untyped]
 from apscheduler.executors.pool import BasePoolExecutor  # type: ignore[import-untyped]
 from apscheduler.util import iscoroutinefunction_partial  # type: ignore[import-untyped]
 
+from ..signalmask import in_quiet_thread
 from ._tenure import CURRENT, JobContext, Tenure
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ async def run_admitted_async(
     for index, fire_time in enumerate(run_times):
         tenure = gate.admit(fire_time)
         try:
-            won = tenure is not None and await asyncio.to_thread(
+            won = tenure is not None and await in_quiet_thread(
                 gate.claim, job.id, fire_time, tenure
             )
         except BaseException:
@@ -268,7 +269,7 @@ async def _run_one_async(
     clock = gate.clock
     try:
         while (stop := tenure.try_enter(clock, cancel)) is None:
-            if not await asyncio.to_thread(tenure.wait_live, clock):
+            if not await in_quiet_thread(tenure.wait_live, clock):
                 return None
     finally:
         claimed()

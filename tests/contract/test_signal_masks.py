@@ -5,13 +5,16 @@ start, run with the mask of the thread that made the elector."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import leaselect
 from leaselect import Lease
+from leaselect.aio import AsyncElector
 
 WATCHED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
 
@@ -67,3 +70,33 @@ def test_leaselect_threads_leave_process_signals_to_the_program(
         elector.close()
     assert seen["callback"] == mine, "callbacks must run with the creating thread's mask"
     assert seen["child"] == mine, "a process started from a callback inherited blocked signals"
+
+
+def test_async_elector_calls_the_store_on_threads_that_block_process_signals(
+    store_url: str, election: str
+) -> None:
+    """``AsyncElector.leader/release/close`` run off the loop: not on the loop's default
+    executor (a thread with the loop thread's mask), on a thread of leaselect's."""
+    masks: dict[str, set[int]] = {}
+
+    def recording(name: str, call: Callable[[], object]) -> Callable[[], object]:
+        def wrapper() -> object:
+            masks[name] = thread_blocks(threading.get_native_id())
+            return call()
+
+        return wrapper
+
+    async def main() -> None:
+        elector = AsyncElector(store_url, election, ttl=3.0)
+        inner = elector.elector
+        for name in ("leader", "release", "close"):
+            setattr(inner, name, recording(name, getattr(inner, name)))
+        assert await elector.acquire(timeout=10) is not None
+        await elector.leader()
+        await elector.release()
+        await elector.close()
+
+    asyncio.run(main())
+    deaf = {name: set(WATCHED) - mask for name, mask in masks.items() if set(WATCHED) - mask}
+    assert sorted(masks) == ["close", "leader", "release"]
+    assert not deaf, f"store calls on threads that take process signals: {deaf}"

@@ -83,7 +83,12 @@ class Net:
         cleanup(prefix)
         self.hosts: list[Host] = []
         bridge = f"{prefix}br"
-        _ip("link", "add", bridge, "type", "bridge")
+        # A bridge without an address of its own takes the lowest MAC of its ports and changes
+        # it when a host joins with a lower one: the hosts' ARP entries then point at the old
+        # MAC and their store connections hang until the entries expire (seen: 30 s). A set
+        # address never changes.
+        mac = f"02:00:0a:{subnet:02x}:00:01"
+        _ip("link", "add", bridge, "address", mac, "type", "bridge")
         _ip("addr", "add", f"{self.gateway}/16", "dev", bridge)
         _ip("link", "set", bridge, "up")
 
