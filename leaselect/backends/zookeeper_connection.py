@@ -17,13 +17,14 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.handlers.threading import KazooTimeoutError
 
 from ..clock import SYSTEM_CLOCK
-from ..errors import ConfigError
+from ..errors import BackendUnavailable, ConfigError
 from ..signalmask import process_signals_blocked
 from . import kazoo_hooks
 from .zookeeper_anchor import Answered, History
 from .zookeeper_client import DEFAULT_TICK, ClientConfig, mapped_errors
 
 log = logging.getLogger("leaselect")
+RETRY_CONF = 0.2  # seconds before asking conf again after no answer
 
 OBSERVER_TIMEOUT = 10.0  # session timeout of a client opened only to observe
 
@@ -141,13 +142,12 @@ class Connection:
                     self._on_handshake(client, self._ask_timeout(client, timeout))
                 if not self._handshake_done.wait(self.config.connect_timeout):
                     raise KazooTimeoutError("no session timeout negotiated")
+                tick = self._ask_tick(client) if self.config.tick is None else self.tick
             except BaseException:
                 client.stop()
                 client.close()
                 raise
-        self._client, self._requested = client, timeout
-        if self.config.tick is None:
-            self.tick = self._ask_tick(client)
+        self._client, self._requested, self.tick = client, timeout, tick
 
     def _stop_locked(self) -> None:
         client, self._client, self._requested = self._client, None, None
@@ -185,30 +185,45 @@ class Connection:
         for watcher in list(self._watchers):
             watcher(state)
 
-    def _conf(self, client: Any) -> dict[str, str]:
-        """The server's ``conf`` four-letter word as a dict; empty if it is not allowed."""
+    def _conf(self, client: Any) -> dict[str, str] | None:
+        """The server's ``conf`` four-letter word as a dict (empty if it is not allowed), or
+        None if it could not be asked (connection trouble, or a port that does not answer)."""
         try:
             text = client.command(b"conf")
-        except Exception:  # not whitelisted, TLS-only port, connection trouble: no answer
-            return {}
+        except Exception:
+            return None
         pairs = (line.split("=", 1) for line in str(text).splitlines() if "=" in line)
         return {key.strip(): value.strip() for key, value in pairs}
 
     def _ask_tick(self, client: Any) -> float:
-        tick = self._conf(client).get("tickTime")
+        """The ensemble's tickTime from ``conf``. A server that refuses ``conf`` gets the
+        default, with a warning; a question that got no answer is asked once more, and if the
+        connection dropped meanwhile this connect fails (``BackendUnavailable``) and is retried:
+        a store that went down just after the connect must not leave a guessed tick for good
+        (a TTL the real tick allows would be refused forever)."""
+        conf = self._conf(client)
+        if conf is None:
+            SYSTEM_CLOCK.wait(threading.Event(), RETRY_CONF)
+            conf = self._conf(client)
+        if conf is None and not client.connected:
+            raise BackendUnavailable(
+                f"ZooKeeper {self.config.redacted}: connection lost while reading tickTime"
+            )
+        tick = (conf or {}).get("tickTime")
         if tick is not None and tick.isdigit() and int(tick) > 0:
             return int(tick) / 1000.0
         log.warning(
-            "ZooKeeper %s: tickTime unknown (the conf four-letter word is not allowed); "
+            "ZooKeeper %s: tickTime unknown (the conf four-letter word %s); "
             "assuming %g ms: set tick_time=<ms> in the URL",
             self.config.redacted,
+            "is not allowed" if conf is not None else "got no answer",
             DEFAULT_TICK * 1000,
         )
         return DEFAULT_TICK
 
     def _ask_timeout(self, client: Any, requested: float) -> float:
         """Without the handshake hook: the server's clamp of ``requested`` from ``conf``."""
-        conf = self._conf(client)
+        conf = self._conf(client) or {}
         low, high = conf.get("minSessionTimeout", ""), conf.get("maxSessionTimeout", "")
         if not (low.isdigit() and high.isdigit()):
             raise ConfigError(
