@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kazoo.client import KazooState
-from kazoo.exceptions import NoNodeError
+from kazoo.exceptions import NoNodeError, RolledBackError, RuntimeInconsistency
 
 from .. import keeper
 from ..backend import Candidacy, Renewal, Session
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .zookeeper_candidacy import ZooKeeperCandidacy
 
 SLACK = 0.05  # seconds: a proof's round trips and scheduling
+CHECKS_PER_MULTI = 1000  # check operations per multi (well below jute.maxbuffer's 1 MB)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,11 @@ class ZooKeeperSession(Session):
         return answer
 
     def prove(
-        self, client: Any, sid: int, touch: Answered, paths: Sequence[str],
+        self,
+        client: Any,
+        sid: int,
+        touch: Answered,
+        paths: Sequence[str],
         gone: Callable[[], bool] = lambda: False,
     ) -> tuple[float, list[bool]]:
         """Wait a tick after ``touch``'s answer, then ``sync`` and ``check`` each path.
@@ -132,29 +137,50 @@ class ZooKeeperSession(Session):
         sync = self.answered(touch.epoch, now)
         del synced
         write_sent = SYSTEM_CLOCK.now()
-        checks = [self._check(client, path) for path in paths]
-        present = [self._checked(pending) for pending in checks]
+        present = self._check_all(client, paths)
         write = self.answered(touch.epoch, write_sent)
         anchor = proven(touch, sync, write, self.conn.tick)
         if anchor is None:  # cannot happen: the waits above are the rule's conditions
             raise BackendUnavailable("ZooKeeper renewal proof incomplete")
         return anchor, present
 
-    @staticmethod
-    def _check(client: Any, path: str) -> Any:
-        transaction = client.transaction()
-        transaction.check(path, -1)
-        return transaction.commit_async()
+    def _check_all(self, client: Any, paths: Sequence[str]) -> list[bool]:
+        """Whether the quorum leader still has each node: ``check`` operations in multis of at
+        most ``CHECKS_PER_MULTI``, sent together (one quorum write for up to that many
+        leaders). A multi fails whole: the node it names as missing is absent, and the others
+        of that multi are checked again (so a round costs one more write per missing node).
+        Every successful multi was sent after the sync's answer, as the proof requires."""
+        present: dict[str, bool] = {}
+        pending = list(paths)
+        while pending:
+            chunks = [
+                pending[i : i + CHECKS_PER_MULTI] for i in range(0, len(pending), CHECKS_PER_MULTI)
+            ]
+            sent = [(chunk, self._multi_check(client, chunk)) for chunk in chunks]
+            pending = []
+            for chunk, request in sent:
+                results = self.result(request, "check")
+                missing = {p for p, r in zip(chunk, results, strict=True) if _absent(r)}
+                errors = [r for r in results if isinstance(r, Exception)]
+                other = [r for r in errors if not _absent(r) and not _rolled_back(r)]
+                if other or (errors and not missing):  # anything but "no node" proves nothing
+                    cause = type((other or errors)[0]).__name__
+                    raise BackendUnavailable(f"ZooKeeper check failed ({cause})")
+                for path in chunk:
+                    if path in missing:
+                        present[path] = False
+                    elif missing:
+                        pending.append(path)  # rolled back with the missing one: ask again
+                    else:
+                        present[path] = True
+        return [present[path] for path in paths]
 
-    def _checked(self, pending: Any) -> bool:
-        """A ``check`` transaction's outcome: True if the node was there (a quorum write)."""
-        results = self.result(pending, "check")
-        if any(isinstance(r, NoNodeError) for r in results):
-            return False
-        failed = [r for r in results if isinstance(r, Exception)]
-        if failed:  # anything but "no node" proves nothing: the renewal failed
-            raise BackendUnavailable(f"ZooKeeper check failed ({type(failed[0]).__name__})")
-        return True
+    @staticmethod
+    def _multi_check(client: Any, paths: Sequence[str]) -> Any:
+        transaction = client.transaction()
+        for path in paths:
+            transaction.check(path, -1)
+        return transaction.commit_async()
 
     def grant_anchor(
         self, client: Any, sid: int, epoch: int, own: Answered | None, path: str
@@ -215,8 +241,10 @@ class ZooKeeperSession(Session):
         epoch, started = self.conn.epoch, SYSTEM_CLOCK.now()
         for leader in leaders:
             leader.candidacy.gone = False
-        checks = [(leader, client.exists_async(leader.path, watch=leader.candidacy.own_watch))
-                  for leader in leaders]
+        checks = [
+            (leader, client.exists_async(leader.path, watch=leader.candidacy.own_watch))
+            for leader in leaders
+        ]
         renewals: dict[int, Renewal] = {}
         alive = []
         for leader, check in checks:
@@ -230,13 +258,17 @@ class ZooKeeperSession(Session):
             return renewals
         try:
             _, present = self.prove(
-                client, sid, touch, [leader.path for leader in alive],
+                client,
+                sid,
+                touch,
+                [leader.path for leader in alive],
                 lambda: any(leader.candidacy.gone for leader in alive),
             )
         except Aborted:  # an own-node event: end those tenures now, renew the rest next time
             for leader in alive:
                 renewals[leader.key] = (
-                    self._lost(leader, self._why_gone(sid)) if leader.candidacy.gone
+                    self._lost(leader, self._why_gone(sid))
+                    if leader.candidacy.gone
                     else Renewal(None, None)
                 )
             return renewals
@@ -325,3 +357,12 @@ class ZooKeeperSession(Session):
                 candidacy.wake()  # its campaign would fail: no need to cut a retry pause short
             else:
                 candidacy.interrupt()
+
+
+def _absent(result: object) -> bool:
+    return isinstance(result, NoNodeError)
+
+
+def _rolled_back(result: object) -> bool:
+    """A multi's other operations when one failed: before it (OK, rolled back) or after it."""
+    return isinstance(result, RolledBackError | RuntimeInconsistency)

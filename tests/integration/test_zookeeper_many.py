@@ -1,0 +1,116 @@
+"""ZooKeeper: many elections on one backend. A renewal round proves every leader with one
+``check`` multi (one quorum write), not one write per leader, and a node missing from the middle
+of a multi ends exactly its own tenure."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kazoo.client import KazooClient
+
+import leaselect
+from leaselect.backends.zookeeper_client import ClientConfig
+from leaselect.backends.zookeeper_session import ZooKeeperSession
+from leaselect.lease import Lease, LostReason
+from leaselect.urls import parse
+from tests.integration.test_zookeeper_backend import submitted_requests, zk
+from tests.stores import require_url
+
+TTL = 3.0
+
+
+@pytest.fixture
+def url() -> str:
+    return require_url("zookeeper")
+
+
+@pytest.fixture
+def raw(url: str) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=ClientConfig.from_url(parse(url)).hosts)
+    client.start(timeout=10)
+    yield client
+    client.stop()
+    client.close()
+
+
+def test_fifty_leaders_are_proven_with_one_check_write_per_round(url: str) -> None:
+    backend = zk(url)
+    tag = uuid.uuid4().hex[:8]
+    electors = [leaselect.Elector(backend, f"m-{tag}-{i}", ttl=TTL) for i in range(50)]
+    try:
+        assert all(elector.acquire(timeout=10) is not None for elector in electors)
+        time.sleep(0.1)
+        with submitted_requests(backend) as submitted:
+            time.sleep(2 * TTL / 3 + 0.5)  # two renewal rounds
+        kinds = [kind for kind, _ in submitted if kind != "Ping"]
+        syncs, writes = kinds.count("Sync"), kinds.count("Transaction")
+        assert syncs >= 2 and writes == syncs, (syncs, writes)  # was 50 writes per sync
+        assert all(elector.is_leader for elector in electors)
+    finally:
+        for elector in electors:
+            elector.close()
+        backend.close()
+
+
+def test_nodes_deleted_among_many_leaders_end_exactly_their_tenures(
+    url: str, raw: KazooClient
+) -> None:
+    backend = zk(url)
+    tag = uuid.uuid4().hex[:8]
+    lost: dict[str, LostReason] = {}
+    changed = threading.Event()
+
+    def recorder(name: str):  # type: ignore[no-untyped-def]
+        def on_lost(lease: Lease, reason: LostReason) -> None:
+            lost[name] = reason
+            changed.set()
+
+        return on_lost
+
+    names = [f"d-{tag}-{i}" for i in range(20)]
+    electors = [leaselect.Elector(backend, n, ttl=TTL, on_lost=recorder(n)) for n in names]
+    try:
+        assert all(elector.acquire(timeout=10) is not None for elector in electors)
+        victims = [names[0], names[7], names[19]]
+        for name in victims:
+            parent = f"/leaselect/{name}"
+            for child in raw.get_children(parent):
+                raw.delete(f"{parent}/{child}")
+        deadline = time.monotonic() + TTL
+        while len(lost) < len(victims) and time.monotonic() < deadline:
+            changed.wait(0.1)
+        assert lost == {name: LostReason.TAKEN for name in victims}
+        time.sleep(TTL)  # past every deadline the survivors had: renewals keep them
+        assert lost == {name: LostReason.TAKEN for name in victims}
+        leading = {name for name, elector in zip(names, electors, strict=True) if elector.is_leader}
+        assert leading == set(names) - set(victims)
+    finally:
+        for elector in electors:
+            elector.close()
+        backend.close()
+
+
+def test_a_check_multi_names_every_missing_node(url: str, raw: KazooClient) -> None:
+    """Nodes missing at the start, middle and end of one multi: each is reported absent (the
+    multi fails on the first; the rest are asked again), the others present."""
+    backend = zk(url)
+    parent = f"/leaselect-check-{uuid.uuid4().hex[:8]}"
+    try:
+        session = backend.session(TTL)
+        assert isinstance(session, ZooKeeperSession)
+        client, _ = session.live()
+        paths = [f"{parent}/n{i}" for i in range(12)]
+        for path in paths:
+            raw.create(path, makepath=True)
+        for i in (0, 5, 6, 11):
+            raw.delete(paths[i])
+        present = session._check_all(client, paths)
+        assert present == [i not in (0, 5, 6, 11) for i in range(12)]
+        assert session._check_all(client, paths[1:5]) == [True] * 4
+    finally:
+        raw.delete(parent, recursive=True)
+        backend.close()
