@@ -3,9 +3,10 @@
 Acquire is one Lua script: ``SET NX PX`` of ``<prefix>{name}:lease`` to ``nonce|token|payload``
 with the token from ``INCR <prefix>{name}:token`` (never expires). The nonce (16 random bytes,
 new each tenure) is the capability renew and release compare. A candidate that loses registers
-in ``<prefix>{name}:waiters`` and blocks with BLPOP on its own wake list, for at most the
-holder's PTTL; a release hands the lease to one waiter and pushes the grant to its list, so the
-next leader needs no round trip of its own. One script renews every lease (and waiter
+in ``<prefix>{name}:waiters`` and waits, for at most the holder's PTTL, for a push to its own
+wake list (the backend's one blocking connection watches every waiter's list: ``redis_wakes``);
+a release hands the lease to one waiter and pushes the grant to its list, so the next leader
+needs no round trip of its own. One script renews every lease (and waiter
 registration) of a session in one round trip. See ``redis_scripts`` for the keys.
 """
 
