@@ -192,6 +192,8 @@ class Connection:
             text = client.command(b"conf")
         except Exception:
             return None
+        if not str(text).strip():
+            return None  # the connection closed before a word came back (a server going down)
         pairs = (line.split("=", 1) for line in str(text).splitlines() if "=" in line)
         return {key.strip(): value.strip() for key, value in pairs}
 

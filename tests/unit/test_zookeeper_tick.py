@@ -54,3 +54,10 @@ def test_no_answer_is_asked_again() -> None:
 def test_no_answer_on_a_dropped_connection_fails_the_connect() -> None:
     with pytest.raises(BackendUnavailable, match="tickTime"):
         connection()._ask_tick(Client([None, None], connected=False))
+
+
+def test_an_empty_answer_on_a_dropped_connection_fails_the_connect() -> None:
+    """A server going down accepts the four-letter-word connection and closes it: the answer
+    is empty, which is no answer (not a refusal)."""
+    with pytest.raises(BackendUnavailable, match="tickTime"):
+        connection()._ask_tick(Client(["", ""], connected=False))
