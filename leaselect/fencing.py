@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -30,14 +31,30 @@ class StaleToken(Exception):
         self.resource, self.token, self.newest = resource, token, newest
 
 
+WAL_ATTEMPTS = 100  # x 50 ms: the connection's 5 s busy timeout
+
+
 class SqliteFence:
     """Applies a write only if its token passes the fence, in the same transaction."""
 
     def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._wal()
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+
+    def _wal(self) -> None:
+        """Switch to WAL. SQLite may answer "database is locked" at once, without waiting the
+        busy timeout, while other connections open the same new file: try again, for up to
+        the busy timeout (seen when three processes created one fence at the same moment)."""
+        for attempt in range(WAL_ATTEMPTS):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05)
 
     def write(
         self, resource: str, token: int, holder: str, apply: Callable[[sqlite3.Connection], T]
