@@ -256,10 +256,11 @@ def heal(ensemble: Ensemble, fault: str, sid: int = 3) -> None:
         for proxy in ensemble.proxies:
             proxy.heal()
     rejoin(ensemble, sid, ("leader", "follower"))
-    if rejoin(ensemble, 3, ("leader", "follower")) == "leader":
-        # member 3 must follow (its links to 1 and 2 are the proxied ones): make it step down
-        restart(ensemble, 3)
-    rejoin(ensemble, 3, ("follower",))
+    if rejoin(ensemble, 3, ("leader", "follower")) == "follower":
+        return
+    # member 3 must follow (its links to 1 and 2 are the proxied ones). A plain restart is not
+    # enough: if 1 and 2 are still electing when it returns, they elect it again (highest id).
+    demote(ensemble)
 
 
 def rejoin(ensemble: Ensemble, sid: int, modes: tuple[str, ...]) -> str:
@@ -269,8 +270,31 @@ def rejoin(ensemble: Ensemble, sid: int, modes: tuple[str, ...]) -> str:
     try:
         return ensemble.wait_mode(sid, modes, timeout=20.0)
     except AssertionError:
+        if sid == 3:
+            demote(ensemble)
+            return "follower"
         restart(ensemble, sid)
         return ensemble.wait_mode(sid, modes)
+
+
+def demote(ensemble: Ensemble, attempts: int = 3) -> None:
+    """Make member 3 a follower: stop it, let 1 and 2 form a quorum without it, start it again."""
+    for attempt in range(attempts):
+        process = ensemble.members[3].process
+        assert process is not None
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 40.0
+        while {ensemble.mode(1), ensemble.mode(2)} != {"leader", "follower"}:
+            assert time.monotonic() < deadline, "members 1 and 2 formed no quorum in 40 s"
+            time.sleep(0.1)
+        ensemble.start(3)
+        try:
+            ensemble.wait_mode(3, ("follower",))
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
 
 
 def restart(ensemble: Ensemble, sid: int) -> None:
