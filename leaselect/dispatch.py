@@ -1,46 +1,62 @@
-"""Runs user callbacks on their own thread, in order, never on a renew or watchdog thread.
+"""Runs user callbacks in order, never on a renew or watchdog thread, on threads that exist only
+while callbacks run.
+
+Each elector has a ``Dispatcher``: a FIFO of its callbacks, run one at a time. When a callback
+is queued and none is running, a thread starts and runs the queue until it is empty, then ends.
+A callback that blocks holds only its own elector's queue, and a process with 1,000 idle
+electors has no callback thread at all.
 
 Whatever a callback raises, ``SystemExit`` and ``KeyboardInterrupt`` included, is logged with
-its traceback and dropped: the thread runs every later callback, so each tenure still gets its
-``on_elected`` and exactly one ``on_lost``. (Raised on this thread, ``SystemExit`` could never
+its traceback and dropped: the next callback still runs, so each tenure still gets its
+``on_elected`` and exactly one ``on_lost``. (Raised on a worker, ``SystemExit`` could never
 have ended the process anyway: it would only have ended the thread, silently.)
 """
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import signal
 import threading
 from collections.abc import Callable
 
-from .signalmask import Mask
+from .signalmask import Mask, current_mask
 
 log = logging.getLogger("leaselect")
 
 
 class Dispatcher:
-    """A FIFO of callbacks run one at a time on a daemon thread."""
+    """One elector's FIFO of callbacks, run one at a time."""
 
     def __init__(self, name: str, mask: Mask | None = None) -> None:
         """``mask``: the signal mask callbacks run with (that of the thread that made the
-        elector; processes they start inherit it), whichever thread creates the dispatcher."""
+        elector; processes they start inherit it), whichever thread queues them."""
         self._name = name
         self._mask = mask
-        self._queue: queue.SimpleQueue[tuple[Callable[[], None], str] | None] = queue.SimpleQueue()
-        self._pending = 0
+        self._queue: collections.deque[tuple[Callable[[], None], str]] = collections.deque()
+        self._pending = 0  # queued or running
         self._changed = threading.Condition()
-        self._thread = threading.Thread(
-            target=self._run, name=f"leaselect-callbacks-{name}", daemon=True
-        )
-        self._thread.start()
+        self._scheduled = False  # a thread runs (or is about to run) the queue
+        self._stopped = False
+        self._worker: threading.Thread | None = None  # the thread running our callbacks now
+        self._thread: threading.Thread | None = None  # the last thread started for them
 
     def submit(self, callback: Callable[[], None], label: str = "a callback") -> None:
         """Queue ``callback`` (``label`` names it in the log if it raises); it runs after
-        everything queued before it."""
+        everything queued before it. Ignored once stopped."""
         with self._changed:
+            if self._stopped:
+                return
             self._pending += 1
-        self._queue.put((callback, label))
+            self._queue.append((callback, label))
+            if self._scheduled:
+                return
+            self._scheduled = True
+            # a thread for this burst of callbacks: none while the elector has nothing to run
+            self._thread = threading.Thread(
+                target=self._run_queue, name="leaselect-callbacks", daemon=True
+            )
+            self._thread.start()
 
     def wait_idle(self, stop: threading.Event, timeout: float | None = None) -> bool:
         """Block until every queued callback has returned (True), or ``stop`` is set (then
@@ -52,8 +68,8 @@ class Dispatcher:
             return self._pending == 0
 
     def is_current(self) -> bool:
-        """True on the callback thread itself (inside a callback)."""
-        return threading.current_thread() is self._thread
+        """True on the thread running one of this dispatcher's callbacks (inside a callback)."""
+        return self._worker is threading.current_thread()
 
     def wake(self) -> None:
         """Make ``wait_idle`` re-check its ``stop`` event."""
@@ -61,19 +77,27 @@ class Dispatcher:
             self._changed.notify_all()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Run what is queued, then end the thread (waits at most ``timeout``)."""
-        self._queue.put(None)  # stop
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+        """Run what is queued, then take nothing more; waits at most ``timeout`` for the
+        thread running them to end, unless called from one of its own callbacks."""
+        with self._changed:
+            self._stopped = True
+            thread = self._thread
+        if thread is not None and not self.is_current():
+            thread.join(timeout)
 
-    def _run(self) -> None:
-        if self._mask is not None:
+    def _run_queue(self) -> None:
+        """Run callbacks until the queue is empty (on a thread of its own)."""
+        if self._mask is not None and current_mask() != self._mask:
             signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
+        with self._changed:
+            self._worker = threading.current_thread()
         while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            callback, label = item
+            with self._changed:
+                if not self._queue:
+                    self._worker = None
+                    self._scheduled = False
+                    return
+                callback, label = self._queue.popleft()
             try:
                 callback()
             except BaseException:  # SystemExit too: later tenures still need their callbacks

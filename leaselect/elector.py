@@ -20,6 +20,7 @@ from .registry import connect
 from .signalmask import current_mask, start_quiet
 from .timing import DEFAULT_DRIFT, DEFAULT_TTL, Timing
 from .urls import redact
+from .watchdog import watchdog_for
 
 log = logging.getLogger("leaselect")
 
@@ -86,9 +87,7 @@ class Elector:
         self._clock: Clock = clock or SYSTEM_CLOCK
         self._machine = ElectionMachine(self.name, self.identity, self.timing)
         self._lock = threading.RLock()
-        self._changed = threading.Event()
         self._stop = threading.Event()
-        self._elected = threading.Event()
         self._settled = threading.Event()  # elected, or released: what acquire waits for
         self._lifecycle = threading.Lock()  # serializes release() with starting a campaign
         self.lost = threading.Event()
@@ -97,7 +96,9 @@ class Elector:
         self._repeat = False
         self._requests = 0  # campaigns asked for (acquire/start); a tenure ends only its own
         self._tenure_request = 0
-        self._thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None  # the campaign thread, if any
+        self._watched = False  # a tenure the watchdog follows (no campaign thread meanwhile)
+        self._watchdog = watchdog_for(self._clock)
         self._candidacy: Candidacy | None = None
         self._keeper: Keeper | None = None
         self._dispatcher: Dispatcher | None = None
@@ -214,12 +215,12 @@ class Elector:
                 was_leading = bool(effects)
                 candidacy, thread, keeper = self._candidacy, self._thread, self._keeper
                 self._stop.set()
+                self._unwatch()
                 self._settled.set()
                 if self._dispatcher is not None:
                     self._dispatcher.wake()
             if was_leading and candidacy is not None:
                 self._resign(candidacy)  # hand over first: a leading campaign thread does no I/O
-            self._changed.set()
             if candidacy is not None:
                 candidacy.interrupt()
             if thread is not None and thread is not threading.current_thread():
@@ -259,6 +260,7 @@ class Elector:
             self._stop.set()
             effects = self._machine.released(self._clock.now())
             self._apply(effects)
+            self._unwatch()
             dispatcher = self._dispatcher
         exits.unregister(self)
         if effects and dispatcher is not None:
@@ -312,6 +314,8 @@ class Elector:
             self._want, self._repeat = True, repeat or started
             self._requests += 1
             self._stop.clear()
+            if self._watched:
+                return started  # the tenure's end campaigns again (see _tick_tenure)
             if self._thread is not None and self._thread.is_alive():
                 return started  # the running thread decides to exit only under the lock
             self._thread = threading.Thread(
@@ -320,14 +324,16 @@ class Elector:
             start_quiet(self._thread)
             return started
 
-    def _run(self) -> None:
-        """Campaign while wanted; any exception is logged and retried with capped backoff."""
+    def _run(self, candidacy: Candidacy | None = None) -> None:
+        """Campaign while wanted; any exception is logged and retried with capped backoff.
+        Once elected, the thread exits: the watchdog follows the tenure."""
         backoff = 0.0
-        candidacy: Candidacy | None = None
         while self._continue_or_exit(candidacy):
             try:
                 candidacy = self._ensure_candidacy()
-                self._campaign_once(candidacy)
+                if self._campaign_once(candidacy):
+                    self._exit_thread()  # elected: the watchdog follows the tenure
+                    return
                 backoff = 0.0
             except Exception as exc:
                 self._abandon_tenure(candidacy)
@@ -336,13 +342,14 @@ class Elector:
                     wakeup = self._stop if candidacy is None else candidacy.wakeup
                     self._clock.wait(wakeup, backoff)
 
-    def _campaign_once(self, candidacy: Candidacy) -> None:
+    def _campaign_once(self, candidacy: Candidacy) -> bool:
+        """One attempt; True if it began a tenure."""
         candidacy.wakeup.clear()
         outcome = candidacy.campaign(self._clock.now())
         if isinstance(outcome, Waiting):
             if self._wanted():  # a release() that came before the candidacy could not interrupt
                 candidacy.wait(outcome, self.timing.ttl)
-            return
+            return False
         with self._lock:
             highest = self._machine.highest_token
             fresh = self._machine.fresh_token(outcome.token)
@@ -353,12 +360,10 @@ class Elector:
                 "before: resigned, campaigning again"
             )
         if self._begin_tenure(candidacy, outcome):
-            self._watch_tenure()
-            self._after_tenure(candidacy)
-            self._await_callbacks()
-        else:
-            self._resign(candidacy)  # the grant was stale on arrival: renewals are failing
-            self._clock.wait(self._stop, RETRY_BACKOFF)
+            return True
+        self._resign(candidacy)  # the grant was stale on arrival: renewals are failing
+        self._clock.wait(self._stop, RETRY_BACKOFF)
+        return False
 
     def _failed(self, exc: Exception, backoff: float) -> float:
         """Log a failed attempt; the next pause. An adapter's ConfigError goes to acquire()."""
@@ -392,6 +397,7 @@ class Elector:
         with self._lock:
             effects = self._machine.released(self._clock.now())
             self._apply(effects)
+            self._unwatch()
         if effects and candidacy is not None:
             self._resign(candidacy)
 
@@ -402,8 +408,14 @@ class Elector:
                 return True
             if candidacy is not None and self._keeper is not None:
                 self._keeper.drop(candidacy)
-            self._thread = None
+            self._exit_thread()
             return False
+
+    def _exit_thread(self) -> None:
+        """The campaign thread ends: forget it, unless a newer one took its place."""
+        with self._lock:
+            if self._thread is threading.current_thread():
+                self._thread = None
 
     def _wanted(self) -> bool:
         with self._lock:
@@ -444,21 +456,53 @@ class Elector:
                 self._hold(candidacy)  # a release() whose join timed out may have dropped it
             self._apply(effects)
             self._tenure_request = self._requests
-        if effects and self._keeper is not None:
-            self._keeper.renew_by(grant.anchor + self.timing.renew_every)
-        return bool(effects)
+            if not effects:
+                return False
+            if self._keeper is not None:
+                self._keeper.renew_by(grant.anchor + self.timing.renew_every)
+            # the watchdog follows the tenure; this thread only returns from here on
+            self._watched = True
+            self._watchdog.watch(self)
+            if self._thread is threading.current_thread():
+                self._thread = None
+            return True
 
-    def _watch_tenure(self) -> None:
-        """Tick the machine at its deadlines until the tenure ends (this thread does no I/O)."""
-        while True:
-            with self._lock:
-                self._changed.clear()
-                now = self._clock.now()
-                self._apply(self._machine.tick(now))
-                wake = self._machine.next_wakeup()
-            if wake is None:
-                return
-            self._clock.wait(self._changed, max(0.0, wake - now))
+    def _tick_tenure(self) -> float | None:
+        """Tick the machine (on the watchdog thread, no I/O); when to tick again, or None once
+        the tenure is over. Then a new campaign thread resigns, waits for ``on_lost`` to return
+        and campaigns again, unless released."""
+        with self._lock:
+            if not self._watched:
+                return None
+            now = self._clock.now()
+            self._apply(self._machine.tick(now))
+            wake = self._machine.next_wakeup()
+            if wake is not None:
+                return wake
+            self._watched = False
+            candidacy = self._candidacy
+            if self._stop.is_set() or candidacy is None:
+                return None  # release() resigns and drops the keeper itself
+            self._thread = threading.Thread(
+                target=self._resume,
+                args=(candidacy,),
+                name=f"leaselect-campaign-{self.name}",
+                daemon=True,
+            )
+            start_quiet(self._thread)
+        return None
+
+    def _resume(self, candidacy: Candidacy) -> None:
+        """After a tenure: step down in the store, let ``on_lost`` return, campaign on."""
+        self._after_tenure(candidacy)
+        self._await_callbacks()
+        self._run(candidacy)
+
+    def _unwatch(self) -> None:
+        """The tenure ends here (under the lock): the watchdog stops following it."""
+        if self._watched:
+            self._watched = False
+            self._watchdog.unwatch(self)
 
     def _after_tenure(self, candidacy: Candidacy) -> None:
         with self._lock:
@@ -500,14 +544,14 @@ class Elector:
     # -- effects ------------------------------------------------------------------------------
 
     def _apply(self, effects: list[Effect]) -> None:
+        if effects and self._watched:
+            self._watchdog.poke(self)
         for effect in effects:
-            self._changed.set()
             for observer in self._observers:
                 observer(effect)
             if isinstance(effect, Elected):
                 self._last_elected = effect.lease
                 self.lost.clear()
-                self._elected.set()
                 self._settled.set()
                 log.info("elected %r token=%d as %s", self.name, effect.lease.token, self.identity)
                 self._call(0, effect.lease)
@@ -517,7 +561,6 @@ class Elector:
             elif isinstance(effect, Recovered):
                 log.info("%r renewals recovered", self.name)
             elif isinstance(effect, Lost):
-                self._elected.clear()
                 self.lost.set()
                 log.info("lost %r token=%d: %s", self.name, effect.lease.token, effect.reason.value)
                 self._call(1, effect.lease, effect.reason)

@@ -48,14 +48,16 @@ def test_leaselect_threads_leave_process_signals_to_the_program(
         elected.set()
 
     elector = leaselect.Elector(store_url, election, ttl=3.0, on_elected=on_elected)
+    waiter = leaselect.Elector(store_url, election, ttl=3.0)  # a campaign thread of its own
     try:
         elector.start()
         assert elected.wait(10), "not elected"
         assert elector.is_leader
+        waiter.start()  # it campaigns (and waits) on a thread while the leader has none
         started = [t for t in threading.enumerate() if t.ident not in before]
         deaf = {}
         for thread in started:
-            if thread.name.startswith("leaselect-callbacks-") or thread.native_id is None:
+            if thread.name.startswith("leaselect-callbacks") or thread.native_id is None:
                 continue
             try:
                 missing = set(WATCHED) - thread_blocks(thread.native_id)
@@ -66,7 +68,9 @@ def test_leaselect_threads_leave_process_signals_to_the_program(
         assert not deaf, f"threads that would take a process signal: {deaf}"
         assert any(t.name.startswith("leaselect-campaign-") for t in started)
         assert any(t.name == "leaselect-keeper" for t in started)
+        assert any(t.name == "leaselect-watchdog" for t in started)
     finally:
+        waiter.close()
         elector.close()
     assert seen["callback"] == mine, "callbacks must run with the creating thread's mask"
     assert seen["child"] == mine, "a process started from a callback inherited blocked signals"

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import leaselect.dispatch
 import leaselect.elector
 import leaselect.keeper
+import leaselect.watchdog
 
 SETTLE_LIMIT = 20.0  # real seconds; a step whose threads never park is a livelock (or a bug)
 SAMPLE = 0.002
@@ -207,7 +208,7 @@ def controlled(threads: Threads) -> Iterator[None]:
     """Let leaselect's threads join on the model clock and report deaths to ``threads``."""
     shim = types.SimpleNamespace(**vars(threading))
     shim.Thread = _thread_class(threads)
-    modules = [leaselect.elector, leaselect.dispatch, leaselect.keeper]
+    modules = [leaselect.elector, leaselect.dispatch, leaselect.keeper, leaselect.watchdog]
     saved = [module.threading for module in modules]
     hook = threading.excepthook
     for module in modules:
