@@ -51,12 +51,17 @@ class Dispatcher:
             self._queue.append((callback, label))
             if self._scheduled:
                 return
-            self._scheduled = True
             # a thread for this burst of callbacks: none while the elector has nothing to run
-            self._thread = threading.Thread(
+            thread = threading.Thread(
                 target=self._run_queue, name="leaselect-callbacks", daemon=True
             )
-            self._thread.start()
+            try:
+                thread.start()
+            except Exception as exc:  # the callback stays queued: the next one tries again
+                log.error("election %r: cannot start a callback thread: %s", self._name, exc)
+                return
+            self._scheduled = True
+            self._thread = thread
 
     def wait_idle(self, stop: threading.Event, timeout: float | None = None) -> bool:
         """Block until every queued callback has returned (True), or ``stop`` is set (then

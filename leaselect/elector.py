@@ -479,17 +479,23 @@ class Elector:
             wake = self._machine.next_wakeup()
             if wake is not None:
                 return wake
-            self._watched = False
             candidacy = self._candidacy
             if self._stop.is_set() or candidacy is None:
+                self._watched = False
                 return None  # release() resigns and drops the keeper itself
-            self._thread = threading.Thread(
+            thread = threading.Thread(
                 target=self._resume,
                 args=(candidacy,),
                 name=f"leaselect-campaign-{self.name}",
                 daemon=True,
             )
-            start_quiet(self._thread)
+            try:
+                start_quiet(thread)
+            except Exception as exc:  # no thread to be had: keep the tenure's end, try again
+                log.error("campaign for %r cannot start a thread: %s", self.name, exc)
+                return now + RETRY_BACKOFF
+            self._watched = False
+            self._thread = thread
         return None
 
     def _resume(self, candidacy: Candidacy) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import threading
 import weakref
 from typing import Protocol
@@ -129,6 +130,18 @@ _by_clock: weakref.WeakKeyDictionary[Clock, Watchdog] = weakref.WeakKeyDictionar
 _by_id: dict[int, tuple[Clock, Watchdog]] = {}  # clocks that cannot be weakly referenced
 
 
+def _forget_all() -> None:
+    """In a forked child: the parent's watchdogs have no thread here (and their locks may be
+    held by threads that do not exist), so electors made in the child get new ones."""
+    global _lock, _by_clock, _by_id
+    _lock = threading.Lock()
+    _by_clock = weakref.WeakKeyDictionary()
+    _by_id = {}
+
+
+os.register_at_fork(after_in_child=_forget_all)
+
+
 def watchdog_for(clock: Clock) -> Watchdog:
     """The watchdog of every elector that reads ``clock``."""
     with _lock:
@@ -141,4 +154,3 @@ def watchdog_for(clock: Clock) -> Watchdog:
             if id(clock) not in _by_id:
                 _by_id[id(clock)] = (clock, Watchdog(clock))
             return _by_id[id(clock)][1]
-

@@ -1,0 +1,62 @@
+"""Leading elections cost no thread each: one backend's leaders share the keeper and the
+watchdog, whatever their number, and callbacks run on threads that end when they return."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import leaselect
+
+
+def leaselect_threads(before: set[threading.Thread]) -> list[str]:
+    return sorted(
+        t.name for t in threading.enumerate() if t.name.startswith("leaselect-") and t not in before
+    )
+
+
+def settled_threads(before: set[threading.Thread], limit: float = 10.0) -> list[str]:
+    """leaselect's threads once no campaign or callback thread is left (they end on their own
+    once every election leads and every ``on_elected`` returned)."""
+    end = time.monotonic() + limit
+    while True:
+        names = leaselect_threads(before)
+        busy = [n for n in names if n.startswith(("leaselect-campaign", "leaselect-callbacks"))]
+        if not busy or time.monotonic() > end:
+            return names
+        time.sleep(0.05)
+
+
+def threads_while_leading(store_url: str, count: int) -> list[str]:
+    before = set(threading.enumerate())
+    elected = threading.Semaphore(0)
+    backend = leaselect.connect(store_url)
+    electors: list[leaselect.Elector] = []
+    try:
+        prefix = f"n-{uuid.uuid4().hex[:8]}"
+        for i in range(count):
+            elector = leaselect.Elector(
+                backend, f"{prefix}-{i}", ttl=3.0, on_elected=lambda lease: elected.release()
+            )
+            electors.append(elector)
+            elector.start()
+        for _ in range(count):
+            assert elected.acquire(timeout=30), "not every election led"
+        assert all(elector.is_leader for elector in electors)
+        return settled_threads(before)
+    finally:
+        for elector in electors:
+            elector.close()
+        backend.close()
+        end = time.monotonic() + 10
+        while leaselect_threads(before) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert not leaselect_threads(before), "threads left after close"
+
+
+def test_the_thread_count_of_leaders_does_not_grow_with_their_number(store_url: str) -> None:
+    few = threads_while_leading(store_url, 10)
+    many = threads_while_leading(store_url, 100)
+    assert few == many, (few, many)
+    assert len(many) <= 3, many

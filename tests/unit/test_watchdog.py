@@ -1,0 +1,84 @@
+"""One watchdog thread per clock follows every leading elector's tenure to its end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+from leaselect import Elector, Lease, LostReason
+from leaselect.testing import FakeClock
+from tests.unit.driving import DEADLINE_AFTER, TTL, wait_for
+from tests.unit.scripted import ScriptedBackend
+
+
+def leaselect_threads(prefix: str, before: set[threading.Thread]) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(prefix) and t not in before]
+
+
+def test_every_tenure_ends_at_its_deadline_with_one_watchdog_and_no_campaign_thread(
+    clock: FakeClock,
+) -> None:
+    before = set(threading.enumerate())
+    lost: dict[int, list[LostReason]] = {}
+    backends = [ScriptedBackend() for _ in range(30)]
+
+    def on_lost(index: int) -> object:
+        return lambda lease, reason: lost.setdefault(index, []).append(reason)
+
+    electors = [
+        Elector(backend, f"job{i}", ttl=TTL, clock=clock, on_lost=on_lost(i))
+        for i, backend in enumerate(backends)
+    ]
+    try:
+        for elector in electors:
+            assert elector.acquire(timeout=1.0) is not None
+        assert wait_for(lambda: not leaselect_threads("leaselect-campaign", before))
+        assert len(leaselect_threads("leaselect-watchdog", before)) == 1
+        for backend in backends:
+            backend.mode = "fail"
+        clock.advance(DEADLINE_AFTER + 0.01)
+        assert wait_for(lambda: len(lost) == len(electors)), sorted(lost)
+        assert all(reasons == [LostReason.UNREACHABLE] for reasons in lost.values()), lost
+        assert not any(elector.is_leader for elector in electors)
+    finally:
+        for elector in electors:
+            elector.close()
+    assert wait_for(lambda: not leaselect_threads("leaselect-", before))
+
+
+def child_exit_code(pid: int, limit: float) -> int | None:
+    """The child's exit code; None (and the child killed) if it runs ``limit`` seconds."""
+    for _ in range(int(limit / 0.05)):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        threading.Event().wait(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+def test_an_elector_made_in_a_forked_child_gets_its_own_watchdog() -> None:
+    """The parent leads on the system clock (its watchdog thread runs); a child forked from it
+    has no such thread, so an elector made there must start one or it never sees its deadline."""
+    parent = Elector(ScriptedBackend(), "parent", ttl=1.0)
+    try:
+        assert parent.acquire(timeout=5.0) is not None
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if its tenure ends at its deadline
+            code = 1
+            try:
+                backend = ScriptedBackend()
+                lost = threading.Event()
+                child = Elector(
+                    backend, "child", ttl=1.0, on_lost=lambda *_: lost.set(), release_on_exit=False
+                )
+                lease: Lease | None = child.acquire(timeout=5.0)
+                backend.mode = "fail"
+                code = 0 if lease is not None and lost.wait(5.0) else 1
+            finally:
+                os._exit(code)
+        assert child_exit_code(pid, limit=30.0) == 0, "the child's tenure never ended"
+    finally:
+        parent.close()
