@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 
 from leaselect import Elector, Lease, LostReason
 from leaselect.testing import FakeClock
@@ -23,7 +24,7 @@ def test_every_tenure_ends_at_its_deadline_with_one_watchdog_and_no_campaign_thr
     lost: dict[int, list[LostReason]] = {}
     backends = [ScriptedBackend() for _ in range(30)]
 
-    def on_lost(index: int) -> object:
+    def on_lost(index: int) -> Callable[[Lease, LostReason], None]:
         return lambda lease, reason: lost.setdefault(index, []).append(reason)
 
     electors = [
