@@ -89,7 +89,11 @@ class Candidacy(ABC):
 
     @abstractmethod
     def wait(self, waiting: Waiting, timeout: float) -> None:
-        """Block until the store reports a change worth a new ``campaign``, or ``timeout``."""
+        """Block until the store reports a change worth a new ``campaign``, or ``timeout``.
+
+        Where the store reports no expiry, the adapter wakes at the holder's expiry itself
+        (``waiting.expires_in``): ``timeout`` is the driver's safety net (10 TTLs), not a poll.
+        """
 
     @abstractmethod
     def resign(self) -> None:

@@ -30,6 +30,7 @@ RETRY_BACKOFF = 0.1  # first pause after a failed campaign; doubles up to MAX_BA
 MAX_BACKOFF = 5.0
 CLOSED = "elector is closed"
 WAIT_SLICE = 86400.0  # acquire() waits in slices of a day: any finite timeout works
+WAIT_TTLS = 10  # a waiter campaigns again after this many TTLs with no news (a safety net only)
 
 
 class _Refused(Exception):
@@ -348,7 +349,7 @@ class Elector:
         outcome = candidacy.campaign(self._clock.now())
         if isinstance(outcome, Waiting):
             if self._wanted():  # a release() that came before the candidacy could not interrupt
-                candidacy.wait(outcome, self.timing.ttl)
+                candidacy.wait(outcome, self.timing.ttl * WAIT_TTLS)
             return False
         with self._lock:
             highest = self._machine.highest_token

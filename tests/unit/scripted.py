@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from leaselect.backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
 from leaselect.errors import BackendUnavailable
 from leaselect.lease import Leader, LostReason
+from leaselect.testing import FakeClock
 from leaselect.urls import StoreUrl
 
 
@@ -39,6 +40,7 @@ class ScriptedBackend(Backend):
         self.candidacies: list[ScriptedCandidacy] = []  # woken when the holder resigns
         self.after_resign: Callable[[], object] | None = None  # run once the holder resigned
         self.events: list[str] = []  # "session closed", in order with whatever tests add
+        self.clock: FakeClock | None = None  # waits time out on it when set (else real time)
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> ScriptedBackend:
@@ -110,7 +112,11 @@ class ScriptedCandidacy(Candidacy):
             return Grant(backend.token, self.session.ttl, sent - backend.grant_age)
 
     def wait(self, waiting: Waiting, timeout: float) -> None:
-        self.woken.wait(timeout)
+        clock = self.session.backend.clock
+        if clock is None:
+            self.woken.wait(timeout)
+        else:
+            clock.wait(self.woken, timeout)
         self.woken.clear()
 
     def resign(self) -> None:
