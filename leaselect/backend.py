@@ -17,6 +17,7 @@ from typing import ClassVar, Protocol
 
 from .errors import LeaselectError
 from .lease import Leader, LostReason
+from .slots import Slots
 from .timing import MAX_TTL
 from .urls import StoreUrl
 
@@ -141,6 +142,9 @@ class Session(ABC):
         """Release what the session holds in the store."""
 
 
+_slots_lock = threading.Lock()
+
+
 class Backend(ABC):
     """A connection to one coordination store."""
 
@@ -152,6 +156,13 @@ class Backend(ABC):
         self._sessions: dict[float, Session] = {}
         self._sessions_lock = threading.Lock()
         self._tenants: weakref.WeakSet[Tenant] = weakref.WeakSet()
+
+    @property
+    def campaign_slots(self) -> Slots:
+        """Bounds the campaign attempts this backend runs at once (see ``leaselect.slots``)."""
+        with _slots_lock:
+            slots: Slots = vars(self).setdefault("_campaign_slots", Slots())
+            return slots
 
     @property
     def closing(self) -> bool:

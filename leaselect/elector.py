@@ -222,6 +222,7 @@ class Elector:
                     self._dispatcher.wake()
             if was_leading and candidacy is not None:
                 self._resign(candidacy)  # hand over first: a leading campaign thread does no I/O
+            self.backend.campaign_slots.wake()  # a campaign waiting for a slot gives up
             if candidacy is not None:
                 candidacy.interrupt()
             if thread is not None and thread is not threading.current_thread():
@@ -346,7 +347,13 @@ class Elector:
     def _campaign_once(self, candidacy: Candidacy) -> bool:
         """One attempt; True if it began a tenure."""
         candidacy.wakeup.clear()
-        outcome = candidacy.campaign(self._clock.now())
+        slots = self.backend.campaign_slots
+        if not slots.take(lambda: not self._wanted()):
+            return False  # released while waiting for a slot
+        try:
+            outcome = candidacy.campaign(self._clock.now())
+        finally:
+            slots.give()
         if isinstance(outcome, Waiting):
             if self._wanted():  # a release() that came before the candidacy could not interrupt
                 candidacy.wait(outcome, self.timing.ttl * WAIT_TTLS)
