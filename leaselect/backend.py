@@ -8,6 +8,7 @@ elector's clock just before the request leaves; adapters return them as lease an
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import weakref
 from abc import ABC, abstractmethod
@@ -143,6 +144,15 @@ class Session(ABC):
 
 
 _slots_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    """A thread of the parent may have held the lock at the fork; none runs in the child."""
+    global _slots_lock
+    _slots_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 class Backend(ABC):

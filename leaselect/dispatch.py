@@ -15,10 +15,11 @@ have ended the process anyway: it would only have ended the thread, silently.)
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from .signalmask import Mask, current_mask
 
@@ -51,16 +52,24 @@ class Dispatcher:
             self._queue.append((callback, label))
             if self._scheduled:
                 return
-            # a thread for this burst of callbacks: none while the elector has nothing to run
-            thread = threading.Thread(
-                target=self._run_queue, name="leaselect-callbacks", daemon=True
-            )
-            try:
-                thread.start()
-            except Exception as exc:  # the callback stays queued: the next one tries again
-                log.error("election %r: cannot start a callback thread: %s", self._name, exc)
-                return
             self._scheduled = True
+        deferred = getattr(_deferred, "dispatchers", None)
+        if deferred is None:
+            self._start()
+        else:
+            deferred.append(self)
+
+    def _start(self) -> None:
+        """Start a thread for this burst of callbacks (none while nothing is queued)."""
+        thread = threading.Thread(target=self._run_queue, name="leaselect-callbacks", daemon=True)
+        try:
+            thread.start()
+        except Exception as exc:  # the callbacks stay queued: the next submit tries again
+            log.error("election %r: cannot start a callback thread: %s", self._name, exc)
+            with self._changed:
+                self._scheduled = False
+            return
+        with self._changed:
             self._thread = thread
 
     def wait_idle(self, stop: threading.Event, timeout: float | None = None) -> bool:
@@ -86,8 +95,12 @@ class Dispatcher:
         thread running them to end, unless called from one of its own callbacks."""
         with self._changed:
             self._stopped = True
+        if self.is_current():
+            return
+        self.wait_idle(threading.Event(), timeout)
+        with self._changed:
             thread = self._thread
-        if thread is not None and not self.is_current():
+        if thread is not None:
             thread.join(timeout)
 
     def _run_queue(self) -> None:
@@ -111,3 +124,21 @@ class Dispatcher:
                 with self._changed:
                     self._pending -= 1
                     self._changed.notify_all()
+
+
+_deferred = threading.local()
+
+
+@contextlib.contextmanager
+def deferred_starts() -> Iterator[None]:
+    """Queue callbacks inside the block but start their threads only at its end: the watchdog
+    ends every due tenure (``lost``, observers) before it spends time starting threads."""
+    dispatchers: list[Dispatcher] = []
+    _deferred.dispatchers = dispatchers
+    try:
+        yield
+    finally:
+        _deferred.dispatchers = None
+        for dispatcher in dispatchers:
+            dispatcher._start()
+

@@ -329,6 +329,7 @@ class Elector:
     def _run(self, candidacy: Candidacy | None = None) -> None:
         """Campaign while wanted; any exception is logged and retried with capped backoff.
         Once elected, the thread exits: the watchdog follows the tenure."""
+        self._await_callbacks()  # an earlier tenure's on_lost returns before a new one begins
         backoff = 0.0
         while self._continue_or_exit(candidacy):
             try:

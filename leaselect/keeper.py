@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,6 +121,15 @@ class Keeper:
 
 
 _keepers_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    """A thread of the parent may have held the lock at the fork; none runs in the child."""
+    global _keepers_lock
+    _keepers_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def _keepers(session: Session) -> dict[int, Keeper]:

@@ -20,6 +20,7 @@ import weakref
 from typing import Protocol
 
 from .clock import Clock
+from .dispatch import deferred_starts
 from .signalmask import start_quiet
 
 log = logging.getLogger("leaselect")
@@ -93,8 +94,9 @@ class Watchdog:
                 now = self._clock.now()
                 due = self._pop_due(now)
                 earliest = self._heap[0][0] if self._heap else None
-            for key, item, pokes in due:
-                self._tick(key, item, pokes)
+            with deferred_starts():  # every due tenure ends before any callback thread starts
+                for key, item, pokes in due:
+                    self._tick(key, item, pokes)
             if not due:
                 self._clock.wait(self._wake, None if earliest is None else earliest - now)
 

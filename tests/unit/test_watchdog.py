@@ -83,3 +83,32 @@ def test_an_elector_made_in_a_forked_child_gets_its_own_watchdog() -> None:
         assert child_exit_code(pid, limit=30.0) == 0, "the child's tenure never ended"
     finally:
         parent.close()
+
+
+def test_every_due_tenure_ends_before_any_on_lost_thread_starts(clock: FakeClock) -> None:
+    """Callback threads cost time to start: the watchdog sets ``lost`` of every tenure due at
+    once first (at 1 ms per thread start, the 300th ``lost`` came 0.2 s late otherwise)."""
+    backends = [ScriptedBackend() for _ in range(40)]
+    seen: list[bool] = []
+    electors: list[Elector] = []
+
+    def on_lost(lease: Lease, reason: LostReason) -> None:
+        seen.append(all(elector.lost.is_set() for elector in electors))
+
+    electors.extend(
+        Elector(backend, f"job{i}", ttl=TTL, clock=clock, on_lost=on_lost)
+        for i, backend in enumerate(backends)
+    )
+    try:
+        for elector in electors:
+            assert elector.acquire(timeout=1.0) is not None
+        for backend in backends:
+            backend.mode = "block"  # renewals hang: the watchdog ends the tenures
+        clock.advance(DEADLINE_AFTER + 0.01)
+        assert wait_for(lambda: len(seen) == len(electors))
+        assert all(seen), f"{seen.count(False)} on_lost ran before every lost was set"
+    finally:
+        for backend in backends:
+            backend.unblock.set()
+        for elector in electors:
+            elector.close()
