@@ -15,12 +15,12 @@ have ended the process anyway: it would only have ended the thread, silently.)
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
+from .deferred import later
 from .signalmask import Mask, current_mask
 
 log = logging.getLogger("leaselect")
@@ -53,11 +53,7 @@ class Dispatcher:
             if self._scheduled:
                 return
             self._scheduled = True
-        deferred = getattr(_deferred, "dispatchers", None)
-        if deferred is None:
-            self._start()
-        else:
-            deferred.append(self)
+        later(self._start, urgent=True)  # at the end of the watchdog's batch, if any
 
     def _start(self) -> None:
         """Start a thread for this burst of callbacks (none while nothing is queued)."""
@@ -124,21 +120,3 @@ class Dispatcher:
                 with self._changed:
                     self._pending -= 1
                     self._changed.notify_all()
-
-
-_deferred = threading.local()
-
-
-@contextlib.contextmanager
-def deferred_starts() -> Iterator[None]:
-    """Queue callbacks inside the block but start their threads only at its end: the watchdog
-    ends every due tenure (``lost``, observers) before it spends time starting threads."""
-    dispatchers: list[Dispatcher] = []
-    _deferred.dispatchers = dispatchers
-    try:
-        yield
-    finally:
-        _deferred.dispatchers = None
-        for dispatcher in dispatchers:
-            dispatcher._start()
-

@@ -10,6 +10,7 @@ from . import exits
 from .backend import Backend, Candidacy, Grant, Renewal, Waiting
 from .checks import check_callback, check_clock, check_flag, check_store_ttl, check_timeout
 from .clock import SYSTEM_CLOCK, Clock
+from .deferred import later
 from .dispatch import Dispatcher
 from .errors import ConfigError, ElectionTimeout, LeaselectError
 from .keeper import Holder, Keeper, keeper_for
@@ -99,6 +100,7 @@ class Elector:
         self._tenure_request = 0
         self._thread: threading.Thread | None = None  # the campaign thread, if any
         self._watched = False  # a tenure the watchdog follows (no campaign thread meanwhile)
+        self._resuming = False  # a tenure ended; the thread that campaigns on is about to start
         self._watchdog = watchdog_for(self._clock)
         self._candidacy: Candidacy | None = None
         self._keeper: Keeper | None = None
@@ -316,7 +318,7 @@ class Elector:
             self._want, self._repeat = True, repeat or started
             self._requests += 1
             self._stop.clear()
-            if self._watched:
+            if self._watched or self._resuming:
                 return started  # the tenure's end campaigns again (see _tick_tenure)
             if self._thread is not None and self._thread.is_alive():
                 return started  # the running thread decides to exit only under the lock
@@ -488,10 +490,19 @@ class Elector:
             wake = self._machine.next_wakeup()
             if wake is not None:
                 return wake
+            self._watched = False
             candidacy = self._candidacy
             if self._stop.is_set() or candidacy is None:
-                self._watched = False
                 return None  # release() resigns and drops the keeper itself
+            self._resuming = True
+        later(lambda: self._start_resuming(candidacy))  # after every tenure due now has ended
+        return None
+
+    def _start_resuming(self, candidacy: Candidacy) -> None:
+        """Start the thread that follows a tenure's end, unless released meanwhile."""
+        with self._lock:
+            if not self._resuming:
+                return  # released: release() resigned and dropped the keeper itself
             thread = threading.Thread(
                 target=self._resume,
                 args=(candidacy,),
@@ -500,12 +511,14 @@ class Elector:
             )
             try:
                 start_quiet(thread)
-            except Exception as exc:  # no thread to be had: keep the tenure's end, try again
+            except Exception as exc:  # no thread to be had: the watchdog asks again soon
                 log.error("campaign for %r cannot start a thread: %s", self.name, exc)
-                return now + RETRY_BACKOFF
-            self._watched = False
+                self._resuming = False
+                self._watched = True
+                self._watchdog.watch(self, self._clock.now() + RETRY_BACKOFF)
+                return
+            self._resuming = False
             self._thread = thread
-        return None
 
     def _resume(self, candidacy: Candidacy) -> None:
         """After a tenure: step down in the store, let ``on_lost`` return, campaign on."""
@@ -514,7 +527,9 @@ class Elector:
         self._run(candidacy)
 
     def _unwatch(self) -> None:
-        """The tenure ends here (under the lock): the watchdog stops following it."""
+        """The tenure ends here (under the lock): the watchdog stops following it, and a thread
+        about to follow its end is not started."""
+        self._resuming = False
         if self._watched:
             self._watched = False
             self._watchdog.unwatch(self)

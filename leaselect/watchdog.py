@@ -20,7 +20,7 @@ import weakref
 from typing import Protocol
 
 from .clock import Clock
-from .dispatch import deferred_starts
+from .deferred import batch
 from .signalmask import start_quiet
 
 log = logging.getLogger("leaselect")
@@ -45,12 +45,13 @@ class Watchdog:
         self._pokes: dict[int, int] = {}
         self._thread: threading.Thread | None = None
 
-    def watch(self, item: Watched) -> None:
-        """Tick ``item`` now and then whenever it asks, until a tick returns None."""
+    def watch(self, item: Watched, due: float = float("-inf")) -> None:
+        """Tick ``item`` at ``due`` (default: now) and then whenever it asks, until a tick
+        returns None."""
         with self._lock:
             self._watched[id(item)] = item
             self._pokes.setdefault(id(item), 0)
-            self._schedule(id(item), float("-inf"))
+            self._schedule(id(item), due)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="leaselect-watchdog", daemon=True
@@ -94,7 +95,7 @@ class Watchdog:
                 now = self._clock.now()
                 due = self._pop_due(now)
                 earliest = self._heap[0][0] if self._heap else None
-            with deferred_starts():  # every due tenure ends before any callback thread starts
+            with batch():  # every due tenure ends before any thread is started for them
                 for key, item, pokes in due:
                     self._tick(key, item, pokes)
             if not due:

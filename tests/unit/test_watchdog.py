@@ -86,8 +86,9 @@ def test_an_elector_made_in_a_forked_child_gets_its_own_watchdog() -> None:
 
 
 def test_every_due_tenure_ends_before_any_on_lost_thread_starts(clock: FakeClock) -> None:
-    """Callback threads cost time to start: the watchdog sets ``lost`` of every tenure due at
-    once first (at 1 ms per thread start, the 300th ``lost`` came 0.2 s late otherwise)."""
+    """Threads cost time to start: the watchdog sets ``lost`` of every tenure due at once
+    before it starts any thread for them (one start per tick made the 200th ``lost`` 50 ms
+    late)."""
     backends = [ScriptedBackend() for _ in range(40)]
     seen: list[bool] = []
     electors: list[Elector] = []
