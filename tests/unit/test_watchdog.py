@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 
 from leaselect import Elector, Lease, LostReason
+from leaselect.machine import Effect, Lost
 from leaselect.testing import FakeClock
 from tests.unit.driving import DEADLINE_AFTER, TTL, wait_for
 from tests.unit.scripted import ScriptedBackend
@@ -91,23 +92,35 @@ def test_every_due_tenure_ends_before_any_on_lost_thread_starts(clock: FakeClock
     late)."""
     backends = [ScriptedBackend() for _ in range(40)]
     seen: list[bool] = []
+    ended: list[Lost] = []
     electors: list[Elector] = []
 
     def on_lost(lease: Lease, reason: LostReason) -> None:
-        seen.append(all(elector.lost.is_set() for elector in electors))
+        seen.append(len(ended) >= len(electors))
 
     electors.extend(
         Elector(backend, f"job{i}", ttl=TTL, clock=clock, on_lost=on_lost)
         for i, backend in enumerate(backends)
     )
+    def count_lost(effect: Effect) -> None:
+        if isinstance(effect, Lost):
+            ended.append(effect)
+
+    for elector in electors:
+        elector._observe(count_lost)
+    resigned: list[bool] = []
+    for backend in backends:  # the thread that follows a tenure's end resigns first
+        backend.after_resign = lambda: resigned.append(len(ended) >= len(electors))
     try:
         for elector in electors:
-            assert elector.acquire(timeout=1.0) is not None
+            elector.start()
+        assert wait_for(lambda: all(elector.is_leader for elector in electors))
         for backend in backends:
             backend.mode = "block"  # renewals hang: the watchdog ends the tenures
         clock.advance(DEADLINE_AFTER + 0.01)
-        assert wait_for(lambda: len(seen) == len(electors))
-        assert all(seen), f"{seen.count(False)} on_lost ran before every lost was set"
+        assert wait_for(lambda: len(seen) >= len(electors) and len(resigned) >= len(electors))
+        assert all(seen[: len(electors)]), f"{seen.count(False)} on_lost before every lost"
+        assert all(resigned[: len(electors)]), f"{resigned.count(False)} resigned before"
     finally:
         for backend in backends:
             backend.unblock.set()
