@@ -295,10 +295,12 @@ class ZooKeeperSession(Session):
             leader.candidacy.leading = False
         return Renewal(None, reason)
 
-    def node_event(self) -> None:
-        """One of our nodes changed or went (kazoo's thread): renew now, stop any proof wait."""
+    def node_event(self, renew: bool = True) -> None:
+        """One of our nodes changed or went (kazoo's thread): stop any proof wait, and renew
+        now if it was a leader's."""
         self.conn.notify()
-        keeper.wake(self)
+        if renew:
+            keeper.wake(self)
 
     # -- nodes given up -----------------------------------------------------------------------
 
