@@ -521,9 +521,9 @@ class Elector:
             self._thread = thread
 
     def _resume(self, candidacy: Candidacy) -> None:
-        """After a tenure: step down in the store, let ``on_lost`` return, campaign on."""
+        """After a tenure: step down in the store, then campaign on (``_run`` first lets
+        ``on_lost`` return)."""
         self._after_tenure(candidacy)
-        self._await_callbacks()
         self._run(candidacy)
 
     def _unwatch(self) -> None:
