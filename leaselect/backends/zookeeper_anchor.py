@@ -55,7 +55,8 @@ from collections import deque
 from dataclasses import dataclass
 
 DRIFT = 0.02  # our clock against the leader's, over one proof gap
-KEEP = 64  # answered requests remembered (a few per renew interval)
+KEEP = 64  # answered requests remembered, at least SPACING ticks apart: 4 ticks back
+SPACING = 1 / 16  # of a tick
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,25 @@ def proven(touch: Answered, sync: Answered, write: Answered, tick: float) -> flo
 
 
 class History:
-    """The last answered requests (kazoo's pings and ours), to pick a ``touch`` from."""
+    """The last answered requests (kazoo's pings and ours), to pick a ``touch`` from.
+
+    Entries are kept at least ``spacing`` apart by answer time (the newest always), so that
+    under a burst of requests the ``keep`` entries still reach back ``keep x spacing`` seconds:
+    a campaign looks for a request answered a proof gap ago, and without the spacing a thousand
+    campaigns' requests pushed every such entry out (each then waited a tick for its own).
+    """
 
     def __init__(self, keep: int = KEEP) -> None:
         self._answered: deque[Answered] = deque(maxlen=keep)
 
-    def add(self, answered: Answered) -> None:
-        self._answered.append(answered)
+    def add(self, answered: Answered, spacing: float = 0.0) -> None:
+        """Remember ``answered``; it replaces the newest entry if that one came less than
+        ``spacing`` after the one before it."""
+        kept = self._answered
+        if len(kept) >= 2 and answered.received - kept[-2].received < spacing:
+            kept[-1] = answered
+        else:
+            kept.append(answered)
 
     def latest(self, epoch: int, received_by: float) -> Answered | None:
         """The latest-sent request of connection ``epoch`` answered by ``received_by``."""

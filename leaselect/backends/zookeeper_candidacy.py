@@ -62,6 +62,7 @@ class ZooKeeperCandidacy(Candidacy):
         self._head: str | None = None  # the predecessor we watch, when it is the leader
         self._head_gone = False
         self.gone = False  # the watch on our node fired: a keep-alive ends the tenure at once
+        self.armed = False  # a watch on our node is set and has not fired
 
     @property
     def path(self) -> str:
@@ -154,12 +155,15 @@ class ZooKeeperCandidacy(Candidacy):
 
     def _arm(self, client: Any) -> None:
         """Set the watch on our new node without waiting (sent right behind the create)."""
+        self.armed = True
         client.exists_async(self.path, watch=self.own_watch)
 
     def own_watch(self, event: Any) -> None:
         """Our node was deleted (or its session ended): the tenure ends at the keep-alive the
         session runs right now, or a proof in progress stops. A node we resigned needs no
-        keep-alive round (closing 1,000 leaders ran 1,000 rounds of 1,000 checks)."""
+        keep-alive round (closing 1,000 leaders ran 1,000 rounds of 1,000 checks). Any event
+        (also a data change) uses the watch up: the next keep-alive sets it again."""
+        self.armed = False
         if event.path == self.path and event.type in ("DELETED", "NONE"):
             self.gone = True
             with self.flags:

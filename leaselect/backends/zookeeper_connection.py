@@ -20,7 +20,7 @@ from ..clock import SYSTEM_CLOCK
 from ..errors import BackendUnavailable, ConfigError
 from ..signalmask import process_signals_blocked
 from . import kazoo_hooks
-from .zookeeper_anchor import Answered, History
+from .zookeeper_anchor import SPACING, Answered, History
 from .zookeeper_client import DEFAULT_TICK, ClientConfig, mapped_errors
 
 log = logging.getLogger("leaselect")
@@ -96,7 +96,7 @@ class Connection:
             return None
         answer = Answered(epoch, sent, SYSTEM_CLOCK.now())
         with self._news:
-            self.history.add(answer)
+            self.history.add(answer, self.tick * SPACING)
         return answer
 
     def latest(self, epoch: int, received_by: float) -> Answered | None:
@@ -170,7 +170,7 @@ class Connection:
 
     def _on_ping(self, sent: float, received: float) -> None:
         with self._news:
-            self.history.add(Answered(self.epoch, sent, received))
+            self.history.add(Answered(self.epoch, sent, received), self.tick * SPACING)
 
     def _on_state(self, state: str) -> None:
         if state == KazooState.CONNECTED:

@@ -208,8 +208,9 @@ class ZooKeeperSession(Session):
     # -- keep-alive ---------------------------------------------------------------------------
 
     def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
-        """One ``exists`` per leading node, then the proof: a tick later a ``sync`` and a
-        ``check`` per node. The renewal anchors at the ``exists`` (later than ``sent``).
+        """One ``exists`` (and one per leading node whose watch fired), then the proof: a tick
+        later a ``sync`` and a ``check`` per node. The renewal anchors at the ``exists``s
+        (later than ``sent``).
 
         A round settles only the tenures it started with: a candidacy that resigned and led
         again meanwhile (a new node, a new tenure) gets no news from it, neither renewal nor
@@ -241,12 +242,18 @@ class ZooKeeperSession(Session):
         epoch, started = self.conn.epoch, SYSTEM_CLOCK.now()
         for leader in leaders:
             leader.candidacy.gone = False
+        # One request touches the session for all; a node's watch is set again only once it
+        # fired (the check below finds any node gone): not 1,000 requests per round
+        probed = [leader for leader in leaders if not leader.candidacy.armed] or leaders[:1]
+        for leader in probed:
+            leader.candidacy.armed = True
         checks = [
             (leader, client.exists_async(leader.path, watch=leader.candidacy.own_watch))
-            for leader in leaders
+            for leader in probed
         ]
         renewals: dict[int, Renewal] = {}
-        alive = []
+        looked_at = {leader.key for leader in probed}
+        alive = [leader for leader in leaders if leader.key not in looked_at]
         for leader, check in checks:
             stat = self.result(check, "keep-alive")
             if stat is not None and stat.ephemeralOwner == sid:
@@ -350,7 +357,10 @@ class ZooKeeperSession(Session):
     def _on_state(self, state: str) -> None:
         """A connection state change (kazoo's thread). SUSPENDED and LOST: renew now, which
         puts leaders in jeopardy or ends their tenure at once. CONNECTED: delete what we gave
-        up and wake every waiting candidacy, whose watches may be gone."""
+        up and wake every waiting candidacy, whose watches may be gone. Any change: the next
+        keep-alive sets every leader's watch again and reads its node's owner."""
+        for candidacy in list(self._candidacies):
+            candidacy.armed = False
         keeper.wake(self)
         if state == KazooState.CONNECTED:
             self.collect()

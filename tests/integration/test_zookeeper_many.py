@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
@@ -49,6 +50,7 @@ def test_fifty_leaders_are_proven_with_one_check_write_per_round(url: str) -> No
         kinds = [kind for kind, _ in submitted if kind != "Ping"]
         syncs, writes = kinds.count("Sync"), kinds.count("Transaction")
         assert syncs >= 2 and writes == syncs, (syncs, writes)  # was 50 writes per sync
+        assert kinds.count("Exists") == syncs, kinds  # one touch per round: was 50
         assert all(elector.is_leader for elector in electors)
     finally:
         for elector in electors:
@@ -113,4 +115,47 @@ def test_a_check_multi_names_every_missing_node(url: str, raw: KazooClient) -> N
         assert session._check_all(client, paths[1:5]) == [True] * 4
     finally:
         raw.delete(parent, recursive=True)
+        backend.close()
+
+
+def test_a_leader_whose_watch_fired_on_a_data_change_still_sees_its_node_deleted_at_once(
+    url: str, raw: KazooClient
+) -> None:
+    """A data change uses the watch on a leader's node up; the next round sets it again (it is
+    not sent every round), so a later deletion still ends the tenure through the watch."""
+    backend = zk(url)
+    name = f"w-{uuid.uuid4().hex[:8]}"
+    lost = threading.Event()
+    others = [leaselect.Elector(backend, f"{name}-{i}", ttl=TTL) for i in range(3)]
+    elector = leaselect.Elector(backend, name, ttl=TTL, on_lost=lambda lease, reason: lost.set())
+    exists: list[str] = []
+    restore: list[Any] = []
+
+    def recording(request: Any, timeout: float, xid: int | None = None) -> Any:
+        if type(request).__name__ == "Exists":
+            exists.append(request.path)
+        return submit(request, timeout, xid)
+
+    try:
+        assert all(e.acquire(timeout=10) is not None for e in [*others, elector])
+        parent = f"/leaselect/{name}"
+        (child,) = raw.get_children(parent)
+        path = f"{parent}/{child}"
+        connection = backend.conn.client()._connection  # the session's (made at the acquire)
+        submit = connection._submit
+        connection._submit = recording
+        restore.append(lambda: setattr(connection, "_submit", submit))
+        time.sleep(TTL / 3 + 0.5)  # a round: not a look at our node (its watch is set)
+        before = exists.count(path)
+        raw.set(path, b"{}")
+        time.sleep(TTL / 3 + 0.5)  # the next round sets the watch again
+        assert exists.count(path) == before + 1, (before, exists)
+        raw.delete(path)
+        assert lost.wait(TTL)
+        assert not elector.is_leader and all(e.is_leader for e in others)
+    finally:
+        for undo in restore:
+            undo()
+        for e in [*others, elector]:
+            e.close()
         backend.close()

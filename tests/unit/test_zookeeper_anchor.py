@@ -158,3 +158,17 @@ def test_history_picks_the_latest_request_answered_in_time_on_the_connection() -
     history.add(Answered(2, 4.0, 4.1))
     history.add(Answered(2, 5.0, 5.1))
     assert history.latest(1, received_by=5.0) is None  # forgotten beyond ``keep``
+
+
+def test_history_reaches_back_a_proof_gap_under_a_burst_of_answers() -> None:
+    """A thousand campaigns answered 1 ms apart: a request answered a gap ago is still there
+    (without the spacing the last 64 entries span 64 ms and every campaign waited a tick)."""
+    history = History()
+    for i in range(1000):
+        at = i / 1000
+        history.add(Answered(1, at - 0.002, at), spacing=TICK / 16)
+    now = 0.999
+    found = history.latest(1, received_by=now - gap(TICK))
+    assert found is not None
+    assert now - gap(TICK) - found.received < TICK / 16 + 0.001
+    assert history.latest(1, received_by=now) == Answered(1, now - 0.002, now)
