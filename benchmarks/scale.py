@@ -1,11 +1,14 @@
 """Many elections in one process on one backend: start-up, threads, idle cost, losses, close.
 
 python -m benchmarks.scale --store redis [--count 1000] [--ttl 3] [--idle 30] [--waiters 0]
+    [--close backend|each]
 (under ``flock -o /tmp/leaselect-bench.lock`` on a shared machine). One ``connect()`` backend,
 ``count`` electors of distinct elections started at once with callbacks (``start()``), plus
 ``waiters`` electors queued behind one more leader. Reports: seconds until every election
 leads, threads (leaselect's and all), CPU used per second of wall time while idle, losses
-while idle, seconds to close everything, threads and descriptors left after the close.
+while idle, seconds to close everything (``backend.close()``, which ends every tenure on it, or
+with ``--close each`` every ``Elector.close()`` one after the other, then the backend), threads
+and descriptors left after the close.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def main() -> None:
     parser.add_argument("--ttl", type=float, default=3.0)
     parser.add_argument("--idle", type=float, default=30.0)
     parser.add_argument("--waiters", type=int, default=0)
+    parser.add_argument("--close", choices=["backend", "each"], default="backend")
     parser.add_argument("--deadline", type=float, default=120.0, help="give up start-up after")
     args = parser.parse_args()
     url = args.url or (
@@ -93,8 +97,9 @@ def main() -> None:
     idle_losses = len(lost) - losses
     leading = sum(e.is_leader for e in electors)
     closing = time.monotonic()
-    for elector in electors + queue:
-        elector.close()
+    if args.close == "each":
+        for elector in electors + queue:
+            elector.close()
     backend.close()
     closed = time.monotonic() - closing
     time.sleep(0.5)
@@ -102,7 +107,7 @@ def main() -> None:
     if args.store == "sqlite" and not args.url:  # the throwaway file and its companions
         for path in glob.glob(url.removeprefix("sqlite://") + "*"):
             shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
-    print(f"{args.store} count={args.count} ttl={args.ttl} idle={args.idle}s")
+    print(f"{args.store} count={args.count} ttl={args.ttl} idle={args.idle}s close={args.close}")
     print(
         "| store | N | waiters | all leading (s) | threads leaselect / all "
         "| idle CPU (% of a core) | losses while idle | leading at the end | close (s) "

@@ -121,8 +121,12 @@ def _setting_wakeup(interrupt: Callable[[Candidacy], None]) -> Callable[[Candida
 class Tenant(Protocol):
     """What uses a backend (an ``Elector``): told first when the backend closes."""
 
-    def _backend_closing(self) -> None:
-        """End every tenure held through the backend and stop campaigning there."""
+    def _backend_closing(self) -> float:
+        """End every tenure held through the backend now and stop campaigning there; returns
+        the time (``time.monotonic``) until which ``_backend_closed`` waits for callbacks."""
+
+    def _backend_closed(self, until: float) -> None:
+        """Wait for the callbacks (until ``until`` at most), step down in the store, close."""
 
 
 class Session(ABC):
@@ -130,6 +134,9 @@ class Session(ABC):
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
+        self.closing = False
+        """Set when the backend's ``close()`` begins: this session's ``close()`` follows, so a
+        resign may leave deleting to it (it deletes everything the session holds at once)."""
 
     @abstractmethod
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
@@ -239,8 +246,13 @@ class Backend(ABC):
         refuses that grant (resigns), so no tenure begins on a closing backend.
         """
         self._close_begun = True
-        for tenant in list(self._tenant_set()):
-            tenant._backend_closing()
+        with self._sessions_lock:
+            for session in self._sessions.values():
+                session.closing = True  # a resign need not wait: the session's close deletes
+        tenants = list(self._tenant_set())
+        bounds = [tenant._backend_closing() for tenant in tenants]  # every tenure ends first
+        for tenant, until in zip(tenants, bounds, strict=True):
+            tenant._backend_closed(until)
         with self._sessions_lock:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from . import exits
@@ -109,6 +110,7 @@ class Elector:
         self._callbacks_stopped = False
         self._closed = False
         self._finished = False  # closed and released: release() has nothing left to do
+        self._closing_effects: list[Effect] | None = None  # closed by its backend, not done
         self._error: ConfigError | None = None  # an adapter's ConfigError, for acquire()
         self._observers: list[Callable[[Effect], None]] = []  # see _observe
         try:
@@ -253,22 +255,30 @@ class Elector:
         self._finished = True
         self._close_backend()
 
-    def _backend_closing(self) -> None:
-        """The backend closes: end the tenure (``on_lost`` returned, bounded by the TTL), then
-        step down in the store; this elector is closed from now on."""
+    def _backend_closing(self) -> float:
+        """The backend closes: end the tenure now and stop campaigning; this elector is closed
+        from now on. Returns until when ``_backend_closed`` waits for ``on_lost`` (the TTL)."""
         with self._lock:
             if self._closed:
-                return
+                return 0.0
             self._closed = True
             self._want = False
             self._stop.set()
-            effects = self._machine.released(self._clock.now())
-            self._apply(effects)
+            self._closing_effects = self._machine.released(self._clock.now())
+            self._apply(self._closing_effects)
             self._unwatch()
-            dispatcher = self._dispatcher
         exits.unregister(self)
+        return time.monotonic() + self.timing.ttl
+
+    def _backend_closed(self, until: float) -> None:
+        """Once ``on_lost`` returned (or ``until``), step down in the store and stop."""
+        with self._lock:
+            effects, self._closing_effects = self._closing_effects, None
+            dispatcher = self._dispatcher
+        if effects is None:
+            return  # closed by the user meanwhile, or before the backend
         if effects and dispatcher is not None:
-            dispatcher.wait_idle(threading.Event(), timeout=self.timing.ttl)
+            dispatcher.wait_idle(threading.Event(), timeout=max(0.0, until - time.monotonic()))
         self.release()
         self._stop_callbacks()
         self._finished = True

@@ -229,10 +229,12 @@ class EtcdSession(Session):
         The key is bound to the shared lease, which other elections of this session keep
         alive: until the delete succeeds, ``refresh`` refuses to extend the lease, so the key
         outlives its use by one lease TTL at most (``BackendUnavailable`` if not deleted now).
+        While the backend closes, the lease's revoke deletes every such key in one request.
         """
         with self._lock:
             self._orphans.add(key)
-        self.sweep()
+        if not self.closing:  # else the revoke of the lease deletes it with all the others
+            self.sweep()
 
     def sweep(self) -> None:
         """Delete every forsaken key in one transaction; raise if that fails."""

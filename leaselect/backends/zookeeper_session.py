@@ -316,9 +316,12 @@ class ZooKeeperSession(Session):
 
         While connected, waits for the delete (up to a request timeout), so that once a
         ``release()`` returns the store no longer names this process; while suspended it
-        returns at once and the next CONNECTED deletes it."""
+        returns at once and the next CONNECTED deletes it; while the backend closes it sends
+        nothing (closing the session deletes every node of ours at once)."""
         with self._garbage_lock:
             self._garbage[path] = owner
+        if self.closing:
+            return  # the session's close deletes it with every other node of ours
         self.collect()
         if self.conn.session_id() != owner:
             return
