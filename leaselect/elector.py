@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import exits
+from . import exits, shared
 from .backend import Backend, Candidacy, Grant, Renewal, Waiting
 from .checks import check_callback, check_clock, check_flag, check_store_ttl, check_timeout
 from .clock import SYSTEM_CLOCK, Clock
@@ -18,7 +18,6 @@ from .keeper import Holder, Keeper, keeper_for
 from .lease import Leader, Lease, LostReason
 from .machine import Effect, Elected, ElectionMachine, Jeopardy, Lost, Phase, Recovered
 from .names import validate_identity, validate_metadata, validate_name
-from .registry import connect
 from .signalmask import current_mask, start_quiet
 from .timing import DEFAULT_DRIFT, DEFAULT_TTL, Timing
 from .urls import redact
@@ -84,7 +83,7 @@ class Elector:
             raise LeaselectError(f"backend is closed: {type(backend_or_url).__name__}")
         self._owns_backend = isinstance(backend_or_url, str)
         self.backend = (
-            connect(backend_or_url) if isinstance(backend_or_url, str) else backend_or_url
+            shared.borrow(backend_or_url) if isinstance(backend_or_url, str) else backend_or_url
         )
         self._callbacks = (on_elected, on_lost, on_jeopardy)
         self._clock: Clock = clock or SYSTEM_CLOCK
@@ -619,4 +618,4 @@ class Elector:
 
     def _close_backend(self) -> None:
         if self._owns_backend:
-            self.backend.close()
+            shared.give_back(self.backend)
