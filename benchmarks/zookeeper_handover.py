@@ -34,6 +34,7 @@ from tests.stores import STORES, configured_url
 KINDS = ("leaselect", "kazoo-election", "kazoo-lock")
 SESSION = 3.0
 HOLD = 0.05
+PAUSE_ENV = "LEASELECT_BENCH_PAUSE"  # "low,high": a leader holds a random time in between
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -93,7 +94,8 @@ def worker(kind: str, url: str, name: str, rounds: int) -> None:
 
         def body() -> None:
             emit("elected")
-            time.sleep(HOLD if rounds > 1 else 3600)
+            low, high = map(float, os.environ.get(PAUSE_ENV, f"{HOLD},{HOLD}").split(","))
+            time.sleep(random.uniform(low, high) if rounds > 1 else 3600)
             emit("releasing")
 
         next(turns)(body)
@@ -168,12 +170,21 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=5, help="process pairs per recipe")
     parser.add_argument("--rounds", type=int, default=12, help="turns per process and pair")
     parser.add_argument("--crashes", type=int, default=7, help="kill -9 trials per recipe")
+    parser.add_argument(
+        "--pause",
+        nargs=2,
+        type=float,
+        default=(HOLD, HOLD),
+        metavar=("LOW", "HIGH"),
+        help="a leader holds a random time in [LOW, HIGH] s before it releases (default 0.05)",
+    )
     args = parser.parse_args()
     if args.worker:
         kind, url, name, rounds = args.worker
         return worker(kind, url, name, int(rounds))
     if not args.url:
         parser.error("no store: pass --url or run python3 backends/launch.py up zookeeper")
+    os.environ[PAUSE_ENV] = ",".join(map(str, args.pause))  # the workers read it
     print(f"ZooKeeper {parse(args.url).redacted}, session timeout {SESSION:g}s, separate processes")
     print(f"{args.blocks} x {2 * args.rounds - 1} handovers and {args.crashes} crashes per recipe")
     print("| recipe | handover median | handover p95 | crash failover median | crash p95 |")

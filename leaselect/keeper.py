@@ -36,6 +36,7 @@ class Keeper:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._due = 0.0
+        self._asked = 0.0  # the earliest renew_by since the round in flight began (0: none)
         self._last_sent = 0.0  # the send time of the last successful keep-alive, kept across idle
         self._failing = False
 
@@ -61,6 +62,7 @@ class Keeper:
         """Renew no later than ``due`` (a lease anchored before our last keep-alive)."""
         with self._lock:
             self._due = min(self._due, due) if self._due else due
+            self._asked = min(self._asked, due) if self._asked else due  # outlives a round
         self._wake.set()
 
     def drop(self, candidacy: Candidacy, wait: float = 0.0) -> None:
@@ -90,6 +92,7 @@ class Keeper:
     def _renew_once(self) -> None:
         with self._lock:
             holders = list(self._holders.values())
+            self._asked = 0.0  # asked before this round: this round answers it
         if not holders:
             return
         sent = self._clock.now()
@@ -116,8 +119,12 @@ class Keeper:
         self._reschedule(anchor, min(h.renew_every for h in holders))
 
     def _reschedule(self, sent: float, delay: float) -> None:
+        """The next round: ``delay`` after ``sent``, or earlier if asked during this round (a
+        lease granted meanwhile, anchored before it, that this round did not cover)."""
         with self._lock:
-            self._due = sent + delay
+            due = sent + delay
+            self._due = min(due, self._asked) if self._asked else due
+            self._asked = 0.0
 
 
 _keepers_lock = threading.Lock()

@@ -64,6 +64,13 @@ class ZooKeeperCandidacy(Candidacy):
         self.gone = False  # the watch on our node fired: a keep-alive ends the tenure at once
         self.armed = False  # a watch on our node is set and has not fired
 
+    def next_in_line(self) -> bool:
+        """Registered, not leading, and watching the leader: the next to lead. The keeper
+        keeps a proven touch of the session ready for its grant."""
+        with self.flags:
+            leading = self.leading
+        return self._head is not None and self.node is not None and not leading
+
     @property
     def path(self) -> str:
         """Our node's full path (only while registered)."""
@@ -94,6 +101,8 @@ class ZooKeeperCandidacy(Candidacy):
                 return self._lead(client, sid, epoch, own, sent, started)
             self._head = f"{self.parent}/{order[0]}" if mine == 1 else None
             if self._watch(client, f"{self.parent}/{order[mine - 1]}"):
+                if self._head is not None:
+                    self.session.next_in_line()
                 return Waiting()
         self._changed.set()  # keep going: campaign again right away
         return Waiting()

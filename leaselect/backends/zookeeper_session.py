@@ -1,10 +1,12 @@
 """The backend's ZooKeeper session: keep-alives that prove the quorum leader touched it.
 
 Every renewal anchors at a request the quorum leader is known to have recorded
-(``zookeeper_anchor``): an ``exists`` of each leading node (which also sets the watch that ends a
-tenure the moment the node goes), then, a tick after its answer, a ``sync`` and one ``check``
-transaction per node. A grant anchors the same way, on kazoo's latest ping that is a tick old
-if there is a recent one (no wait on a hand-over), else on the campaign's own round trip.
+(``zookeeper_anchor``): an ``exists`` (of one leading node, and of each whose watch, which ends
+a tenure the moment the node goes, fired), then, a tick after its answer, a ``sync`` and a
+``check`` multi over every leading node. The same round runs for a candidacy next in line
+(watching the leader) and the session keeps the touch it proved: a grant anchors there if it is
+recent (no round trip on a hand-over), else on kazoo's latest ping that is a tick old (two round
+trips), else on the campaign's own round trip.
 
 The session also owns the nodes its candidacies gave up: they are deleted as soon as the
 connection allows, whether or not a campaign thread still runs, and ``observe`` skips them.
@@ -13,6 +15,7 @@ connection allows, whether or not a campaign thread still runs, and ``observe`` 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -33,6 +36,8 @@ from .zookeeper_connection import Connection
 
 if TYPE_CHECKING:
     from .zookeeper_candidacy import ZooKeeperCandidacy
+
+log = logging.getLogger("leaselect")
 
 SLACK = 0.05  # seconds: a proof's round trips and scheduling
 CHECKS_PER_MULTI = 1000  # check operations per multi (well below jute.maxbuffer's 1 MB)
@@ -70,6 +75,7 @@ class ZooKeeperSession(Session):
         self._garbage: dict[str, int] = {}  # path of a node given up -> the session that owns it
         self._garbage_lock = threading.Lock()
         self._garbage_gone = threading.Condition(self._garbage_lock)  # a discarded node went
+        self._proven: tuple[int, Answered] | None = None  # (session, touch) a round proved
         self.conn.on_change(self._on_state)
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
@@ -187,13 +193,19 @@ class ZooKeeperSession(Session):
     ) -> float:
         """The proven anchor (SYSTEM_CLOCK) of a candidacy that just found itself first.
 
-        Takes kazoo's latest ping answered a tick ago if it is recent enough for the keeper's
-        next renewal to land before jeopardy, else ``own`` (the campaign's round trip), else a
-        fresh ``exists``; then proves it. ``BackendUnavailable`` if our node is gone.
+        The session's touch a keep-alive round proved, if recent enough for the keeper's next
+        renewal to land before jeopardy (no round trip: docs/zookeeper.md, "next in line");
+        else kazoo's latest ping answered a tick ago if recent enough, else ``own`` (the
+        campaign's round trip), else a fresh ``exists``, then proven. ``BackendUnavailable``
+        if our node is gone then.
         """
         now = SYSTEM_CLOCK.now()
-        touch = self.conn.latest(epoch, now - gap(self.conn.tick))
         oldest = now - (self.ttl / 2 - 1.5 * gap(self.conn.tick) - SLACK)
+        proof = self._proven
+        kept = proof[1] if proof is not None and proof[0] == sid else None
+        if kept is not None and kept.epoch == epoch and kept.sent >= oldest:
+            return kept.sent  # proven by a keep-alive round: no round trip to lead
+        touch = self.conn.latest(epoch, now - gap(self.conn.tick))
         if touch is None or touch.sent < oldest:
             touch = own
         if touch is None:
@@ -228,17 +240,43 @@ class ZooKeeperSession(Session):
             if leader.candidacy.owner is not None and leader.candidacy.owner == lost:
                 renewals[leader.key] = self._lost(leader, LostReason.EXPIRED)
         leaders = [leader for leader in leaders if leader.current()]
+        heads = [c for c in held if isinstance(c, ZooKeeperCandidacy) and c.next_in_line()]
         if leaders:
             client, sid = self.live()
             for leader in leaders:
                 if leader.candidacy.owner != sid:
                     renewals[leader.key] = self._lost(leader, LostReason.EXPIRED)
             mine = [leader for leader in leaders if leader.candidacy.owner == sid]
-            if mine:
-                renewals.update(self._renew(client, sid, mine))
+            nexts = [head.path for head in heads if head.owner == sid]
+            if mine or nexts:
+                renewals.update(self._renew(client, sid, mine, nexts))
+        elif heads:
+            self._prove_for_next(heads)
         return [renewals[id(c)] for c in held]
 
-    def _renew(self, client: Any, sid: int, leaders: list[Round]) -> dict[int, Renewal]:
+    def next_in_line(self) -> None:
+        """A candidacy is now next to lead: have a round prove a touch for its grant now,
+        unless a recent one is kept."""
+        proof = self._proven
+        if proof is None or proof[1].sent < SYSTEM_CLOCK.now() - self.ttl / 3:
+            keeper.wake(self)
+
+    def _prove_for_next(self, heads: list[ZooKeeperCandidacy]) -> None:
+        """No leader, but candidacies next in line: a round proves a touch of the session for
+        their grant (a failure here ends nothing: their campaign proves its own)."""
+        try:
+            client, sid = self.live()
+            self._renew(client, sid, [], [head.path for head in heads if head.owner == sid])
+        except Exception as exc:  # nothing depends on it: the grant then proves its own
+            log.debug("proof for the next in line failed: %s", exc)
+
+    def _renew(
+        self, client: Any, sid: int, leaders: list[Round], nexts: Sequence[str] = ()
+    ) -> dict[int, Renewal]:
+        """Renew ``leaders``; the same proof also covers the nodes next in line (``nexts``)
+        and, if any node was there, is kept for their grant."""
+        if not leaders and not nexts:
+            return {}
         epoch, started = self.conn.epoch, SYSTEM_CLOCK.now()
         for leader in leaders:
             leader.candidacy.gone = False
@@ -251,6 +289,8 @@ class ZooKeeperSession(Session):
             (leader, client.exists_async(leader.path, watch=leader.candidacy.own_watch))
             for leader in probed
         ]
+        if not leaders:  # the touch: a read of a node next in line
+            self.result(client.exists_async(nexts[0]), "keep-alive")
         renewals: dict[int, Renewal] = {}
         looked_at = {leader.key for leader in probed}
         alive = [leader for leader in leaders if leader.key not in looked_at]
@@ -261,14 +301,14 @@ class ZooKeeperSession(Session):
             else:
                 renewals[leader.key] = self._lost(leader, self._why_gone(sid))
         touch = self.answered(epoch, started)
-        if not alive:
+        if not alive and not nexts:
             return renewals
         try:
-            _, present = self.prove(
+            _, found = self.prove(
                 client,
                 sid,
                 touch,
-                [leader.path for leader in alive],
+                [leader.path for leader in alive] + list(nexts),
                 lambda: any(leader.candidacy.gone for leader in alive),
             )
         except Aborted:  # an own-node event: end those tenures now, renew the rest next time
@@ -279,6 +319,9 @@ class ZooKeeperSession(Session):
                     else Renewal(None, None)
                 )
             return renewals
+        if any(found):  # the session was alive at the quorum leader: keep the touch
+            self._proven = (sid, touch)
+        present = found[: len(alive)]
         ttl = self.lease_ttl(sid)
         for leader, there in zip(alive, present, strict=True):
             if not leader.current():
@@ -364,6 +407,7 @@ class ZooKeeperSession(Session):
         keep-alive sets every leader's watch again and reads its node's owner."""
         for candidacy in list(self._candidacies):
             candidacy.armed = False
+        self._proven = None  # a grant after a reconnect proves its own
         keeper.wake(self)
         if state == KazooState.CONNECTED:
             self.collect()

@@ -269,6 +269,24 @@ def test_closing_the_backend_ends_the_tenure_before_the_session_closes(
             closed.start()
 
 
+def test_a_renew_by_that_lands_during_a_round_is_not_lost_when_the_round_ends(
+    elector: Elector, backend: ScriptedBackend, clock: FakeClock
+) -> None:
+    """A lease granted while a round is in flight (that round did not cover it) asks for an
+    early renewal; the round's end must not push the next round a full interval away."""
+    assert elector.acquire() is not None
+    keeper = keeper_for(backend.session(TTL), clock)
+    backend.mode = "block"
+    clock.advance(elector.timing.renew_every)  # a round starts and blocks in the store
+    assert wait_for(lambda: backend.keep_alives == 1)
+    keeper.renew_by(clock.now() + 0.5)  # asked during the round
+    backend.mode, backend.after_block = "ok", "ok"
+    backend.unblock.set()
+    assert not wait_for(lambda: backend.keep_alives > 1, settle=0.2)  # the round ended
+    clock.advance(0.5)
+    assert wait_for(lambda: backend.keep_alives == 2), "the early renewal was dropped"
+
+
 def test_the_keeper_never_misses_a_renew_by_that_lands_while_it_reads_its_due_time(
     elector: Elector, backend: ScriptedBackend, clock: FakeClock
 ) -> None:

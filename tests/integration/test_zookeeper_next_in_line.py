@@ -1,0 +1,86 @@
+"""ZooKeeper: the candidacy next in line leads without a round trip of its own. Its session's
+keeper proves a touch every renew interval (docs/zookeeper.md, "next in line"), so when the
+leader's node goes the grant anchors at that touch instead of proving one then."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+import leaselect
+from leaselect import Lease
+from leaselect.backends.zookeeper_session import ZooKeeperSession
+from tests.integration.test_zookeeper_backend import zk
+from tests.stores import require_url
+
+TTL = 3.0
+
+
+@pytest.fixture
+def url() -> str:
+    return require_url("zookeeper")
+
+
+def test_the_next_in_line_proves_nothing_when_the_leader_releases(url: str) -> None:
+    leading, waiting = zk(url), zk(url)
+    name = f"n-{uuid.uuid4().hex[:8]}"
+    elected = threading.Event()
+    leader = leaselect.Elector(leading, name, ttl=TTL)
+    waiter = leaselect.Elector(waiting, name, ttl=TTL, on_elected=lambda lease: elected.set())
+    proofs: list[str] = []
+    try:
+        assert leader.acquire(timeout=10) is not None
+        waiter.start()
+        time.sleep(TTL / 3 + 0.5)  # next in line: its keeper has proven a touch
+        session = waiting.session(TTL)
+        assert isinstance(session, ZooKeeperSession)
+        prove = session.prove
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            proofs.append(threading.current_thread().name)
+            return prove(*args, **kwargs)
+
+        session.prove = recording  # type: ignore[method-assign]
+        leader.release()
+        assert elected.wait(5)
+        lease = waiter.lease
+        assert isinstance(lease, Lease) and waiter.is_leader
+        assert not [thread for thread in proofs if thread.startswith("leaselect-campaign")], proofs
+        # the lease keeps its deadline by the keeper's renewals, as any lease does
+        time.sleep(TTL)
+        assert waiter.is_leader
+    finally:
+        waiter.close()
+        leader.close()
+        waiting.close()
+        leading.close()
+
+
+def test_a_process_with_only_a_waiter_far_back_in_line_sends_nothing_while_idle(
+    url: str,
+) -> None:
+    """Only the next in line pays for a proof each renew interval; those behind it do not."""
+    from tests.integration.test_zookeeper_backend import submitted_requests
+
+    first, second, third = zk(url), zk(url), zk(url)
+    name = f"q-{uuid.uuid4().hex[:8]}"
+    electors = [leaselect.Elector(b, name, ttl=TTL) for b in (first, second, third)]
+    try:
+        assert electors[0].acquire(timeout=10) is not None
+        electors[1].start()
+        time.sleep(0.5)
+        electors[2].start()
+        time.sleep(0.5)
+        with submitted_requests(third) as behind, submitted_requests(second) as next_in_line:
+            time.sleep(2 * TTL / 3 + 0.5)
+        assert [kind for kind, _ in behind if kind != "Ping"] == []
+        assert [kind for kind, _ in next_in_line if kind != "Ping"].count("Sync") >= 1
+    finally:
+        for elector in electors:
+            elector.close()
+        for backend in (first, second, third):
+            backend.close()
