@@ -14,7 +14,6 @@ connection allows, whether or not a campaign thread still runs, and ``observe`` 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import weakref
@@ -74,6 +73,7 @@ class ZooKeeperSession(Session):
         self._candidacies: weakref.WeakSet[ZooKeeperCandidacy] = weakref.WeakSet()
         self._garbage: dict[str, int] = {}  # path of a node given up -> the session that owns it
         self._garbage_lock = threading.Lock()
+        self._deleting: set[str] = set()  # discarded paths whose delete is in flight
         self._garbage_gone = threading.Condition(self._garbage_lock)  # a discarded node went
         self._proven: tuple[int, Answered] | None = None  # (session, touch) a round proved
         self.conn.on_change(self._on_state)
@@ -376,7 +376,8 @@ class ZooKeeperSession(Session):
             return path in self._garbage
 
     def collect(self) -> None:
-        """Send a delete for every discarded node of the current session (non-blocking)."""
+        """Send a delete for every discarded node of the current session that has none in
+        flight (non-blocking). Once per node: 50 resigns at once sent 50 deletes each before."""
         sid, client = self.conn.session_id(), self.conn.current()
         if sid is None or client is None:
             return  # suspended: the next CONNECTED collects
@@ -384,10 +385,14 @@ class ZooKeeperSession(Session):
             for path, owner in list(self._garbage.items()):
                 if owner != sid:  # that session is gone, and its ephemeral nodes with it
                     del self._garbage[path]
-            paths = list(self._garbage)
+            paths = [path for path in self._garbage if path not in self._deleting]
+            self._deleting.update(paths)
         for path in paths:
-            with contextlib.suppress(Exception):
+            try:
                 client.delete_async(path).rawlink(lambda done, p=path: self._deleted(p, done))
+            except Exception:  # the connection dropped: the next CONNECTED sends it again
+                with self._garbage_lock:
+                    self._deleting.discard(path)
 
     def _deleted(self, path: str, done: Any) -> None:
         try:
@@ -395,9 +400,12 @@ class ZooKeeperSession(Session):
         except NoNodeError:
             pass
         except Exception:  # the connection dropped: the next CONNECTED sends it again
+            with self._garbage_lock:
+                self._deleting.discard(path)
             return
         with self._garbage_lock:
             self._garbage.pop(path, None)
+            self._deleting.discard(path)
             self._garbage_gone.notify_all()
 
     def _on_state(self, state: str) -> None:
@@ -410,6 +418,8 @@ class ZooKeeperSession(Session):
         self._proven = None  # a grant after a reconnect proves its own
         keeper.wake(self)
         if state == KazooState.CONNECTED:
+            with self._garbage_lock:
+                self._deleting.clear()  # sent on the old connection: send them again
             self.collect()
         for candidacy in list(self._candidacies):
             if state == KazooState.SUSPENDED:

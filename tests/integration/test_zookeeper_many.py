@@ -159,3 +159,31 @@ def test_a_leader_whose_watch_fired_on_a_data_change_still_sees_its_node_deleted
         for e in [*others, elector]:
             e.close()
         backend.close()
+
+
+def test_fifty_leaders_releasing_at_once_send_one_delete_each(url: str) -> None:
+    """Each resign sends the deletes of every node given up and not yet gone: without a note of
+    the deletes in flight, 50 resigns at once sent about 50 deletes each."""
+    backend = zk(url)
+    tag = uuid.uuid4().hex[:8]
+    electors = [leaselect.Elector(backend, f"r-{tag}-{i}", ttl=TTL) for i in range(50)]
+    try:
+        assert all(elector.acquire(timeout=10) is not None for elector in electors)
+        go = threading.Barrier(50)
+
+        def release(elector: leaselect.Elector) -> None:
+            go.wait()
+            elector.release()
+
+        threads = [threading.Thread(target=release, args=(e,)) for e in electors]
+        with submitted_requests(backend) as submitted:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(10)
+        deletes = [kind for kind, _ in submitted].count("Delete")
+        assert deletes == 50, deletes
+    finally:
+        for elector in electors:
+            elector.close()
+        backend.close()
