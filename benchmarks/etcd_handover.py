@@ -25,7 +25,7 @@ from leaselect.urls import parse
 from tests.stores import STORES, configured_url
 
 from .etcd_recipe import RecipeElection, connect
-from .events import handover_gaps, next_event
+from .events import handover_gaps, hold_spec, next_event
 
 IMPLS = ("leaselect", "recipe")
 
@@ -35,9 +35,9 @@ def spawn(impl: str, url: str, name: str, ttl: float, *mode: str) -> subprocess.
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
-def handovers(impl: str, url: str, ttl: float, rounds: int) -> list[float]:
+def handovers(impl: str, url: str, ttl: float, rounds: int, hold: str = "0.05") -> list[float]:
     name = f"bench-{os.urandom(4).hex()}"
-    procs = [spawn(impl, url, name, ttl, "rounds", "0.05", str(rounds)) for _ in range(2)]
+    procs = [spawn(impl, url, name, ttl, "rounds", hold, str(rounds)) for _ in range(2)]
     return handover_gaps(procs)
 
 
@@ -90,6 +90,14 @@ def main() -> None:
     parser.add_argument("--crashes", type=int, default=5)
     parser.add_argument("--ttl", type=float, default=3.0)
     parser.add_argument("--url", default=configured_url(STORES["etcd"]))
+    parser.add_argument(
+        "--pause",
+        nargs=2,
+        type=float,
+        default=(0.05, 0.05),
+        metavar=("LOW", "HIGH"),
+        help="a leader holds a random time in [LOW, HIGH] s before it releases (default 0.05)",
+    )
     args = parser.parse_args()
     if not args.url:
         sys.exit("no etcd URL: run python3 backends/launch.py up etcd")
@@ -101,7 +109,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|")
     for impl in IMPLS:
-        hand = handovers(impl, args.url, args.ttl, args.rounds)
+        hand = handovers(impl, args.url, args.ttl, args.rounds, hold_spec(args.pause))
         fail = [failover(impl, args.url, args.ttl) / args.ttl for _ in range(args.crashes)]
         keep = keepalive_rtt(impl, args.url, args.ttl)
         print(

@@ -1,6 +1,6 @@
 """One contender process for the etcd benchmark; prints one JSON line per event.
 
-python -m benchmarks.etcd_worker IMPL URL NAME TTL rounds HOLD N | hold
+python -m benchmarks.etcd_worker IMPL URL NAME TTL rounds HOLD N | hold  (HOLD: s, or LOW:HIGH)
 IMPL is ``leaselect`` or ``recipe`` (the direct etcd3gw recipe of ``benchmarks.etcd_recipe``).
 """
 
@@ -16,6 +16,7 @@ from leaselect.clock import SYSTEM_CLOCK
 from leaselect.urls import parse
 
 from .etcd_recipe import RecipeElection, connect
+from .events import hold_time
 
 
 def emit(event: str, **fields: object) -> None:
@@ -30,7 +31,7 @@ def drive(acquire: Callable[[], int], release: Callable[[], None], mode: list[st
     for _ in range(int(mode[2])):
         token = acquire()
         emit("elected", token=token)
-        time.sleep(float(mode[1]))
+        time.sleep(hold_time(mode[1]))
         emit("release", token=token)
         release()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import subprocess
 from typing import Any
 
@@ -30,3 +31,16 @@ def handover_gaps(procs: list[subprocess.Popen[str]], timeout: float = 120) -> l
         for before, after in itertools.pairwise(events)
         if before["e"] == "release" and after["e"] == "elected"
     ]
+
+
+def hold_time(spec: str) -> float:
+    """Seconds a leader holds before it releases: ``"0.05"``, or ``"0.3:1.3"`` for a random time
+    in between (the outside measurement's pauses)."""
+    low, _, high = spec.partition(":")
+    return random.uniform(float(low), float(high)) if high else float(low)
+
+
+def hold_spec(pause: tuple[float, float]) -> str:
+    """The ``hold_time`` argument for ``--pause LOW HIGH``."""
+    low, high = pause
+    return f"{low:g}" if low == high else f"{low:g}:{high:g}"

@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from benchmarks.events import handover_gaps, next_event
+from benchmarks.events import handover_gaps, hold_spec, next_event
 from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.registry import connect
 from tests.stores import STORES, configured_url
@@ -35,9 +35,9 @@ def spawn(lib: str, url: str, name: str, ttl: float, *mode: str) -> subprocess.P
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
-def handovers(lib: str, url: str, ttl: float, rounds: int) -> list[float]:
+def handovers(lib: str, url: str, ttl: float, rounds: int, hold: str = "0.05") -> list[float]:
     name = f"bench-{lib}-{uuid.uuid4().hex[:8]}"
-    procs = [spawn(lib, url, name, ttl, "rounds", str(rounds), "0.05", "0.01") for _ in range(2)]
+    procs = [spawn(lib, url, name, ttl, "rounds", str(rounds), hold, "0.01") for _ in range(2)]
     return handover_gaps(procs)
 
 
@@ -122,6 +122,14 @@ def main() -> None:
     parser.add_argument("--crash-ttl", type=float, default=1.0)
     parser.add_argument("--crashes", type=int, default=5)
     parser.add_argument("--waiters", type=int, default=50)
+    parser.add_argument(
+        "--pause",
+        nargs=2,
+        type=float,
+        default=(0.05, 0.05),
+        metavar=("LOW", "HIGH"),
+        help="a leader holds a random time in [LOW, HIGH] s before it releases (default 0.05)",
+    )
     args = parser.parse_args()
     if not args.url:
         raise SystemExit("no Redis: python3 backends/launch.py up redis (or --url)")
@@ -132,7 +140,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|")
     for lib in LIBS:
-        gaps = handovers(lib, args.url, args.ttl, args.rounds)
+        gaps = handovers(lib, args.url, args.ttl, args.rounds, hold_spec(args.pause))
         crash = [
             failover(lib, args.url, args.crash_ttl) / args.crash_ttl for _ in range(args.crashes)
         ]

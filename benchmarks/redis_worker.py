@@ -2,6 +2,7 @@
 
 python -m benchmarks.redis_worker LIB URL NAME TTL MODE [ARGS]
   LIB: leaselect | redis_lock.  MODE: rounds N HOLD PAUSE | hold | once | commands WAITERS.
+  HOLD: seconds, or LOW:HIGH for a random time in between.
 Prints one JSON line per event with CLOCK_BOOTTIME times (shared by every process of the host).
 """
 
@@ -19,6 +20,7 @@ import redis
 import redis_lock
 
 import leaselect
+from benchmarks.events import hold_time
 
 
 def now() -> float:
@@ -84,10 +86,10 @@ def make(lib: str, url: str, name: str, ttl: float, report: bool = True) -> Cont
     return factory(url, name, ttl, report)
 
 
-def rounds(contender: Contender, count: int, hold: float, pause: float) -> None:
+def rounds(contender: Contender, count: int, hold: str, pause: float) -> None:
     for _ in range(count):
         contender.acquire()
-        time.sleep(hold)
+        time.sleep(hold_time(hold))
         emit("release")
         contender.release()
         time.sleep(pause)  # let the other process take it
@@ -115,7 +117,7 @@ def main() -> None:
     contender = make(lib, url, name, ttl)
     emit("ready")
     if mode == "rounds":
-        rounds(contender, int(args[0]), float(args[1]), float(args[2]))
+        rounds(contender, int(args[0]), args[1], float(args[2]))
     else:
         contender.acquire()
         if mode == "hold":
