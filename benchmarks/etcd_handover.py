@@ -25,7 +25,7 @@ from leaselect.urls import parse
 from tests.stores import STORES, configured_url
 
 from .etcd_recipe import RecipeElection, connect
-from .events import handover_gaps, hold_spec, next_event
+from .events import add_pause_option, handover_gaps, hold_spec, next_event
 
 IMPLS = ("leaselect", "recipe")
 
@@ -90,14 +90,7 @@ def main() -> None:
     parser.add_argument("--crashes", type=int, default=5)
     parser.add_argument("--ttl", type=float, default=3.0)
     parser.add_argument("--url", default=configured_url(STORES["etcd"]))
-    parser.add_argument(
-        "--pause",
-        nargs=2,
-        type=float,
-        default=(0.05, 0.05),
-        metavar=("LOW", "HIGH"),
-        help="a leader holds a random time in [LOW, HIGH] s before it releases (default 0.05)",
-    )
+    add_pause_option(parser)
     args = parser.parse_args()
     if not args.url:
         sys.exit("no etcd URL: run python3 backends/launch.py up etcd")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import random
@@ -44,3 +45,15 @@ def hold_spec(pause: tuple[float, float]) -> str:
     """The ``hold_time`` argument for ``--pause LOW HIGH``."""
     low, high = pause
     return f"{low:g}" if low == high else f"{low:g}:{high:g}"
+
+
+def add_pause_option(parser: argparse.ArgumentParser, default: float = 0.05) -> None:
+    """``--pause LOW HIGH``: a leader holds a random time in between before it releases."""
+    parser.add_argument(
+        "--pause",
+        nargs=2,
+        type=float,
+        default=(default, default),
+        metavar=("LOW", "HIGH"),
+        help=f"a leader holds a random time in [LOW, HIGH] s, then releases (default {default:g})",
+    )

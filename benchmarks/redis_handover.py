@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from benchmarks.events import handover_gaps, hold_spec, next_event
+from benchmarks.events import add_pause_option, handover_gaps, hold_spec, next_event
 from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.registry import connect
 from tests.stores import STORES, configured_url
@@ -122,14 +122,7 @@ def main() -> None:
     parser.add_argument("--crash-ttl", type=float, default=1.0)
     parser.add_argument("--crashes", type=int, default=5)
     parser.add_argument("--waiters", type=int, default=50)
-    parser.add_argument(
-        "--pause",
-        nargs=2,
-        type=float,
-        default=(0.05, 0.05),
-        metavar=("LOW", "HIGH"),
-        help="a leader holds a random time in [LOW, HIGH] s before it releases (default 0.05)",
-    )
+    add_pause_option(parser)
     args = parser.parse_args()
     if not args.url:
         raise SystemExit("no Redis: python3 backends/launch.py up redis (or --url)")

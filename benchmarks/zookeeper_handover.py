@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from benchmarks.events import add_pause_option
 from leaselect.urls import parse
 from tests.stores import STORES, configured_url
 
@@ -170,14 +171,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=5, help="process pairs per recipe")
     parser.add_argument("--rounds", type=int, default=12, help="turns per process and pair")
     parser.add_argument("--crashes", type=int, default=7, help="kill -9 trials per recipe")
-    parser.add_argument(
-        "--pause",
-        nargs=2,
-        type=float,
-        default=(HOLD, HOLD),
-        metavar=("LOW", "HIGH"),
-        help="a leader holds a random time in [LOW, HIGH] s before it releases (default 0.05)",
-    )
+    add_pause_option(parser, HOLD)
     args = parser.parse_args()
     if args.worker:
         kind, url, name, rounds = args.worker
