@@ -63,6 +63,7 @@ class EtcdCandidacy(Candidacy):
         self.token = 0
         self.leading = False
         self._predecessor: _Predecessor | None = None
+        self._vacated: _Predecessor | None = None  # a leading predecessor seen deleted
         self._expiry: ExpiryProbe | None = None  # of the leader's lease, while we are next
         self._since: float | None = None  # sent of our first campaign since (re)joining
         self._watch = DeleteWatch(self.backend.transport, self.backend.clock)
@@ -85,11 +86,15 @@ class EtcdCandidacy(Candidacy):
         return Waiting(None)
 
     def _register(self, lease: int, ttl: float, anchor: float) -> Grant | Waiting:
-        if self.lease != lease:
+        vacated, self._vacated = self._vacated, None
+        if self.lease != lease:  # a new lease: our key (bound to the old one) is gone
+            vacated = None
             self.lease, self.key = (
                 lease,
                 f"{self.backend.election_prefix(self.name)}{lease:x}-{self.nonce}",
             )
+        if vacated is not None and vacated == self._predecessor and self.token:
+            return self._lead(ttl, anchor)  # see docs/etcd.md, "Handover without a read"
         queue, revision = self._queue() if self.token else ([], 0)
         keys = [unb64(kv["key"]) for kv in queue]
         if self.key not in keys:  # not registered yet, or our key is gone: (re-)create it
@@ -102,10 +107,7 @@ class EtcdCandidacy(Candidacy):
         index = keys.index(self.key)
         self.token = int(queue[index]["create_revision"])
         if index == 0:
-            self.leading = True
-            self._predecessor = None
-            self.backend.owned[(self.name, self.token)] = self.key
-            return Grant(self.token, ttl, anchor)
+            return self._lead(ttl, anchor)
         before = queue[index - 1]
         predecessor = _Predecessor(
             keys[index - 1],
@@ -117,6 +119,12 @@ class EtcdCandidacy(Candidacy):
         if predecessor != self._predecessor:
             self._predecessor, self._expiry = predecessor, None
         return Waiting(None)
+
+    def _lead(self, ttl: float, anchor: float) -> Grant:
+        self.leading = True
+        self._predecessor = None
+        self.backend.owned[(self.name, self.token)] = self.key
+        return Grant(self.token, ttl, anchor)
 
     def _queue(self) -> tuple[list[Json], int]:
         """Every candidate key of this election by create revision: a read, no raft write."""
@@ -165,6 +173,8 @@ class EtcdCandidacy(Candidacy):
             if probe_at is not None:
                 due = min(due, probe_at)
             if self._watch.wait(predecessor.key, predecessor.watch_from, due - now):
+                if self._watch.deleted and predecessor.leads:
+                    self._vacated = predecessor
                 return
             if clock.now() >= deadline or self._probe(predecessor):
                 return
@@ -190,6 +200,7 @@ class EtcdCandidacy(Candidacy):
             reply = self.backend.post("kv/txn", {"compare": [stale], "success": [delete]})
             if reply.get("succeeded"):
                 log.info("election %s: its leader's lease expired; deleted its key", self.name)
+                self._vacated = predecessor
             return True
         except LeaselectError:  # leave it to etcd's own revocation and the watch
             self._expiry = ExpiryProbe(0)
@@ -209,7 +220,7 @@ class EtcdCandidacy(Candidacy):
         self._since = None
         self.backend.owned.pop((self.name, self.token), None)
         self.token = 0
-        self._predecessor, self._expiry = None, None
+        self._predecessor, self._expiry, self._vacated = None, None, None
         self.nonce, self.key, self.lease = secrets.token_hex(4), "", None
         if key:
             self.session.forsake(key)

@@ -33,6 +33,9 @@ class DeleteWatch:
         self._lock = threading.Lock()
         self._response: requests.Response | None = None
         self._interrupted = False
+        self.deleted = False
+        """True if the last ``wait`` ended on the key's DELETE event (not a timeout, an
+        interrupt or a broken stream)."""
 
     def interrupt(self) -> None:
         """Make the current (or the next) ``wait`` return now."""
@@ -49,6 +52,7 @@ class DeleteWatch:
         An interrupt that came while no wait was running ends the next wait at once: it is
         consumed by the wait it stops, never forgotten (a campaign between the two is not told).
         """
+        self.deleted = False
         if self._consume_interrupt():
             return True
         if timeout <= 0:
@@ -77,7 +81,7 @@ class DeleteWatch:
             interrupted = self._interrupted
         try:
             if not interrupted:
-                _read_until_delete(response, deadline, self._clock)
+                self.deleted = _read_until_delete(response, key, deadline, self._clock)
         finally:
             with self._lock:
                 self._response = None
@@ -90,21 +94,33 @@ class DeleteWatch:
         return interrupted
 
 
-def _read_until_delete(response: requests.Response, deadline: float, clock: Clock) -> None:
+def _read_until_delete(
+    response: requests.Response, key: str, deadline: float, clock: Clock
+) -> bool:
+    """Read the stream until something ends the wait; True if that was ``key``'s DELETE."""
     try:
         for line in response.iter_lines():
             if not line.strip():
                 continue
             message = json.loads(line)
             if "error" in message:  # e.g. "etcdserver: no leader", inside an HTTP 200 stream
-                return
+                return False
             result = message.get("result", {})
-            if result.get("events") or result.get("canceled") or "error" in result:
-                return
-            if clock.now() >= deadline:
-                return
+            events = result.get("events")
+            if events:
+                return any(_deletes(event, key) for event in events)
+            if result.get("canceled") or "error" in result or clock.now() >= deadline:
+                return False
     except (requests.RequestException, OSError, ValueError, AttributeError):
-        return  # timeout, interrupt or a broken stream: the caller campaigns again
+        pass  # timeout, interrupt or a broken stream: the caller campaigns again
+    return False
+
+
+def _deletes(event: object, key: str) -> bool:
+    if not isinstance(event, dict) or event.get("type") != "DELETE":
+        return False
+    kv = event.get("kv")
+    return isinstance(kv, dict) and kv.get("key") == b64(key)
 
 
 def _shutdown(response: requests.Response) -> None:

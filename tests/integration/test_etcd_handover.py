@@ -1,0 +1,164 @@
+"""etcd: a waiter whose leading predecessor's key is deleted leads without another read; a waiter
+woken any other way (an interrupt, a deleted predecessor that did not lead) reads the queue.
+
+Candidacies of separate backends (separate processes in effect) on the real cluster of
+``backends/launch.py``; every request of the waiter's backend is recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import leaselect
+from leaselect.backend import Grant, Waiting
+from leaselect.backends.etcd import EtcdBackend, EtcdSession
+from leaselect.backends.etcd_candidacy import EtcdCandidacy
+from leaselect.clock import SYSTEM_CLOCK
+from tests.stores import require_url
+
+TTL = 3.0
+
+
+@pytest.fixture
+def url() -> str:
+    return require_url("etcd")
+
+
+@pytest.fixture
+def backends(url: str) -> Iterator[list[EtcdBackend]]:
+    opened: list[EtcdBackend] = []
+    for _ in range(3):
+        backend = leaselect.connect(url)
+        assert isinstance(backend, EtcdBackend)
+        opened.append(backend)
+    yield opened
+    for backend in opened:
+        backend.close()
+
+
+def candidacy(backend: EtcdBackend, name: str) -> EtcdCandidacy:
+    made = backend.session(TTL).candidacy(name, "me", "")
+    assert isinstance(made, EtcdCandidacy)
+    return made
+
+
+def record(backend: EtcdBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The path of every request ``backend`` sends from now on."""
+    paths: list[str] = []
+    post = backend.post
+
+    def recording(path: str, body: Any) -> Any:
+        paths.append(path)
+        return post(path, body)
+
+    monkeypatch.setattr(backend, "post", recording)
+    return paths
+
+
+def wait_in_thread(waiter: EtcdCandidacy, waiting: Waiting) -> threading.Thread:
+    thread = threading.Thread(target=waiter.wait, args=(waiting, 10 * TTL), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_next_in_line_leads_on_its_predecessors_delete_without_a_read(
+    backends: list[EtcdBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"ho-{os.urandom(6).hex()}"
+    leader, waiter = candidacy(backends[0], name), candidacy(backends[1], name)
+    try:
+        first = leader.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(first, Grant)
+        waiting = waiter.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(waiting, Waiting)
+        thread = wait_in_thread(waiter, waiting)
+        leader.resign()
+        thread.join(TTL)
+        assert not thread.is_alive()
+        paths = record(backends[1], monkeypatch)
+        grant = waiter.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(grant, Grant) and grant.token > first.token
+        assert paths == [], paths  # main: one kv/range (the queue read) before the grant
+        assert backends[2].observe(name) is not None  # the store agrees: its key is the lowest
+        assert backends[0].observe(name) == backends[1].observe(name)
+        # the keep-alive's check finds the key and renews it
+        renewed = backends[1].session(TTL).keep_alive([waiter], SYSTEM_CLOCK.now())
+        assert renewed[0].ttl is not None, renewed
+    finally:
+        waiter.resign()
+
+
+def test_a_waiter_behind_a_deleted_follower_reads_the_queue_and_waits_on(
+    backends: list[EtcdBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"ho-{os.urandom(6).hex()}"
+    leader, middle, last = (candidacy(backend, name) for backend in backends)
+    try:
+        assert isinstance(leader.campaign(SYSTEM_CLOCK.now()), Grant)
+        assert isinstance(middle.campaign(SYSTEM_CLOCK.now()), Waiting)
+        waiting = last.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(waiting, Waiting)
+        thread = wait_in_thread(last, waiting)
+        middle.resign()  # its predecessor is deleted, but it did not lead
+        thread.join(TTL)
+        assert not thread.is_alive()
+        paths = record(backends[2], monkeypatch)
+        assert isinstance(last.campaign(SYSTEM_CLOCK.now()), Waiting)
+        assert "kv/range" in paths, paths
+    finally:
+        for each in (leader, middle, last):
+            each.resign()
+
+
+def test_an_interrupted_wait_reads_the_queue(
+    backends: list[EtcdBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"ho-{os.urandom(6).hex()}"
+    leader, waiter = candidacy(backends[0], name), candidacy(backends[1], name)
+    try:
+        assert isinstance(leader.campaign(SYSTEM_CLOCK.now()), Grant)
+        waiting = waiter.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(waiting, Waiting)
+        waiter.interrupt()
+        waiter.wait(waiting, TTL)
+        paths = record(backends[1], monkeypatch)
+        assert isinstance(waiter.campaign(SYSTEM_CLOCK.now()), Waiting)  # the leader leads on
+        assert "kv/range" in paths, paths
+    finally:
+        leader.resign()
+        waiter.resign()
+
+
+def test_a_waiter_whose_lease_changed_registers_again_despite_the_delete(
+    backends: list[EtcdBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delete was seen, but the waiter's own key went with its old lease: it must not lead
+    with the old key's token; it registers a new key (a new, higher token)."""
+    name = f"ho-{os.urandom(6).hex()}"
+    leader, waiter = candidacy(backends[0], name), candidacy(backends[1], name)
+    try:
+        assert isinstance(leader.campaign(SYSTEM_CLOCK.now()), Grant)
+        waiting = waiter.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(waiting, Waiting)
+        old_token = waiter.token
+        thread = wait_in_thread(waiter, waiting)
+        leader.resign()
+        thread.join(TTL)
+        assert not thread.is_alive()
+        session = backends[1].session(TTL)
+        assert isinstance(session, EtcdSession)
+        lease = waiter.lease
+        assert lease is not None
+        backends[1].post("lease/revoke", {"ID": str(lease)})  # its key goes with the lease
+        session.lease_gone(lease)
+        grant = waiter.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(grant, Grant) and grant.token > old_token
+        assert waiter.lease != lease
+    finally:
+        leader.resign()
+        waiter.resign()
