@@ -58,12 +58,18 @@ class Keeper:
                 start_quiet(self._thread)
         self._wake.set()
 
+    def now(self) -> float:
+        """The time on this keeper's clock."""
+        return self._clock.now()
+
     def renew_by(self, due: float) -> None:
         """Renew no later than ``due`` (a lease anchored before our last keep-alive)."""
         with self._lock:
+            sooner = not self._due or due < self._due
             self._due = min(self._due, due) if self._due else due
             self._asked = min(self._asked, due) if self._asked else due  # outlives a round
-        self._wake.set()
+        if sooner:  # else the thread already waits for an earlier time: no need to wake it
+            self._wake.set()
 
     def drop(self, candidacy: Candidacy, wait: float = 0.0) -> None:
         """Stop renewing ``candidacy``'s lease; if nothing is left to renew, wait up to ``wait``
@@ -164,3 +170,11 @@ def wake(session: Session) -> None:
         keepers = list(_keepers(session).values())
     for found in keepers:
         found.renew_by(0.0)
+
+
+def renew_within(session: Session, seconds: float) -> None:
+    """Have every keeper of ``session`` run a round within ``seconds`` (each on its clock)."""
+    with _keepers_lock:
+        keepers = list(_keepers(session).values())
+    for found in keepers:
+        found.renew_by(found.now() + seconds)

@@ -200,7 +200,7 @@ class ZooKeeperSession(Session):
         if our node is gone then.
         """
         now = SYSTEM_CLOCK.now()
-        oldest = now - (self.ttl / 2 - 1.5 * gap(self.conn.tick) - SLACK)
+        oldest = now - self._proof_life()
         proof = self._proven
         kept = proof[1] if proof is not None and proof[0] == sid else None
         if kept is not None and kept.epoch == epoch and kept.sent >= oldest:
@@ -258,8 +258,19 @@ class ZooKeeperSession(Session):
         """A candidacy is now next to lead: have a round prove a touch for its grant now,
         unless a recent one is kept."""
         proof = self._proven
-        if proof is None or proof[1].sent < SYSTEM_CLOCK.now() - self.ttl / 3:
+        if proof is None or proof[1].sent < SYSTEM_CLOCK.now() - self._prove_again_after():
             keeper.wake(self)
+
+    def _proof_life(self) -> float:
+        """How long a kept touch serves a grant: the keeper's next renewal must land before
+        jeopardy (docs/zookeeper.md, "Next in line")."""
+        return self.ttl / 2 - 1.5 * gap(self.conn.tick) - SLACK
+
+    def _prove_again_after(self) -> float:
+        """While a candidacy is next in line, a new round starts this long after the kept
+        touch, so its proof (a gap and a few round trips later) is kept before the old one
+        ages out: no grant then has to prove its own."""
+        return max(self.ttl / 6, self._proof_life() - gap(self.conn.tick) - 2 * SLACK)
 
     def _prove_for_next(self, heads: list[ZooKeeperCandidacy]) -> None:
         """No leader, but candidacies next in line: a round proves a touch of the session for
@@ -321,6 +332,9 @@ class ZooKeeperSession(Session):
             return renewals
         if any(found):  # the session was alive at the quorum leader: keep the touch
             self._proven = (sid, touch)
+            if nexts:
+                later = touch.sent + self._prove_again_after() - SYSTEM_CLOCK.now()
+                keeper.renew_within(self, later)
         present = found[: len(alive)]
         ttl = self.lease_ttl(sid)
         for leader, there in zip(alive, present, strict=True):

@@ -13,7 +13,9 @@ import pytest
 
 import leaselect
 from leaselect import Lease
-from leaselect.backends.zookeeper_session import ZooKeeperSession
+from leaselect.backends.zookeeper_anchor import gap
+from leaselect.backends.zookeeper_session import SLACK, ZooKeeperSession
+from leaselect.clock import SYSTEM_CLOCK
 from tests.integration.test_zookeeper_backend import zk
 from tests.stores import require_url
 
@@ -84,3 +86,35 @@ def test_a_process_with_only_a_waiter_far_back_in_line_sends_nothing_while_idle(
             elector.close()
         for backend in (first, second, third):
             backend.close()
+
+
+def test_the_next_in_line_always_has_a_proof_young_enough_for_its_grant(url: str) -> None:
+    """A round proves a touch only a gap and a few round trips after sending it, so rounds
+    every renew interval left the kept touch too old for a grant for the last ~70 ms of each
+    interval (at TTL 3 s, tickTime 200 ms): a hand-over then had to prove its own (a tick more).
+    While a candidacy is next in line, the next round now starts early enough."""
+    leading, waiting = zk(url), zk(url)
+    name = f"y-{uuid.uuid4().hex[:8]}"
+    leader = leaselect.Elector(leading, name, ttl=TTL)
+    waiter = leaselect.Elector(waiting, name, ttl=TTL)
+    try:
+        assert leader.acquire(timeout=10) is not None
+        waiter.start()
+        session = waiting.session(TTL)
+        assert isinstance(session, ZooKeeperSession)
+        time.sleep(TTL / 3 + 0.5)  # next in line, a first touch proven
+        life = TTL / 2 - 1.5 * gap(session.conn.tick) - SLACK  # as grant_anchor takes it
+        oldest = 0.0
+        end = time.monotonic() + 2 * TTL
+        while time.monotonic() < end:  # about six renew intervals
+            proof = session._proven
+            assert proof is not None
+            oldest = max(oldest, SYSTEM_CLOCK.now() - proof[1].sent)
+            time.sleep(0.005)
+        assert oldest < life, (oldest, life)  # main: 1.2 s, life 1.14 s
+        assert leader.is_leader and not waiter.is_leader
+    finally:
+        waiter.close()
+        leader.close()
+        waiting.close()
+        leading.close()
