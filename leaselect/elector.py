@@ -480,9 +480,11 @@ class Elector:
                 return False
             if self._keeper is not None:
                 self._keeper.renew_by(grant.anchor + self.timing.renew_every)
-            # the watchdog follows the tenure; this thread only returns from here on
+            # the watchdog follows the tenure (from its first deadline: the machine was just
+            # ticked); this thread only returns from here on
             self._watched = True
-            self._watchdog.watch(self)
+            first = self._machine.next_wakeup()
+            self._watchdog.watch(self, float("-inf") if first is None else first)
             if self._thread is threading.current_thread():
                 self._thread = None
             return True

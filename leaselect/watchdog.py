@@ -49,6 +49,8 @@ class Watchdog:
         """Tick ``item`` at ``due`` (default: now) and then whenever it asks, until a tick
         returns None."""
         with self._lock:
+            # the thread sleeps until the earliest entry at most: a later one needs no wake-up
+            sooner = not self._heap or due < self._heap[0][0]
             self._watched[id(item)] = item
             self._pokes.setdefault(id(item), 0)
             self._schedule(id(item), due)
@@ -57,7 +59,8 @@ class Watchdog:
                     target=self._run, name="leaselect-watchdog", daemon=True
                 )
                 start_quiet(self._thread)
-        self._wake.set()
+        if sooner:
+            self._wake.set()
 
     def poke(self, item: Watched) -> None:
         """Tick ``item`` at once (its machine changed); nothing if it is not watched."""
