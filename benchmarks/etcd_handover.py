@@ -1,6 +1,7 @@
 """etcd: leaselect against the election recipe written directly on etcd3gw, same cluster, one run.
 
-python -m benchmarks.etcd_handover [--rounds 20] [--crashes 5] [--ttl 3]
+python -m benchmarks.etcd_handover [--rounds 20] [--crashes 5] [--ttl 3] [--pause LOW HIGH]
+    [--grpc-python .venv-grpc/bin/python]    (the recipe on python-etcd3 too: grpc_venv.sh)
 Handover = the leader's "release" line -> the next process's "elected" line (CLOCK_BOOTTIME,
 shared by every process); two contender processes per implementation. Failover = SIGKILL of a
 leader process at a random point of its keep-alive cycle -> the rival's "elected", as a ratio to
@@ -18,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import leaselect
 from leaselect.clock import SYSTEM_CLOCK
@@ -30,8 +32,16 @@ from .events import add_pause_option, handover_gaps, hold_spec, next_event
 IMPLS = ("leaselect", "recipe")
 
 
+GRPC_WORKER = Path(__file__).with_name("etcd_grpc_worker.py")
+grpc_python = ""  # --grpc-python: the interpreter of the gRPC peer's own virtualenv
+
+
 def spawn(impl: str, url: str, name: str, ttl: float, *mode: str) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "benchmarks.etcd_worker", impl, url, name, str(ttl), *mode]
+    if impl == "recipe-grpc":
+        host, port = parse(url).host_list(2379)[0]
+        cmd = [grpc_python, str(GRPC_WORKER), f"{host}:{port}", name, str(ttl), *mode]
+    else:
+        cmd = [sys.executable, "-m", "benchmarks.etcd_worker", impl, url, name, str(ttl), *mode]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
@@ -58,7 +68,12 @@ def failover(impl: str, url: str, ttl: float) -> float:
 
 
 def keepalive_rtt(impl: str, url: str, ttl: float, count: int = 50) -> list[float]:
-    samples = []
+    samples: list[float] = []
+    if impl == "recipe-grpc":
+        worker = spawn(impl, url, f"bench-{os.urandom(4).hex()}", ttl, "keepalive", str(count))
+        samples = next_event(worker, "keepalive")["samples"]
+        worker.wait()
+        return samples
     if impl == "leaselect":
         backend = leaselect.connect(url)
         session = backend.session(ttl)
@@ -90,8 +105,17 @@ def main() -> None:
     parser.add_argument("--crashes", type=int, default=5)
     parser.add_argument("--ttl", type=float, default=3.0)
     parser.add_argument("--url", default=configured_url(STORES["etcd"]))
+    parser.add_argument(
+        "--grpc-python",
+        default="",
+        help="also run the recipe on python-etcd3 (gRPC) with this interpreter "
+        "(bash benchmarks/grpc_venv.sh makes .venv-grpc/bin/python)",
+    )
     add_pause_option(parser)
     args = parser.parse_args()
+    global grpc_python
+    grpc_python = args.grpc_python
+    impls = (*IMPLS, "recipe-grpc") if grpc_python else IMPLS
     if not args.url:
         sys.exit("no etcd URL: run python3 backends/launch.py up etcd")
     ms = 1000.0
@@ -101,13 +125,18 @@ def main() -> None:
         "| keep-alive median | keep-alive p95 |"
     )
     print("|---|---|---|---|---|---|---|")
-    for impl in IMPLS:
+    for impl in impls:
         hand = handovers(impl, args.url, args.ttl, args.rounds, hold_spec(args.pause))
         fail = [failover(impl, args.url, args.ttl) / args.ttl for _ in range(args.crashes)]
         keep = keepalive_rtt(impl, args.url, args.ttl)
+        failed = (
+            f"{statistics.median(fail):.3f} | {p95(fail):.3f} (max {max(fail):.3f})"
+            if fail
+            else "- | -"
+        )
         print(
             f"| {impl} | {statistics.median(hand) * ms:.1f} ms | {p95(hand) * ms:.1f} ms "
-            f"| {statistics.median(fail):.3f} | {p95(fail):.3f} (max {max(fail):.3f}) "
+            f"| {failed} "
             f"| {statistics.median(keep) * ms:.2f} ms | {p95(keep) * ms:.2f} ms |",
             flush=True,
         )
