@@ -63,7 +63,8 @@ class EtcdCandidacy(Candidacy):
         self.token = 0
         self.leading = False
         self._predecessor: _Predecessor | None = None
-        self._vacated: _Predecessor | None = None  # a leading predecessor seen deleted
+        # a leading predecessor seen deleted, and the revision of its delete
+        self._vacated: tuple[_Predecessor, int] | None = None
         self._expiry: ExpiryProbe | None = None  # of the leader's lease, while we are next
         self._since: float | None = None  # sent of our first campaign since (re)joining
         self._watch = DeleteWatch(self.backend.transport, self.backend.clock)
@@ -93,8 +94,8 @@ class EtcdCandidacy(Candidacy):
                 lease,
                 f"{self.backend.election_prefix(self.name)}{lease:x}-{self.nonce}",
             )
-        if vacated is not None and vacated == self._predecessor and self.token:
-            return self._lead(ttl, anchor)  # see docs/etcd.md, "Handover without a read"
+        if vacated is not None and vacated[0] == self._predecessor and self.token:
+            return self._lead(ttl, anchor)  # docs/etcd.md: "Handover without a read"
         queue, revision = self._queue() if self.token else ([], 0)
         keys = [unb64(kv["key"]) for kv in queue]
         if self.key not in keys:  # not registered yet, or our key is gone: (re-)create it
@@ -172,9 +173,11 @@ class EtcdCandidacy(Candidacy):
             probe_at = self._next_probe(predecessor, now)
             if probe_at is not None:
                 due = min(due, probe_at)
-            if self._watch.wait(predecessor.key, predecessor.watch_from, due - now):
-                if self._watch.deleted and predecessor.leads:
-                    self._vacated = predecessor
+            own = self.key if predecessor.leads else ""  # then watched too: see _register
+            if self._watch.wait(predecessor.key, predecessor.watch_from, due - now, own):
+                deleted = self._watch.deleted
+                if deleted is not None and predecessor.leads:
+                    self._vacated = (predecessor, deleted)
                 return
             if clock.now() >= deadline or self._probe(predecessor):
                 return
@@ -200,7 +203,6 @@ class EtcdCandidacy(Candidacy):
             reply = self.backend.post("kv/txn", {"compare": [stale], "success": [delete]})
             if reply.get("succeeded"):
                 log.info("election %s: its leader's lease expired; deleted its key", self.name)
-                self._vacated = predecessor
             return True
         except LeaselectError:  # leave it to etcd's own revocation and the watch
             self._expiry = ExpiryProbe(0)

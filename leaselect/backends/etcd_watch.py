@@ -33,9 +33,9 @@ class DeleteWatch:
         self._lock = threading.Lock()
         self._response: requests.Response | None = None
         self._interrupted = False
-        self.deleted = False
-        """True if the last ``wait`` ended on the key's DELETE event (not a timeout, an
-        interrupt or a broken stream)."""
+        self.deleted: int | None = None
+        """The revision of the key's DELETE event if the last ``wait`` ended on it (None after a
+        timeout, an interrupt or a broken stream)."""
 
     def interrupt(self) -> None:
         """Make the current (or the next) ``wait`` return now."""
@@ -45,31 +45,36 @@ class DeleteWatch:
         if response is not None:
             _shutdown(response)
 
-    def wait(self, key: str, start_revision: int, timeout: float) -> bool:
+    def wait(self, key: str, start_revision: int, timeout: float, own: str = "") -> bool:
         """Return once ``key`` is deleted at or after ``start_revision``, or after ``timeout``.
 
         True if it returned early: the delete, an interrupt or a broken stream (campaign now).
         An interrupt that came while no wait was running ends the next wait at once: it is
         consumed by the wait it stops, never forgotten (a campaign between the two is not told).
+
+        With ``own`` (the waiter's own key), one watch covers both keys and every key between
+        them (ignored): its events come in revision order, so ``deleted`` is set only if
+        ``key`` went while ``own`` had not, and a delete of ``own`` also ends the wait.
         """
-        self.deleted = False
+        self.deleted = None
         if self._consume_interrupt():
             return True
         if timeout <= 0:
             return False
         deadline = self._clock.now() + timeout
         client = self._transport.client
-        body = {
-            "create_request": {
-                "key": b64(key),
-                "start_revision": str(start_revision),
-                "filters": ["NOPUT"],
-            }
+        low, high = sorted((key, own)) if own else (key, key)
+        create: dict[str, str | list[str]] = {
+            "key": b64(low),
+            "start_revision": str(start_revision),
+            "filters": ["NOPUT"],
         }
+        if own:
+            create["range_end"] = b64(high + "\0")
         try:
             response = self._transport.session.post(
                 client.get_url("watch"),
-                json=body,
+                json={"create_request": create},
                 stream=True,
                 timeout=(CONNECT_TIMEOUT, timeout),
                 headers=REQUIRE_LEADER,
@@ -81,7 +86,7 @@ class DeleteWatch:
             interrupted = self._interrupted
         try:
             if not interrupted:
-                self.deleted = _read_until_delete(response, key, deadline, self._clock)
+                self.deleted = _read_until_delete(response, key, own, deadline, self._clock)
         finally:
             with self._lock:
                 self._response = None
@@ -95,32 +100,42 @@ class DeleteWatch:
 
 
 def _read_until_delete(
-    response: requests.Response, key: str, deadline: float, clock: Clock
-) -> bool:
-    """Read the stream until something ends the wait; True if that was ``key``'s DELETE."""
+    response: requests.Response, key: str, own: str, deadline: float, clock: Clock
+) -> int | None:
+    """Read the stream until something ends the wait; the revision of ``key``'s DELETE if that
+    was it and ``own`` was not deleted before or with it. Deletes of other keys are skipped."""
     try:
         for line in response.iter_lines():
             if not line.strip():
                 continue
             message = json.loads(line)
             if "error" in message:  # e.g. "etcdserver: no leader", inside an HTTP 200 stream
-                return False
+                return None
             result = message.get("result", {})
-            events = result.get("events")
-            if events:
-                return any(_deletes(event, key) for event in events)
+            events = result.get("events") or []
+            if own and any(_deleted_at(event, own) for event in events):
+                return None  # our own key went: the campaign registers again
+            found = next((r for r in (_deleted_at(e, key) for e in events) if r), None)
+            if found is not None or (events and not own):
+                return found
             if result.get("canceled") or "error" in result or clock.now() >= deadline:
-                return False
+                return None
     except (requests.RequestException, OSError, ValueError, AttributeError):
         pass  # timeout, interrupt or a broken stream: the caller campaigns again
-    return False
+    return None
 
 
-def _deletes(event: object, key: str) -> bool:
+def _deleted_at(event: object, key: str) -> int | None:
+    """The revision of ``event`` if it is ``key``'s DELETE."""
     if not isinstance(event, dict) or event.get("type") != "DELETE":
-        return False
+        return None
     kv = event.get("kv")
-    return isinstance(kv, dict) and kv.get("key") == b64(key)
+    if not isinstance(kv, dict) or kv.get("key") != b64(key):
+        return None
+    try:
+        return int(kv.get("mod_revision", 0)) or None
+    except (TypeError, ValueError):
+        return None
 
 
 def _shutdown(response: requests.Response) -> None:

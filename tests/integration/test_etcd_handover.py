@@ -1,5 +1,6 @@
-"""etcd: a waiter whose leading predecessor's key is deleted leads without another read; a waiter
-woken any other way (an interrupt, a deleted predecessor that did not lead) reads the queue.
+"""etcd: a waiter whose leading predecessor's key is deleted, its own key still there, leads
+without another read; a waiter woken any other way (an interrupt, a deleted predecessor that did
+not lead, its own key deleted) reads the queue.
 
 Candidacies of separate backends (separate processes in effect) on the real cluster of
 ``backends/launch.py``; every request of the waiter's backend is recorded.
@@ -18,6 +19,7 @@ import leaselect
 from leaselect.backend import Grant, Waiting
 from leaselect.backends.etcd import EtcdBackend, EtcdSession
 from leaselect.backends.etcd_candidacy import EtcdCandidacy
+from leaselect.backends.etcd_transport import b64
 from leaselect.clock import SYSTEM_CLOCK
 from tests.stores import require_url
 
@@ -48,12 +50,13 @@ def candidacy(backend: EtcdBackend, name: str) -> EtcdCandidacy:
 
 
 def record(backend: EtcdBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The path of every request ``backend`` sends from now on."""
+    """The path of every request ``backend`` sends from now on; a serializable read is
+    ``kv/range (serializable)``."""
     paths: list[str] = []
     post = backend.post
 
     def recording(path: str, body: Any) -> Any:
-        paths.append(path)
+        paths.append(f"{path} (serializable)" if body.get("serializable") else path)
         return post(path, body)
 
     monkeypatch.setattr(backend, "post", recording)
@@ -83,7 +86,8 @@ def test_the_next_in_line_leads_on_its_predecessors_delete_without_a_read(
         paths = record(backends[1], monkeypatch)
         grant = waiter.campaign(SYSTEM_CLOCK.now())
         assert isinstance(grant, Grant) and grant.token > first.token
-        assert paths == [], paths  # main: one kv/range (the queue read) before the grant
+        # main: the linearizable queue read (a raft ReadIndex round to the etcd leader)
+        assert paths == [], paths
         assert backends[2].observe(name) is not None  # the store agrees: its key is the lowest
         assert backends[0].observe(name) == backends[1].observe(name)
         # the keep-alive's check finds the key and renews it
@@ -162,3 +166,49 @@ def test_a_waiter_whose_lease_changed_registers_again_despite_the_delete(
     finally:
         leader.resign()
         waiter.resign()
+
+
+def three_in_line(
+    backends: list[EtcdBackend], name: str
+) -> tuple[EtcdCandidacy, EtcdCandidacy, EtcdCandidacy, threading.Thread]:
+    """A leader, a waiter watching it, and a third behind the waiter; the waiter waits in a
+    thread of its own."""
+    leader, waiter, third = (candidacy(backend, name) for backend in backends)
+    assert isinstance(leader.campaign(SYSTEM_CLOCK.now()), Grant)
+    waiting = waiter.campaign(SYSTEM_CLOCK.now())
+    assert isinstance(waiting, Waiting)
+    assert isinstance(third.campaign(SYSTEM_CLOCK.now()), Waiting)
+    return leader, waiter, third, wait_in_thread(waiter, waiting)
+
+
+@pytest.mark.parametrize("how", ["key deleted", "lease revoked"])
+def test_a_waiter_whose_key_went_behind_its_back_does_not_lead_on_the_delete(
+    backends: list[EtcdBackend], how: str
+) -> None:
+    """The waiter's own key is deleted (or its lease revoked) by someone else while it waits;
+    then the leader resigns. The waiter must not lead on its predecessor's DELETE alone: the
+    third, now directly behind the leader, leads, and the waiter registers again behind it.
+    (An outside review found both leading at once for ~0.9 s, the lower token elected after
+    the higher, when the hand-over trusted the waiter's key to be there.)"""
+    name = f"ho-{os.urandom(6).hex()}"
+    leader, waiter, third, thread = three_in_line(backends, name)
+    try:
+        old_token = waiter.token
+        if how == "key deleted":
+            backends[0].post("kv/deleterange", {"key": b64(waiter.key)})
+        else:
+            backends[0].post("lease/revoke", {"ID": str(waiter.lease)})
+        # the third's predecessor (the waiter) is gone: it campaigns, now behind the leader
+        assert isinstance(third.campaign(SYSTEM_CLOCK.now()), Waiting)
+        leader.resign()
+        thread.join(TTL)
+        assert not thread.is_alive()
+        outcome = waiter.campaign(SYSTEM_CLOCK.now())
+        assert not (isinstance(outcome, Grant) and outcome.token == old_token), outcome
+        grant = third.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(grant, Grant), grant
+        assert isinstance(outcome, Waiting), outcome
+        assert waiter.token > grant.token
+    finally:
+        for each in (leader, waiter, third):
+            each.resign()
