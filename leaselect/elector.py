@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 from . import exits, shared
@@ -121,6 +122,8 @@ class Elector:
         self.backend.attach(self)
         if release_on_exit:
             exits.register(self)
+        # the watchdog's thread outlives a tenure while this elector may lead again
+        self._leave_watchdog = weakref.finalize(self, self._watchdog.enlist())
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -252,6 +255,7 @@ class Elector:
         self.release()
         self._stop_callbacks()
         self._finished = True
+        self._leave_watchdog()
         self._close_backend()
 
     def _backend_closing(self) -> float:
@@ -281,6 +285,7 @@ class Elector:
         self.release()
         self._stop_callbacks()
         self._finished = True
+        self._leave_watchdog()
 
     def _require_open(self) -> None:
         if self._closed:
