@@ -72,6 +72,9 @@ class EtcdCandidacy(Candidacy):
     def campaign(self, sent: float) -> Grant | Waiting:
         if self._since is None:
             self._since = sent
+        # the predecessor's delete counts for this campaign only: one that fails (a refresh
+        # that raises) leaves the next to read the queue
+        vacated, self._vacated = self._vacated, None
         for _ in range(2):
             lease, ttl, anchor = self.session.lease(sent)
             if anchor < self._since - self.session.ttl / 6:
@@ -81,13 +84,14 @@ class EtcdCandidacy(Candidacy):
                     continue
                 lease, ttl, anchor = self.session.lease(sent)
             try:
-                return self._register(lease, ttl, anchor)
+                return self._register(lease, ttl, anchor, vacated)
             except LeaseNotFound:
                 self.session.lease_gone(lease)
         return Waiting(None)
 
-    def _register(self, lease: int, ttl: float, anchor: float) -> Grant | Waiting:
-        vacated, self._vacated = self._vacated, None
+    def _register(
+        self, lease: int, ttl: float, anchor: float, vacated: tuple[_Predecessor, int] | None
+    ) -> Grant | Waiting:
         if self.lease != lease:  # a new lease: our key (bound to the old one) is gone
             vacated = None
             self.lease, self.key = (

@@ -21,6 +21,7 @@ from leaselect.backends.etcd import EtcdBackend, EtcdSession
 from leaselect.backends.etcd_candidacy import EtcdCandidacy
 from leaselect.backends.etcd_transport import b64
 from leaselect.clock import SYSTEM_CLOCK
+from leaselect.errors import BackendUnavailable
 from tests.stores import require_url
 
 TTL = 3.0
@@ -212,3 +213,38 @@ def test_a_waiter_whose_key_went_behind_its_back_does_not_lead_on_the_delete(
     finally:
         for each in (leader, waiter, third):
             each.resign()
+
+
+def test_a_failed_campaign_spends_the_predecessors_delete(
+    backends: list[EtcdBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The waiter saw its predecessor's delete, but the campaign after it failed; its own key
+    then went behind its back. The next campaign must read the queue, not lead on the delete
+    seen before (outside review: the note of the delete outlived the failed campaign)."""
+    name = f"ho-{os.urandom(6).hex()}"
+    leader, waiter = candidacy(backends[0], name), candidacy(backends[1], name)
+    try:
+        assert isinstance(leader.campaign(SYSTEM_CLOCK.now()), Grant)
+        waiting = waiter.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(waiting, Waiting)
+        old_token = waiter.token
+        thread = wait_in_thread(waiter, waiting)
+        leader.resign()
+        thread.join(TTL)
+        assert not thread.is_alive()
+        session = backends[1].session(TTL)
+        assert isinstance(session, EtcdSession)
+
+        def unreachable(sent: float) -> Any:
+            raise BackendUnavailable("etcd unreachable (test)")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(session, "lease", unreachable)
+            with pytest.raises(BackendUnavailable):
+                waiter.campaign(SYSTEM_CLOCK.now())
+        backends[0].post("kv/deleterange", {"key": b64(waiter.key)})
+        outcome = waiter.campaign(SYSTEM_CLOCK.now())
+        assert isinstance(outcome, Grant) and outcome.token > old_token, outcome  # a new key
+    finally:
+        leader.resign()
+        waiter.resign()
