@@ -64,6 +64,15 @@ def record(backend: EtcdBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return paths
 
 
+def line_up(leader: EtcdCandidacy, waiter: EtcdCandidacy) -> tuple[Grant, Waiting]:
+    """The leader leads; the waiter waits right behind it."""
+    first = leader.campaign(SYSTEM_CLOCK.now())
+    assert isinstance(first, Grant)
+    waiting = waiter.campaign(SYSTEM_CLOCK.now())
+    assert isinstance(waiting, Waiting)
+    return first, waiting
+
+
 def wait_in_thread(waiter: EtcdCandidacy, waiting: Waiting) -> threading.Thread:
     thread = threading.Thread(target=waiter.wait, args=(waiting, 10 * TTL), daemon=True)
     thread.start()
@@ -76,10 +85,7 @@ def test_the_next_in_line_leads_on_its_predecessors_delete_without_a_read(
     name = f"ho-{os.urandom(6).hex()}"
     leader, waiter = candidacy(backends[0], name), candidacy(backends[1], name)
     try:
-        first = leader.campaign(SYSTEM_CLOCK.now())
-        assert isinstance(first, Grant)
-        waiting = waiter.campaign(SYSTEM_CLOCK.now())
-        assert isinstance(waiting, Waiting)
+        first, waiting = line_up(leader, waiter)
         thread = wait_in_thread(waiter, waiting)
         leader.resign()
         thread.join(TTL)
@@ -126,9 +132,7 @@ def test_an_interrupted_wait_reads_the_queue(
     name = f"ho-{os.urandom(6).hex()}"
     leader, waiter = candidacy(backends[0], name), candidacy(backends[1], name)
     try:
-        assert isinstance(leader.campaign(SYSTEM_CLOCK.now()), Grant)
-        waiting = waiter.campaign(SYSTEM_CLOCK.now())
-        assert isinstance(waiting, Waiting)
+        _, waiting = line_up(leader, waiter)
         waiter.interrupt()
         waiter.wait(waiting, TTL)
         paths = record(backends[1], monkeypatch)
@@ -147,9 +151,7 @@ def test_a_waiter_whose_lease_changed_registers_again_despite_the_delete(
     name = f"ho-{os.urandom(6).hex()}"
     leader, waiter = candidacy(backends[0], name), candidacy(backends[1], name)
     try:
-        assert isinstance(leader.campaign(SYSTEM_CLOCK.now()), Grant)
-        waiting = waiter.campaign(SYSTEM_CLOCK.now())
-        assert isinstance(waiting, Waiting)
+        _, waiting = line_up(leader, waiter)
         old_token = waiter.token
         thread = wait_in_thread(waiter, waiting)
         leader.resign()
@@ -224,9 +226,7 @@ def test_a_failed_campaign_spends_the_predecessors_delete(
     name = f"ho-{os.urandom(6).hex()}"
     leader, waiter = candidacy(backends[0], name), candidacy(backends[1], name)
     try:
-        assert isinstance(leader.campaign(SYSTEM_CLOCK.now()), Grant)
-        waiting = waiter.campaign(SYSTEM_CLOCK.now())
-        assert isinstance(waiting, Waiting)
+        _, waiting = line_up(leader, waiter)
         old_token = waiter.token
         thread = wait_in_thread(waiter, waiting)
         leader.resign()
