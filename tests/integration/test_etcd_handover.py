@@ -79,6 +79,14 @@ def wait_in_thread(waiter: EtcdCandidacy, waiting: Waiting) -> threading.Thread:
     return thread
 
 
+def hand_over(leader: EtcdCandidacy, waiter: EtcdCandidacy, waiting: Waiting) -> None:
+    """The waiter waits (in a thread); the leader resigns; the waiter's wait returns."""
+    thread = wait_in_thread(waiter, waiting)
+    leader.resign()
+    thread.join(TTL)
+    assert not thread.is_alive()
+
+
 def test_the_next_in_line_leads_on_its_predecessors_delete_without_a_read(
     backends: list[EtcdBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -86,10 +94,7 @@ def test_the_next_in_line_leads_on_its_predecessors_delete_without_a_read(
     leader, waiter = candidacy(backends[0], name), candidacy(backends[1], name)
     try:
         first, waiting = line_up(leader, waiter)
-        thread = wait_in_thread(waiter, waiting)
-        leader.resign()
-        thread.join(TTL)
-        assert not thread.is_alive()
+        hand_over(leader, waiter, waiting)
         paths = record(backends[1], monkeypatch)
         grant = waiter.campaign(SYSTEM_CLOCK.now())
         assert isinstance(grant, Grant) and grant.token > first.token
@@ -153,10 +158,7 @@ def test_a_waiter_whose_lease_changed_registers_again_despite_the_delete(
     try:
         _, waiting = line_up(leader, waiter)
         old_token = waiter.token
-        thread = wait_in_thread(waiter, waiting)
-        leader.resign()
-        thread.join(TTL)
-        assert not thread.is_alive()
+        hand_over(leader, waiter, waiting)
         session = backends[1].session(TTL)
         assert isinstance(session, EtcdSession)
         lease = waiter.lease
@@ -228,10 +230,7 @@ def test_a_failed_campaign_spends_the_predecessors_delete(
     try:
         _, waiting = line_up(leader, waiter)
         old_token = waiter.token
-        thread = wait_in_thread(waiter, waiting)
-        leader.resign()
-        thread.join(TTL)
-        assert not thread.is_alive()
+        hand_over(leader, waiter, waiting)
         session = backends[1].session(TTL)
         assert isinstance(session, EtcdSession)
 
