@@ -1,4 +1,5 @@
-"""A blocking, interruptible wait for the deletion of one etcd key (the predecessor's).
+"""A blocking, interruptible wait for the deletion of one etcd key (the predecessor's), and
+of the waiter's own key with it when a hand-over is to skip its read (docs/etcd.md).
 
 The gateway streams watch events as JSON lines over a long POST. The watch starts at a given
 revision so a delete that happened between our read and the watch is replayed, not missed. The
