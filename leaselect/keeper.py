@@ -166,10 +166,7 @@ Holder = _Holder
 
 def wake(session: Session) -> None:
     """Run every keeper of ``session`` now: the store reported news about its leases."""
-    with _keepers_lock:
-        keepers = list(_keepers(session).values())
-    for found in keepers:
-        found.renew_by(0.0)
+    renew_within(session, 0.0)
 
 
 def renew_within(session: Session, seconds: float) -> None:
