@@ -1,10 +1,10 @@
-"""Runs user callbacks in order, never on a renew or watchdog thread, on threads that exist only
-while callbacks run.
+"""Runs user callbacks in order, never on a renew or watchdog thread.
 
 Each elector has a ``Dispatcher``: a FIFO of its callbacks, run one at a time. When a callback
-is queued and none is running, a thread starts and runs the queue until it is empty, then ends.
-A callback that blocks holds only its own elector's queue, and a process with 1,000 idle
-electors has no callback thread at all.
+is queued and none is running, a thread of the process-wide pool (see pool) runs the queue
+until it is empty and goes back to the pool. A callback that blocks holds only its own
+elector's queue, and a process with 1,000 idle electors has at most ``pool.KEEP_IDLE`` idle
+callback threads.
 
 Whatever a callback raises, ``SystemExit`` and ``KeyboardInterrupt`` included, is logged with
 its traceback and dropped: the next callback still runs, so each tenure still gets its
@@ -20,8 +20,9 @@ import signal
 import threading
 from collections.abc import Callable
 
+from . import pool
 from .deferred import later
-from .signalmask import Mask, current_mask
+from .signalmask import Mask
 
 log = logging.getLogger("leaselect")
 
@@ -40,7 +41,6 @@ class Dispatcher:
         self._scheduled = False  # a thread runs (or is about to run) the queue
         self._stopped = False
         self._worker: threading.Thread | None = None  # the thread running our callbacks now
-        self._thread: threading.Thread | None = None  # the last thread started for them
 
     def submit(self, callback: Callable[[], None], label: str = "a callback") -> None:
         """Queue ``callback`` (``label`` names it in the log if it raises); it runs after
@@ -56,17 +56,13 @@ class Dispatcher:
         later(self._start, urgent=True)  # at the end of the watchdog's batch, if any
 
     def _start(self) -> None:
-        """Start a thread for this burst of callbacks (none while nothing is queued)."""
-        thread = threading.Thread(target=self._run_queue, name="leaselect-callbacks", daemon=True)
+        """Hand this burst of callbacks to a pool thread (none while nothing is queued)."""
         try:
-            thread.start()
+            pool.pool.run(self._run_queue)
         except Exception as exc:  # the callbacks stay queued: the next submit tries again
             log.error("election %r: cannot start a callback thread: %s", self._name, exc)
             with self._changed:
                 self._scheduled = False
-            return
-        with self._changed:
-            self._thread = thread
 
     def wait_idle(self, stop: threading.Event, timeout: float | None = None) -> bool:
         """Block until every queued callback has returned (True), or ``stop`` is set (then
@@ -88,20 +84,17 @@ class Dispatcher:
 
     def stop(self, timeout: float | None = None) -> None:
         """Run what is queued, then take nothing more; waits at most ``timeout`` for the
-        thread running them to end, unless called from one of its own callbacks."""
+        thread running them to be done with them, unless called from one of its callbacks."""
         with self._changed:
             self._stopped = True
         if self.is_current():
             return
-        self.wait_idle(threading.Event(), timeout)
         with self._changed:
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+            self._changed.wait_for(lambda: not self._scheduled, timeout)
 
     def _run_queue(self) -> None:
-        """Run callbacks until the queue is empty (on a thread of its own)."""
-        if self._mask is not None and current_mask() != self._mask:
+        """Run callbacks until the queue is empty (on a pool thread)."""
+        if self._mask is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
         with self._changed:
             self._worker = threading.current_thread()
@@ -110,6 +103,7 @@ class Dispatcher:
                 if not self._queue:
                     self._worker = None
                     self._scheduled = False
+                    self._changed.notify_all()
                     return
                 callback, label = self._queue.popleft()
             try:

@@ -8,7 +8,7 @@ import time
 import weakref
 from collections.abc import Callable
 
-from . import exits, shared
+from . import exits, pool, shared
 from .backend import Backend, Candidacy, Grant, Renewal, Waiting
 from .checks import check_callback, check_clock, check_flag, check_store_ttl, check_timeout
 from .clock import SYSTEM_CLOCK, Clock
@@ -122,8 +122,10 @@ class Elector:
         self.backend.attach(self)
         if release_on_exit:
             exits.register(self)
-        # the watchdog's thread outlives a tenure while this elector may lead again
-        self._leave_watchdog = weakref.finalize(self, self._watchdog.enlist())
+        # the watchdog's and the callback pool's threads linger while this elector is open
+        self._leave_threads = weakref.finalize(
+            self, _call_each, (self._watchdog.enlist(), pool.pool.enlist())
+        )
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -255,7 +257,7 @@ class Elector:
         self.release()
         self._stop_callbacks()
         self._finished = True
-        self._leave_watchdog()
+        self._leave_threads()
         self._close_backend()
 
     def _backend_closing(self) -> float:
@@ -285,7 +287,7 @@ class Elector:
         self.release()
         self._stop_callbacks()
         self._finished = True
-        self._leave_watchdog()
+        self._leave_threads()
 
     def _require_open(self) -> None:
         if self._closed:
@@ -626,3 +628,8 @@ class Elector:
     def _close_backend(self) -> None:
         if self._owns_backend:
             shared.give_back(self.backend)
+
+
+def _call_each(calls: tuple[Callable[[], None], ...]) -> None:
+    for call in calls:
+        call()

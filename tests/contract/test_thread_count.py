@@ -1,5 +1,5 @@
 """Leading elections cost no thread each: one backend's leaders share the keeper and the
-watchdog, whatever their number, and callbacks run on threads that end when they return."""
+watchdog, whatever their number, and callbacks run on a pool that keeps few idle threads."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 import uuid
 
 import leaselect
+from leaselect import pool
 
 
 def leaselect_threads(before: set[threading.Thread]) -> list[str]:
@@ -22,7 +23,7 @@ def settled_threads(before: set[threading.Thread], limit: float = 10.0) -> list[
     end = time.monotonic() + limit
     while True:
         names = leaselect_threads(before)
-        busy = [n for n in names if n.startswith(("leaselect-campaign", "leaselect-callbacks"))]
+        busy = [n for n in names if n.startswith("leaselect-campaign") or n == pool.NAME]
         if not busy or time.monotonic() > end:
             return names
         time.sleep(0.05)
@@ -58,5 +59,7 @@ def threads_while_leading(store_url: str, count: int) -> list[str]:
 def test_the_thread_count_of_leaders_does_not_grow_with_their_number(store_url: str) -> None:
     few = threads_while_leading(store_url, 10)
     many = threads_while_leading(store_url, 100)
-    assert few == many, (few, many)
-    assert len(many) <= 3, many
+    # idle callback threads linger while electors are open; a burst may leave one more
+    assert [n for n in few if n != pool.IDLE_NAME] == [n for n in many if n != pool.IDLE_NAME]
+    assert many.count(pool.IDLE_NAME) <= pool.KEEP_IDLE, many
+    assert len(many) <= 3 + pool.KEEP_IDLE, many
