@@ -6,6 +6,9 @@ costs cheap reads, never a lock the leader's renewals would wait for) and takes 
 only when the lease looks free or it is not queued yet. A release wakes every queued waiter
 with its rank (rank ``k`` campaigns after ``k * HANDOVER_STEP``), so one stopped or dead waiter
 cannot stall a hand-over; a waiter no process listens for any more is dropped from the queue.
+A campaign that finds the lease free but others queued queues behind them and waits their head
+start: the releasing process campaigning again at once does not take the lease back from the
+waiter its release woke.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class SqliteCandidacy(Candidacy):
         return self.session.backend
 
     def campaign(self, sent: float) -> Grant | Waiting:
+        # an interrupt from before this campaign is stale (a release, then a start): the
+        # elector waits only while wanted, and a release from now on interrupts again
+        self._interrupted.clear()
         mailbox = self._mailbox
         if mailbox is not None:
             mailbox.drain()
@@ -57,11 +63,12 @@ class SqliteCandidacy(Candidacy):
             row = db.execute(_LEASE, (self.name,)).fetchone()
             if self._held_by_other(row, now):
                 self.backend.saw_token(row[3])
-                db.execute(
-                    "INSERT OR IGNORE INTO waiter (name, address) VALUES (?, ?)",
-                    (self.name, self._open_mailbox().name),
-                )
+                self._queue_up(db)
                 return Waiting(row[2] - now)
+            ahead = self._queued_ahead(db)
+            if ahead:
+                self._queue_up(db)
+                return Waiting(ahead * HANDOVER_STEP)
             token = self._take(db, now)
         self._close_mailbox()  # a leader waits for nothing
         return Grant(token, self.session.ttl, sent)
@@ -82,6 +89,25 @@ class SqliteCandidacy(Candidacy):
             return None
         self.backend.saw_token(row[3])
         return Waiting(row[2] - now)
+
+    def _queue_up(self, db: sqlite3.Connection) -> None:
+        db.execute(
+            "INSERT OR IGNORE INTO waiter (name, address) VALUES (?, ?)",
+            (self.name, self._open_mailbox().name),
+        )
+
+    def _queued_ahead(self, db: sqlite3.Connection) -> int:
+        """How many waiters a campaign that is not queued yet finds queued for a free lease:
+        a release woke them, so it waits their head start (they take their rank's time) and
+        queues behind them. A queued campaign takes a free lease: a waiter that does not
+        come (dead, stopped) costs a later one a head start once, never the lease."""
+        mailbox = self._mailbox
+        if mailbox is not None and db.execute(
+            "SELECT 1 FROM waiter WHERE address=?", (mailbox.name,)
+        ).fetchone():
+            return 0
+        row = db.execute("SELECT count(*) FROM waiter WHERE name=?", (self.name,)).fetchone()
+        return int(row[0])
 
     def _held_by_other(self, row: tuple[str, str, float, int] | None, now: float) -> bool:
         return row is not None and row[0] != self.holder and row[1] == boot_id() and row[2] > now

@@ -1,0 +1,65 @@
+"""On the embedded store a released lease goes to the waiter the release woke, not to a
+campaign that comes later (the releasing process campaigning again at once, say)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+
+import leaselect
+
+TTL = 5.0
+ROUNDS = 10
+
+
+def queued(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as db:
+        return int(db.execute("SELECT count(*) FROM waiter").fetchone()[0])
+
+
+def until(condition: object, limit: float = 5.0) -> bool:
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_a_release_then_start_does_not_take_the_lease_back_from_the_woken_waiter(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    url = f"sqlite:///{path}"
+    elected: dict[str, threading.Event] = {"a": threading.Event(), "b": threading.Event()}
+    electors = {
+        who: leaselect.Elector(
+            leaselect.connect(url), "job", identity=who, ttl=TTL,
+            on_elected=lambda lease, who=who: elected[who].set(),  # type: ignore[misc]
+        )
+        for who in ("a", "b")
+    }
+    try:
+        electors["a"].start()
+        assert elected["a"].wait(5)
+        electors["b"].start()
+        leader, waiter = "a", "b"
+        taken_back = 0
+        for _ in range(ROUNDS):
+            assert until(lambda: queued(path) == 1), "the waiter never queued"
+            elected[waiter].clear()
+            electors[leader].release()
+            electors[leader].start()  # campaigns again at once
+            if not elected[waiter].wait(3):
+                taken_back += 1
+                assert until(lambda: electors[leader].is_leader)
+                continue
+            leader, waiter = waiter, leader
+        assert taken_back == 0, f"the releaser took the lease back in {taken_back}/{ROUNDS}"
+    finally:
+        for elector in electors.values():
+            elector.close()
+            elector.backend.close()
