@@ -12,7 +12,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from kazoo.exceptions import NoNodeError
+from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from ..backend import Candidacy, Grant, Waiting
 from ..clock import SYSTEM_CLOCK
@@ -186,7 +186,8 @@ class ZooKeeperCandidacy(Candidacy):
         self._guid_given_up, self._guid = self._guid, uuid.uuid4().hex
 
     def _register(self, client: Any, sid: int) -> tuple[list[str], int]:
-        """Create our node if needed and list the queue, pipelined: one round trip.
+        """Create our node if needed and list the queue, pipelined: one round trip (two more on
+        a new election: its node is made first, then ours, then the queue is listed again).
 
         Returns the queue and our place in it.
         """
@@ -197,32 +198,48 @@ class ZooKeeperCandidacy(Candidacy):
         created = None
         if self.node is None:
             self._pending = sid
-            created = client.create_async(
-                f"{self.parent}/{self._guid}{LOCK_MARK}",
-                node_data(self.identity, self.metadata),
-                ephemeral=True,
-                sequence=True,
-                makepath=True,
-                include_data=True,
-            )
+            created = self._create(client)
         listed = client.get_children_async(self.parent)
         if created is not None:
-            path, stat = self.session.result(created, "create candidate node")
+            try:
+                path, stat = self.session.result(created, "create candidate node")
+            except NoNodeError:  # a new election: make its node, then ours (and list again)
+                self._make_parent(client)
+                path, stat = self.session.result(self._create(client), "create candidate node")
+                listed = client.get_children_async(self.parent)
             self._adopt(path.rsplit("/", 1)[1], stat)
             self._arm(client)
         try:
-            children = self.session.result(listed, "list candidates")
-        except NoNodeError:  # the parent did not exist yet: makepath created it after the listing
-            children = self.session.result(client.get_children_async(self.parent), "list")
-        order = queue(children)
-        if self.node not in order and created is not None:
-            # makepath retried our create after the parent appeared, so the pipelined listing
-            # ran before it: list again now that the create has completed
-            order = queue(self.session.result(client.get_children_async(self.parent), "list"))
+            order = queue(self.session.result(listed, "list candidates"))
+        except NoNodeError:  # the election's node is gone, ours with it
+            order = []
         if self.node not in order:  # deleted under us (by an operator): register again
             self._forget()
             raise BackendUnavailable(f"candidate node of {self.name!r} vanished; registering again")
         return order, order.index(self.node)
+
+    def _create(self, client: Any) -> Any:
+        """Send the create of our node (its parent must exist: on a new election the create
+        fails at once, and ``_make_parent`` then costs one more round trip, where kazoo's
+        ``makepath`` cost three and two more reads)."""
+        return client.create_async(
+            f"{self.parent}/{self._guid}{LOCK_MARK}",
+            node_data(self.identity, self.metadata),
+            ephemeral=True,
+            sequence=True,
+            include_data=True,
+        )
+
+    def _make_parent(self, client: Any) -> None:
+        """Create the election's node (and the root above it if that is missing too)."""
+        try:
+            try:
+                self.session.result(client.create_async(self.parent), "create election node")
+            except NoNodeError:
+                made = client.create_async(self.parent, makepath=True)
+                self.session.result(made, "create election node")
+        except NodeExistsError:
+            pass  # another candidate made it meanwhile
 
     def _find_lost_create(self, client: Any, sid: int) -> None:
         try:

@@ -271,41 +271,31 @@ def expire_session(backend: ZooKeeperBackend) -> None:
         del connection._connect
 
 
-def test_a_create_retried_by_makepath_after_the_listing_orphans_no_node(
+def test_a_new_elections_node_made_by_another_candidate_meanwhile_orphans_no_node(
     url: str, raw: KazooClient, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The parent is missing, so kazoo's makepath retries our create; another session makes the
-    parent and the retry is held until the pipelined listing was answered without our node.
-    The node must not be forgotten: an orphan would block every later waiter forever."""
+    """The election's node is missing, so our create fails; another session makes that node
+    before we do, so ours fails with NodeExists. The campaign must go on to create its own node
+    and list the queue after that create: an orphan or a listing without our node would block
+    every later waiter forever."""
     parent = f"/leaselect/{name}"
     backend = zk(url)
     client = backend.conn.client(2.0)  # the client candidate "a" campaigns with
-    ensure_path, get_children = client.ensure_path_async, client.get_children_async
-    retrying, listed = threading.Event(), threading.Event()
+    create = client.create_async
+    raced = threading.Event()
 
-    def held_ensure_path(path: str, acl: Any = None) -> Any:  # makepath, on kazoo's thread
-        if path == parent and not retrying.is_set():
-            retrying.set()
-            listed.wait(5)
-        return ensure_path(path, acl)
+    def another_makes_it_first(path: str, *args: Any, **kwargs: Any) -> Any:
+        if path == parent and not raced.is_set():
+            raw.ensure_path(parent)  # another candidate made it in between
+            raced.set()
+        return create(path, *args, **kwargs)
 
-    def first_listing_before_the_retry(path: str, *args: Any) -> Any:
-        if path != parent or listed.is_set():
-            return get_children(path, *args)
-        retrying.wait(5)  # our create failed with NoNode
-        raw.ensure_path(parent)  # another candidate made the parent in between
-        pending = get_children(path, *args)
-        pending.wait(5)
-        listed.set()
-        return pending
-
-    monkeypatch.setattr(client, "ensure_path_async", held_ensure_path)
-    monkeypatch.setattr(client, "get_children_async", first_listing_before_the_retry)
+    monkeypatch.setattr(client, "create_async", another_makes_it_first)
     a = leaselect.Elector(backend, name, ttl=2.0, identity="a")
     b, c = (leaselect.Elector(url, name, ttl=2.0, identity=i) for i in "bc")
     try:
         assert a.acquire(timeout=5) is not None, "stuck behind an orphan node"
-        assert retrying.is_set() and listed.is_set()  # the ordering was forced
+        assert raced.is_set()  # the ordering was forced
         b.start()
         assert eventually(lambda: len(raw.get_children(parent)) == 2)
         c.start()
