@@ -29,7 +29,7 @@ from tests.stores import STORES, configured_url
 from .etcd_recipe import RecipeElection, connect
 from .events import add_pause_option, handover_gaps, hold_spec, next_event
 
-IMPLS = ("leaselect", "recipe")
+IMPLS = ("leaselect", "leaselect-callbacks", "recipe")
 
 
 GRPC_WORKER = Path(__file__).with_name("etcd_grpc_worker.py")
@@ -74,7 +74,7 @@ def keepalive_rtt(impl: str, url: str, ttl: float, count: int = 50) -> list[floa
         samples = next_event(worker, "keepalive")["samples"]
         worker.wait()
         return samples
-    if impl == "leaselect":
+    if impl.startswith("leaselect"):
         backend = leaselect.connect(url)
         session = backend.session(ttl)
         candidacy = session.candidacy(f"bench-{os.urandom(4).hex()}", "me", "")

@@ -26,7 +26,7 @@ from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.registry import connect
 from tests.stores import STORES, configured_url
 
-LIBS = ("leaselect", "redis_lock")
+LIBS = ("leaselect", "leaselect-acquire", "redis_lock")  # leaselect: on_elected
 Event = dict[str, Any]
 
 
@@ -60,7 +60,7 @@ def renew_round_trip(lib: str, url: str, count: int = 300) -> float:
     """Median seconds of one renewal of one held lease."""
     name = f"bench-renew-{uuid.uuid4().hex[:8]}"
     samples = []
-    if lib == "leaselect":
+    if lib.startswith("leaselect"):
         backend = connect(url)
         assert isinstance(backend, RedisBackend)
         session = backend.session(30.0)
@@ -144,7 +144,7 @@ def main() -> None:
             f" (ttl {args.crash_ttl:g}s, n={len(crash)}) | {renew * 1e3:.3f} ms |",
             flush=True,
         )
-    for lib in LIBS:
+    for lib in ("leaselect", "redis_lock"):
         stats = commands(lib, args.url, args.waiters)
         detail = ", ".join(f"{k} {v}" for k, v in sorted(stats.items()))
         print(

@@ -1,7 +1,8 @@
 """One contender process for ``benchmarks.redis_handover``: leaselect or python-redis-lock.
 
 python -m benchmarks.redis_worker LIB URL NAME TTL MODE [ARGS]
-  LIB: leaselect | redis_lock.  MODE: rounds N HOLD PAUSE | hold | once | commands WAITERS.
+  LIB: leaselect (on_elected) | leaselect-acquire | redis_lock.
+  MODE: rounds N HOLD PAUSE | hold | once | commands WAITERS.
   HOLD: seconds, or LOW:HIGH for a random time in between.
 Prints one JSON line per event with CLOCK_BOOTTIME times (shared by every process of the host).
 """
@@ -62,6 +63,23 @@ class LeaselectContender:
         self.elector.release()
 
 
+class LeaselectAcquireContender:
+    """Elected time = ``acquire()`` returning, as a user of the blocking call sees it."""
+
+    def __init__(self, url: str, name: str, ttl: float, report: bool = True) -> None:
+        self.elector = leaselect.Elector(url, name, ttl=ttl)
+        self.report = report
+
+    def acquire(self) -> None:
+        lease = self.elector.acquire(timeout=120)
+        assert lease is not None, "not elected within 120 s"
+        if self.report:
+            emit("elected", token=lease.token)
+
+    def release(self) -> None:
+        self.elector.release()
+
+
 class RedisLockContender:
     """python-redis-lock with auto-renewal; elected time = ``acquire()`` returning."""
 
@@ -80,10 +98,12 @@ class RedisLockContender:
 
 
 def make(lib: str, url: str, name: str, ttl: float, report: bool = True) -> Contender:
-    factory: Callable[..., Contender] = (
-        LeaselectContender if lib == "leaselect" else RedisLockContender
-    )
-    return factory(url, name, ttl, report)
+    factories: dict[str, Callable[..., Contender]] = {
+        "leaselect": LeaselectContender,
+        "leaselect-acquire": LeaselectAcquireContender,
+        "redis_lock": RedisLockContender,
+    }
+    return factories[lib](url, name, ttl, report)
 
 
 def rounds(contender: Contender, count: int, hold: str, pause: float) -> None:

@@ -32,7 +32,8 @@ from benchmarks.events import add_pause_option
 from leaselect.urls import parse
 from tests.stores import STORES, configured_url
 
-KINDS = ("leaselect", "kazoo-election", "kazoo-lock")
+# leaselect: elected = acquire() returning; leaselect-callbacks: elected = on_elected running
+KINDS = ("leaselect", "leaselect-callbacks", "kazoo-election", "kazoo-lock")
 SESSION = 3.0
 HOLD = 0.05
 PAUSE_ENV = "LEASELECT_BENCH_PAUSE"  # "low,high": a leader holds a random time in between
@@ -65,6 +66,35 @@ def leaselect_turns(url: str, name: str) -> Iterator[Callable[[Callable[[], None
         yield turn
 
 
+def leaselect_callback_rounds(url: str, name: str, rounds: int) -> None:
+    """A callback user: ``on_elected`` reports, the main thread holds, releases, starts again."""
+    import threading
+
+    import leaselect
+
+    elected = threading.Event()
+
+    def on_elected(lease: leaselect.Lease) -> None:
+        emit("elected")
+        elected.set()
+
+    elector = leaselect.Elector(url, name, ttl=SESSION, on_elected=on_elected)
+    emit("ready")
+    elector.start()
+    for _ in range(rounds):
+        elected.wait()
+        elected.clear()
+        time.sleep(hold(rounds))
+        emit("releasing")
+        elector.release()
+        elector.start()
+
+
+def hold(rounds: int) -> float:
+    low, high = map(float, os.environ.get(PAUSE_ENV, f"{HOLD},{HOLD}").split(","))
+    return random.uniform(low, high) if rounds > 1 else 3600
+
+
 def kazoo_turns(url: str, name: str, recipe: str) -> Iterator[Callable[[Callable[[], None]], None]]:
     from kazoo.client import KazooClient
 
@@ -86,6 +116,8 @@ def kazoo_turns(url: str, name: str, recipe: str) -> Iterator[Callable[[Callable
 
 
 def worker(kind: str, url: str, name: str, rounds: int) -> None:
+    if kind == "leaselect-callbacks":
+        return leaselect_callback_rounds(url, name, rounds)
     if kind == "leaselect":
         turns = leaselect_turns(url, name)
     else:
@@ -95,8 +127,7 @@ def worker(kind: str, url: str, name: str, rounds: int) -> None:
 
         def body() -> None:
             emit("elected")
-            low, high = map(float, os.environ.get(PAUSE_ENV, f"{HOLD},{HOLD}").split(","))
-            time.sleep(random.uniform(low, high) if rounds > 1 else 3600)
+            time.sleep(hold(rounds))
             emit("releasing")
 
         next(turns)(body)
