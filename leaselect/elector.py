@@ -352,8 +352,10 @@ class Elector:
         while self._continue_or_exit(candidacy):
             try:
                 candidacy = self._ensure_candidacy()
-                if self._campaign_once(candidacy):
+                won = self._campaign_once(candidacy)
+                if won is not None:
                     self._exit_thread()  # elected: the watchdog follows the tenure
+                    pool.pool.serve_here(won)  # on_elected, on this thread, which then idles
                     return
                 backoff = 0.0
             except Exception as exc:
@@ -363,12 +365,13 @@ class Elector:
                     wakeup = self._stop if candidacy is None else candidacy.wakeup
                     self._clock.wait(wakeup, backoff)
 
-    def _campaign_once(self, candidacy: Candidacy) -> bool:
-        """One attempt; True if it began a tenure."""
+    def _campaign_once(self, candidacy: Candidacy) -> list[pool.Job] | None:
+        """One attempt; if it began a tenure, the callback jobs that queued for this thread
+        to run (see pool.claimed), else None."""
         candidacy.wakeup.clear()
         slots = self.backend.campaign_slots
         if not slots.take(lambda: not self._wanted()):
-            return False  # released while waiting for a slot
+            return None  # released while waiting for a slot
         try:
             outcome = candidacy.campaign(self._clock.now())
         finally:
@@ -376,7 +379,7 @@ class Elector:
         if isinstance(outcome, Waiting):
             if self._wanted():  # a release() that came before the candidacy could not interrupt
                 candidacy.wait(outcome, self.timing.ttl * WAIT_TTLS)
-            return False
+            return None
         with self._lock:
             highest = self._machine.highest_token
             fresh = self._machine.fresh_token(outcome.token)
@@ -386,11 +389,15 @@ class Elector:
                 f"the store granted token {outcome.token}, not above token {highest} seen "
                 "before: resigned, campaigning again"
             )
-        if self._begin_tenure(candidacy, outcome):
-            return True
+        with pool.pool.claimed() as jobs:
+            began = self._begin_tenure(candidacy, outcome)
+        if began:
+            return jobs
+        for job in jobs:  # none expected: no tenure, no callback
+            pool.pool.run(job)
         self._resign(candidacy)  # the grant was stale on arrival: renewals are failing
         self._clock.wait(self._stop, RETRY_BACKOFF)
-        return False
+        return None
 
     def _failed(self, exc: Exception, backoff: float) -> float:
         """Log a failed attempt; the next pause. An adapter's ConfigError goes to acquire()."""

@@ -9,10 +9,11 @@ import threading
 import pytest
 
 from leaselect import Elector, Lease, LostReason, pool
+from leaselect.backend import Grant, Waiting
 from leaselect.signalmask import PROCESS_SIGNALS, current_mask
 from leaselect.testing import FakeClock
 from tests.unit.driving import DEADLINE_AFTER, TTL, wait_for
-from tests.unit.scripted import ScriptedBackend
+from tests.unit.scripted import ScriptedBackend, ScriptedCandidacy
 
 
 def pool_threads(before: set[threading.Thread]) -> list[threading.Thread]:
@@ -153,3 +154,29 @@ def sigblk(native_id: int) -> set[int]:
                 bits = int(line.split()[1], 16)
                 return {n + 1 for n in range(64) if bits >> n & 1}
     raise AssertionError("no SigBlk line")
+
+
+def test_the_thread_that_won_runs_on_elected_itself_and_then_serves_the_pool(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hand-over wakes one thread fewer: the winning campaign thread has nothing left to do,
+    so it runs the ``on_elected`` its win queued instead of waking a pool thread for it."""
+    campaigned_on: list[threading.Thread] = []
+    elected_on: list[threading.Thread] = []
+    backend = ScriptedBackend()
+    campaign = ScriptedCandidacy.campaign
+
+    def recording(candidacy: ScriptedCandidacy, sent: float) -> Grant | Waiting:
+        campaigned_on.append(threading.current_thread())
+        return campaign(candidacy, sent)
+
+    monkeypatch.setattr(ScriptedCandidacy, "campaign", recording)
+    elector = Elector(backend, "job", ttl=TTL, clock=clock,
+                      on_elected=lambda lease: elected_on.append(threading.current_thread()))
+    try:
+        elector.start()
+        assert wait_for(lambda: bool(elected_on))
+        assert elected_on[0] is campaigned_on[-1]
+        assert wait_for(lambda: elected_on[0].name == pool.IDLE_NAME)  # now a pool thread
+    finally:
+        elector.close()
