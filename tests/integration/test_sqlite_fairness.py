@@ -55,7 +55,7 @@ def test_a_release_then_start_does_not_take_the_lease_back_from_the_woken_waiter
             electors[leader].start()  # campaigns again at once
             if not elected[waiter].wait(3):
                 taken_back += 1
-                assert until(lambda: electors[leader].is_leader)
+                assert until(lambda releaser=electors[leader]: releaser.is_leader)
                 continue
             leader, waiter = waiter, leader
         assert taken_back == 0, f"the releaser took the lease back in {taken_back}/{ROUNDS}"
