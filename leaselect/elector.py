@@ -219,12 +219,12 @@ class Elector:
         with self._lifecycle:
             with self._lock:
                 self._want = False
+                self._unwatch()  # first: the watchdog is not poked for a tenure ending here
                 effects = self._machine.released(self._clock.now())
                 self._apply(effects)
                 was_leading = bool(effects)
                 candidacy, thread, keeper = self._candidacy, self._thread, self._keeper
                 self._stop.set()
-                self._unwatch()
                 self._settled.set()
                 if self._dispatcher is not None:
                     self._dispatcher.wake()

@@ -13,7 +13,9 @@ The last elector closing ends the idle threads at once.
 
 A campaign thread that has just won has nothing left to do: the callbacks its win queued
 (``on_elected``) are ``claimed`` for it, and it runs them itself and then serves as a pool
-thread (``serve_here``), so a hand-over wakes one thread fewer.
+thread (``serve_here``), so a hand-over wakes one thread fewer. (``release()`` does not
+hold back the ``on_lost`` it queues until the store has been told: a store that does not answer
+would delay it past the local deadline; the model-based test found that.)
 """
 
 from __future__ import annotations
@@ -74,16 +76,16 @@ class Pool:
         """Inside the block, ``run`` on this thread does not hand jobs to another thread: it
         lists them for this thread to pass to ``serve_here`` (or ``run``) after the block."""
         jobs: list[Job] = []
-        _local.claim = jobs
+        outer, _local.claim = getattr(_local, "claim", None), jobs
         try:
             yield jobs
         except BaseException:  # nobody will pass them on: run them as usual
-            _local.claim = None
+            _local.claim = outer
             for job in jobs:
                 self.run(job)
             raise
         finally:
-            _local.claim = None
+            _local.claim = outer
 
     def serve_here(self, jobs: list[Job]) -> None:
         """Run ``jobs`` on this thread (a leaselect thread whose own work is done), then serve

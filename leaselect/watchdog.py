@@ -92,10 +92,10 @@ class Watchdog:
         self._wake.set()
 
     def unwatch(self, item: Watched) -> None:
-        """Stop ticking ``item`` (a tick already running finishes)."""
+        """Stop ticking ``item`` (a tick already running finishes). The thread is not woken
+        (a release would pay for its wake-up): it skips the stale entry when it comes due."""
         with self._lock:
             self._forget(id(item))
-        self._wake.set()
 
     def _schedule(self, key: int, due: float) -> None:
         self._due[key] = due
