@@ -1,6 +1,6 @@
 """leaselect's Redis backend against python-redis-lock, same Redis, one run, separate processes.
 
-python -m benchmarks.redis_handover [--rounds 40] [--ttl 3] [--crash-ttl 1] [--crashes 5]
+python -m benchmarks.redis_handover [--rounds 40] [--blocks 4] [--ttl 3] [--crash-ttl 1] [--crashes 5]
 (run it under ``flock /tmp/leaselect-bench.lock`` on a shared machine; about a minute.)
 Handover = the leader's release() call -> the next process's elected callback (leaselect) or
 acquire() returning (redis_lock), on CLOCK_BOOTTIME. Failover = SIGKILL of the leader -> the
@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--crash-ttl", type=float, default=1.0)
     parser.add_argument("--crashes", type=int, default=5)
     parser.add_argument("--waiters", type=int, default=50)
+    parser.add_argument("--blocks", type=int, default=4, help="interleaved blocks of rounds")
     add_pause_option(parser)
     args = parser.parse_args()
     if not args.url:
@@ -132,8 +133,13 @@ def main() -> None:
         " | renew round trip |"
     )
     print("|---|---|---|---|---|")
+    gaps_of: dict[str, list[float]] = {lib: [] for lib in LIBS}
+    for block in range(args.blocks):  # interleaved, so a change of load hits every library
+        rounds = args.rounds // args.blocks + (block < args.rounds % args.blocks)
+        for lib in LIBS:
+            gaps_of[lib] += handovers(lib, args.url, args.ttl, rounds, hold_spec(args.pause))
     for lib in LIBS:
-        gaps = handovers(lib, args.url, args.ttl, args.rounds, hold_spec(args.pause))
+        gaps = gaps_of[lib]
         crash = [
             failover(lib, args.url, args.crash_ttl) / args.crash_ttl for _ in range(args.crashes)
         ]
