@@ -29,6 +29,7 @@ from ..backend import Candidacy, Renewal, Session
 from ..clock import SYSTEM_CLOCK
 from ..errors import BackendUnavailable
 from ..lease import LostReason
+from ..signalmask import start_quiet
 from .zookeeper_anchor import Answered, gap, proven
 from .zookeeper_client import mapped_errors
 from .zookeeper_connection import Connection
@@ -434,7 +435,12 @@ class ZooKeeperSession(Session):
         if state == KazooState.CONNECTED:
             with self._garbage_lock:
                 self._deleting.clear()  # sent on the old connection: send them again
-            self.collect()
+            # not on kazoo's thread: each request wakes that thread through a socket pair it
+            # alone reads, so a few hundred sent from here fill it and the thread blocks on
+            # itself for good
+            start_quiet(
+                threading.Thread(target=self.collect, name="leaselect-zk-collect", daemon=True)
+            )
         for candidacy in list(self._candidacies):
             if state == KazooState.SUSPENDED:
                 candidacy.wake()  # its campaign would fail: no need to cut a retry pause short

@@ -25,6 +25,7 @@ import leaselect
 from backends import launch
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.backends.zookeeper_client import ClientConfig
+from leaselect.backends.zookeeper_session import ZooKeeperSession
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import LostReason
 from leaselect.testing import FakeClock
@@ -433,3 +434,29 @@ def test_zks_refusals_are_backend_unavailable_without_the_password(
         message = str(caught.value)
         assert "connect failed" in message and f"127.0.0.1:{tls_zookeeper.port}" in message
         assert "pw-s3cret" not in message + repr(backend)
+
+
+def test_a_reconnect_with_many_nodes_to_delete_does_not_wedge_the_client(url: str) -> None:
+    """CONNECTED is reported on kazoo's connection thread, and each request kazoo queues there
+    writes a byte to the socket pair that wakes that very thread: thousands of deletes sent
+    from the state listener filled it and the thread blocked on itself for good (an outside
+    review: 200 leaders never led again after the server had been stopped for 6 s)."""
+    backend = zk(url)
+    try:
+        session = backend.session(4.0)
+        assert isinstance(session, ZooKeeperSession)
+        client = backend.conn.client(4.0)
+        sid = backend.conn.session_id()
+        assert sid is not None
+        with session._garbage_lock:  # nodes given up while the connection was down
+            for i in range(3000):
+                session._garbage[f"/leaselect/gone-{uuid.uuid4().hex}-{i}"] = sid
+        reconnected = threading.Event()
+        client.add_listener(lambda state: reconnected.set() if state == "CONNECTED" else None)
+        client._connection._socket.shutdown(socket.SHUT_RDWR)  # kazoo reconnects, same session
+        assert reconnected.wait(10)
+        assert eventually(lambda: not session._garbage, timeout=15), len(session._garbage)
+        assert client.exists("/") is not None  # the connection thread still serves
+        assert backend.conn.session_id() == sid
+    finally:
+        backend.close()
