@@ -205,7 +205,7 @@ class ZooKeeperCandidacy(Candidacy):
                 path, stat = self.session.result(created, "create candidate node")
             except NoNodeError:  # a new election: make its node, then ours (and list again)
                 self._make_parent(client)
-                path, stat = self.session.result(self._create(client), "create candidate node")
+                path, stat = self._create_again(client)
                 listed = client.get_children_async(self.parent)
             self._adopt(path.rsplit("/", 1)[1], stat)
             self._arm(client)
@@ -229,6 +229,20 @@ class ZooKeeperCandidacy(Candidacy):
             sequence=True,
             include_data=True,
         )
+
+    def _create_again(self, client: Any) -> tuple[str, Any]:
+        """Our create once the election's node was made; that node deleted again before it
+        (an operator) fails this attempt as the store's trouble, not as kazoo's error."""
+        try:
+            created: tuple[str, Any] = self.session.result(
+                self._create(client), "create candidate node"
+            )
+        except NoNodeError as exc:
+            raise BackendUnavailable(
+                f"the node of election {self.name!r} was deleted while we registered; "
+                "registering again"
+            ) from exc
+        return created
 
     def _make_parent(self, client: Any) -> None:
         """Create the election's node (and the root above it if that is missing too)."""

@@ -460,3 +460,35 @@ def test_a_reconnect_with_many_nodes_to_delete_does_not_wedge_the_client(url: st
         assert backend.conn.session_id() == sid
     finally:
         backend.close()
+
+
+def test_an_election_node_deleted_while_registering_is_no_kazoo_error(
+    url: str, raw: KazooClient, name: str, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An operator deletes the election's node right after the campaign made it: the attempt
+    fails as the store's trouble (a warning, no traceback of kazoo's), and the next leads."""
+    parent = f"/leaselect/{name}"
+    backend = zk(url)
+    client = backend.conn.client(2.0)
+    create = client.create_async
+    deleted = threading.Event()
+
+    def operator_deletes_it_again(path: str, *args: Any, **kwargs: Any) -> Any:
+        if path.startswith(f"{parent}/") and raw.exists(parent) and not deleted.is_set():
+            raw.delete(parent, recursive=True)
+            deleted.set()
+        return create(path, *args, **kwargs)
+
+    raw.ensure_path(parent)
+    raw.delete(parent)  # a new election: the campaign makes its node first
+    elector = leaselect.Elector(backend, name, ttl=2.0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="leaselect"):
+            monkeypatch.setattr(client, "create_async", operator_deletes_it_again)
+            assert elector.acquire(timeout=10) is not None
+        assert deleted.is_set()
+        assert not [r for r in caplog.records if r.exc_info or "NoNodeError" in r.getMessage()]
+    finally:
+        elector.close()
+        backend.close()
