@@ -86,8 +86,10 @@ class ZooKeeperCandidacy(Candidacy):
         if self.owner not in (None, sid):  # that session is gone, and its node with it
             self._forget()
         head_gone, self._head_gone = self._head_gone, False
-        if head_gone and self.owner == sid and self.node is not None:
-            # our predecessor led and is gone; nodes created later sort after ours
+        if head_gone and self.owner == sid and self.node is not None and self.armed:
+            # our predecessor led and is gone; nodes created later sort after ours. Our own
+            # node's watch has not fired: one client sees its watch events in the order of the
+            # changes, so a delete of our node before the leader's would have reached us first
             return self._lead(client, sid, epoch, None, sent, started)
         self.session.collect()
         for _ in range(MAX_CHECKS):
@@ -113,10 +115,11 @@ class ZooKeeperCandidacy(Candidacy):
         """Lead from a proven anchor (SYSTEM_CLOCK), moved onto the elector's clock: ``sent``
         was read before ``started``, so ``sent - (started - anchor)`` is no later than it."""
         anchor = self.session.grant_anchor(client, sid, epoch, own, self.path)
-        self.gone = False
         with self.flags:
             self.tenure += 1
             self.leading = True
+        if self.gone or not self.armed:  # our node changed since: a keep-alive looks at once
+            self.session.node_event(renew=True)
         return Grant(self.token, self.session.lease_ttl(sid), sent - max(0.0, started - anchor))
 
     def wait(self, waiting: Waiting, timeout: float) -> None:
@@ -199,6 +202,8 @@ class ZooKeeperCandidacy(Candidacy):
         if self.node is None:
             self._pending = sid
             created = self._create(client)
+        elif not self.armed:  # the watch fired or the connection changed: set it again first
+            self._arm(client)
         listed = client.get_children_async(self.parent)
         if created is not None:
             try:
@@ -273,6 +278,7 @@ class ZooKeeperCandidacy(Candidacy):
         runs in the new session)."""
         owner, czxid = int(stat.ephemeralOwner), int(stat.czxid)
         self.node, self.owner, self.token, self._pending = node, owner, czxid, None
+        self.gone = False  # a new node: what the watch said was about the old one
 
     def _watch(self, client: Any, predecessor: str) -> bool:
         """Watch ``predecessor``; False if it is already gone."""
