@@ -41,11 +41,12 @@ KEEP_IDLE = 2  # idle threads kept at most; more end as they run out of work
 class _Idle:
     """A thread waiting for work: ``run`` hands it a job through ``job`` and ``ready``."""
 
-    __slots__ = ("job", "ready")
+    __slots__ = ("job", "ready", "thread")
 
     def __init__(self) -> None:
         self.job: Job | None = None
         self.ready = threading.Event()
+        self.thread = threading.current_thread()
 
 
 class Pool:
@@ -70,6 +71,9 @@ class Pool:
             ending, self._idle = self._idle, []
         for idle in ending:
             idle.ready.set()  # with no job: the thread ends now
+        for idle in ending:  # gone when the last close() returns (they only have to return)
+            if idle.thread is not threading.current_thread():
+                idle.thread.join(1.0)
 
     @contextlib.contextmanager
     def claimed(self) -> Iterator[list[Job]]:

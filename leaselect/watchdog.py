@@ -61,8 +61,11 @@ class Watchdog:
         with self._lock:
             self._users -= 1
             last = self._users <= 0
+            thread = self._thread if last and not self._watched else None
         if last:
             self._wake.set()  # a lingering thread ends now
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(1.0)  # gone when the last close() returns
 
     def watch(self, item: Watched, due: float = float("-inf")) -> None:
         """Tick ``item`` at ``due`` (default: now) and then whenever it asks, until a tick

@@ -180,3 +180,28 @@ def test_the_thread_that_won_runs_on_elected_itself_and_then_serves_the_pool(
         assert wait_for(lambda: elected_on[0].name == pool.IDLE_NAME)  # now a pool thread
     finally:
         elector.close()
+
+
+CLOSE_LEAVES_NOTHING = """
+import threading, leaselect
+from leaselect.testing import FakeClock
+from tests.unit.scripted import ScriptedBackend
+done = threading.Event()
+elector = leaselect.Elector(ScriptedBackend(), "job", ttl=3.0, clock=FakeClock(),
+                            on_elected=lambda lease: done.set())
+assert elector.acquire(timeout=5) is not None and done.wait(5)
+elector.close()
+print(sorted(t.name for t in threading.enumerate() if t.name.startswith("leaselect-")))
+"""
+
+
+def test_no_leaselect_thread_is_alive_when_the_last_close_returns() -> None:
+    import subprocess
+    import sys
+
+    for _ in range(5):
+        out = subprocess.run(
+            [sys.executable, "-c", CLOSE_LEAVES_NOTHING], capture_output=True, text=True,
+            timeout=60, check=True,
+        ).stdout
+        assert out.strip() == "[]", out
