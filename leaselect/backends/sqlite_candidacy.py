@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .sqlite import SqliteBackend, SqliteSession
 
 _LEASE = "SELECT holder, boot, expires, token FROM lease WHERE name=?"
+# a campaign that finds others queued for a free lease waits as long as this many ranks take
+# at most: dead waiters' rows (removed only by a release) must not hold it back a whole TTL
+HEAD_START_RANKS = 3
 
 
 class SqliteCandidacy(Candidacy):
@@ -68,7 +71,7 @@ class SqliteCandidacy(Candidacy):
             ahead = self._queued_ahead(db)
             if ahead:
                 self._queue_up(db)
-                return Waiting(ahead * HANDOVER_STEP)
+                return Waiting(min(ahead, HEAD_START_RANKS) * HANDOVER_STEP)
             token = self._take(db, now)
         self._close_mailbox()  # a leader waits for nothing
         return Grant(token, self.session.ttl, sent)
@@ -98,8 +101,8 @@ class SqliteCandidacy(Candidacy):
 
     def _queued_ahead(self, db: sqlite3.Connection) -> int:
         """How many waiters a campaign that is not queued yet finds queued for a free lease:
-        a release woke them, so it waits their head start (they take their rank's time) and
-        queues behind them. A queued campaign takes a free lease: a waiter that does not
+        a release woke them, so it waits their head start (at most ``HEAD_START_RANKS``
+        ranks) and queues behind them. A queued campaign takes a free lease: a waiter that does not
         come (dead, stopped) costs a later one a head start once, never the lease."""
         mailbox = self._mailbox
         if mailbox is not None and db.execute(

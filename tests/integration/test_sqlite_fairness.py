@@ -63,3 +63,28 @@ def test_a_release_then_start_does_not_take_the_lease_back_from_the_woken_waiter
         for elector in electors.values():
             elector.close()
             elector.backend.close()
+
+
+def test_dead_waiters_hold_a_free_lease_back_a_short_head_start_only(tmp_path: Path) -> None:
+    """Rows of waiters that died while queued stay until a release; a fresh campaign on the
+    free lease waits their head start, capped, not 0.1 s per row (30 rows were 3 s, more
+    than a 2 s TTL)."""
+    path = tmp_path / "store.db"
+    url = f"sqlite:///{path}"
+    backend = leaselect.connect(url)
+    first = leaselect.Elector(backend, "job", ttl=2.0)
+    assert first.acquire(timeout=5) is not None
+    first.close()
+    with closing(sqlite3.connect(path)) as db, db:
+        db.executemany(
+            "INSERT INTO waiter (name, address) VALUES ('job', ?)",
+            [(f"w-dead-{i}",) for i in range(30)],
+        )
+    fresh = leaselect.Elector(backend, "job", ttl=2.0)
+    try:
+        started = time.monotonic()
+        assert fresh.acquire(timeout=5) is not None
+        assert time.monotonic() - started < 1.0
+    finally:
+        fresh.close()
+        backend.close()
