@@ -1,6 +1,7 @@
 """leaselect's Redis backend against python-redis-lock, same Redis, one run, separate processes.
 
-python -m benchmarks.redis_handover [--rounds 40] [--blocks 4] [--ttl 3] [--crash-ttl 1] [--crashes 5]
+python -m benchmarks.redis_handover [--rounds 40] [--blocks 4] [--ttl 3] [--crash-ttl 1]
+    [--crashes 5]
 (run it under ``flock /tmp/leaselect-bench.lock`` on a shared machine; about a minute.)
 Handover = the leader's release() call -> the next process's elected callback (leaselect) or
 acquire() returning (redis_lock), on CLOCK_BOOTTIME. Failover = SIGKILL of the leader -> the
