@@ -435,12 +435,14 @@ class ZooKeeperSession(Session):
         if state == KazooState.CONNECTED:
             with self._garbage_lock:
                 self._deleting.clear()  # sent on the old connection: send them again
+                given_up = bool(self._garbage)
             # not on kazoo's thread: each request wakes that thread through a socket pair it
             # alone reads, so a few hundred sent from here fill it and the thread blocks on
-            # itself for good
-            start_quiet(
-                threading.Thread(target=self.collect, name="leaselect-zk-collect", daemon=True)
-            )
+            # itself for good (and no thread at all when nothing was given up)
+            if given_up:
+                start_quiet(
+                    threading.Thread(target=self.collect, name="leaselect-zk-collect", daemon=True)
+                )
         for candidacy in list(self._candidacies):
             if state == KazooState.SUSPENDED:
                 candidacy.wake()  # its campaign would fail: no need to cut a retry pause short
