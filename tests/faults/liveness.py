@@ -19,7 +19,7 @@ import signal
 import time
 
 from leaselect.elector import MAX_BACKOFF
-from tests.private import held_locks
+from tests.private import stop_clear_of_write_locks
 
 from .cluster import Cluster, Contender
 from .nemesis import Fault
@@ -49,7 +49,7 @@ def probe(cluster: Cluster) -> tuple[list[Fault], list[str]]:
             continue
         others = [c for c in cluster.live() if c is not alone]
         start = time.monotonic()
-        _stop_clear_of_write_locks(others)
+        stop_clear_of_write_locks({c.pid for c in others if c.proc.poll() is None})
         deadline = start + bound
         while time.monotonic() < deadline and not elected_since(cluster, alone.identity, start):
             time.sleep(0.05)
@@ -71,24 +71,6 @@ def probe(cluster: Cluster) -> tuple[list[Fault], list[str]]:
             stalled.append(f"{alone.identity}: no on_elected {bound:.1f} s after it was left alone")
         time.sleep(SETTLE)
     return faults, stalled
-
-
-def write_lock_holders(pids: set[int]) -> set[int]:
-    """Those of ``pids`` that hold a POSIX or flock lock for writing."""
-    return {lock.pid for lock in held_locks() if lock.kind == "WRITE" and lock.pid in pids}
-
-
-def _stop_clear_of_write_locks(contenders: list[Contender], tries: int = 50) -> None:
-    """SIGSTOP ``contenders``, retrying while one of them was stopped holding a write lock."""
-    pids = {c.pid for c in contenders if c.proc.poll() is None}
-    for _ in range(tries):
-        _signal(contenders, signal.SIGSTOP)
-        time.sleep(0.005)  # a stop is delivered asynchronously
-        if not write_lock_holders(pids):
-            return
-        _signal(contenders, signal.SIGCONT)
-        time.sleep(0.01)
-    _signal(contenders, signal.SIGSTOP)
 
 
 def _signal(contenders: list[Contender], sig: signal.Signals) -> None:

@@ -20,6 +20,7 @@ from tests.integration.test_sqlite_worker import (
     wait_until,
     waiters,
 )
+from tests.private import stop_clear_of_write_locks
 
 TTL = 10.0  # long, so a hand-over that waits for the lease's expiry shows plainly
 QUICK = 1.0  # a hand-over that does not depend on the stuck waiter takes far less
@@ -114,7 +115,7 @@ def test_a_stopped_first_waiter_does_not_stall_the_handover(tmp_path: Path, name
     assert leader.wait_for("elected", 10) is not None
     first, second = _queue(url, path, name, 2)
     with _workers(leader, first, second):
-        os.kill(first.proc.pid, signal.SIGSTOP)
+        stop_clear_of_write_locks([first.proc.pid])
         assert _handover(leader, second) < QUICK
 
 

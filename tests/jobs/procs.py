@@ -16,6 +16,7 @@ def stop_all(procs: list[subprocess.Popen[bytes]], log: Path | None = None) -> N
     killed, and fails the test (with the workers' ``log`` in the message)."""
     for proc in procs:
         if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a worker a failed test left stopped
             proc.terminate()
     stuck = []
     for proc in procs:

@@ -22,6 +22,7 @@ import leaselect
 from leaselect import SYSTEM_CLOCK
 from tests.jobs.conftest import JobStore
 from tests.jobs.procs import stop_all
+from tests.private import stop_clear_of_write_locks
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -101,7 +102,7 @@ def test_only_the_leader_runs_each_fire_time(job_store: JobStore, tmp_path: Path
         time.sleep(2.5 * ttl)
         paused = current_leader(log, alive, 10 * ttl)
         await_runs_of(log, paused, 10 * ttl)
-        os.kill(paused, signal.SIGSTOP)  # a pause longer than the TTL
+        stop_clear_of_write_locks([paused])  # a pause longer than the TTL
         stopped = time.monotonic()
         taker = current_leader(log, alive - {paused}, 10 * ttl)
         await_runs_of(log, taker, 10 * ttl)
