@@ -190,7 +190,8 @@ class ZooKeeperCandidacy(Candidacy):
 
     def _register(self, client: Any, sid: int) -> tuple[list[str], int]:
         """Create our node if needed and list the queue, pipelined: one round trip (two more on
-        a new election: its node is made first, then ours, then the queue is listed again).
+        a new election: its node is made first, then ours, then the queue is listed again; none
+        if the session's last new election sent its node ahead: ``session.new_elections``).
 
         Returns the queue and our place in it.
         """
@@ -198,17 +199,22 @@ class ZooKeeperCandidacy(Candidacy):
             self._pending = None  # sent in a session that is gone: its node went with it
         if self.node is None and self._pending == sid:
             self._find_lost_create(client, sid)
-        created = None
+        created = parent = None
         if self.node is None:
             self._pending = sid
+            if self.session.new_elections:  # likely new too: its node first, same round trip
+                parent = client.create_async(self.parent)
             created = self._create(client)
         elif not self.armed:  # the watch fired or the connection changed: set it again first
             self._arm(client)
         listed = client.get_children_async(self.parent)
         if created is not None:
+            if parent is not None:
+                self._settle_parent(parent)
             try:
                 path, stat = self.session.result(created, "create candidate node")
             except NoNodeError:  # a new election: make its node, then ours (and list again)
+                self.session.new_elections = True
                 self._make_parent(client)
                 path, stat = self._create_again(client)
                 listed = client.get_children_async(self.parent)
@@ -234,6 +240,17 @@ class ZooKeeperCandidacy(Candidacy):
             sequence=True,
             include_data=True,
         )
+
+    def _settle_parent(self, parent: Any) -> None:
+        """The answer to the election node's create sent ahead of ours: made, or there already
+        (the elections are not new after all: the next registrations stop sending it), or its
+        own parent is missing (our create fails too, and ``_make_parent`` makes both)."""
+        try:
+            self.session.result(parent, "create election node")
+        except NodeExistsError:
+            self.session.new_elections = False
+        except NoNodeError:
+            pass
 
     def _create_again(self, client: Any) -> tuple[str, Any]:
         """Our create once the election's node was made; that node deleted again before it

@@ -77,6 +77,9 @@ class ZooKeeperSession(Session):
         self._deleting: set[str] = set()  # discarded paths whose delete is in flight
         self._garbage_gone = threading.Condition(self._garbage_lock)  # a discarded node went
         self._proven: tuple[int, Answered] | None = None  # (session, touch) a round proved
+        # the last first registration found its election's node missing: the next ones send
+        # their election's node ahead of their own (zookeeper_candidacy._register)
+        self.new_elections = False
         self.conn.on_change(self._on_state)
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:

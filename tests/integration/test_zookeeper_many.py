@@ -192,3 +192,55 @@ def test_fifty_leaders_releasing_at_once_send_one_delete_each(url: str) -> None:
         for elector in electors:
             elector.close()
         backend.close()
+
+
+def _register_kinds(backend: Any, names: list[str]) -> list[str]:
+    """The requests (pings, renewal rounds aside) of ``acquire`` on each of ``names``."""
+    electors = [leaselect.Elector(backend, name, ttl=TTL) for name in names]
+    backend.session(TTL)  # connected: the requests go through its client
+    try:
+        with submitted_requests(backend) as submitted:
+            assert all(elector.acquire(timeout=10) is not None for elector in electors)
+        return [kind for kind, _ in submitted if kind in ("Create", "Create2", "GetChildren")]
+    finally:
+        for elector in electors:
+            elector.close()
+
+
+def test_a_process_making_new_elections_sends_each_ones_node_in_the_same_round_trip(
+    url: str,
+) -> None:
+    """Once a campaign found its election's node missing, the next new elections send the
+    election's node, theirs and the listing together: no create that fails for lack of the
+    parent, no listing of a missing node (3 requests, one round trip; it was 5 in three)."""
+    backend = zk(url)
+    tag = uuid.uuid4().hex[:8]
+    try:
+        _register_kinds(backend, [f"n-{tag}-first"])  # finds its election's node missing
+        kinds = _register_kinds(backend, [f"n-{tag}-{i}" for i in range(10)])
+        assert sorted(kinds) == sorted(["Create", "Create2", "GetChildren"] * 10), kinds
+    finally:
+        backend.close()
+
+
+def test_a_process_joining_existing_elections_sends_no_election_node(url: str) -> None:
+    """A fresh session campaigns in elections that exist without sending their node first;
+    and one create of an existing election's node (which fails) turns that off again."""
+    tag = uuid.uuid4().hex[:8]
+    names = [f"e-{tag}-{i}" for i in range(10)]
+    maker = zk(url)
+    try:
+        _register_kinds(maker, names)
+    finally:
+        maker.close()
+    backend = zk(url)
+    try:
+        kinds = _register_kinds(backend, names)
+        assert sorted(kinds) == sorted(["Create2", "GetChildren"] * 10), kinds
+        _register_kinds(backend, [f"e-{tag}-new"])  # a new election: turns parent-first on
+        kinds = _register_kinds(backend, names[:1])  # exists: its node's create fails once
+        assert kinds.count("Create") == 1 and kinds.count("Create2") == 1, kinds
+        kinds = _register_kinds(backend, names[1:])  # then no more
+        assert sorted(kinds) == sorted(["Create2", "GetChildren"] * 9), kinds
+    finally:
+        backend.close()
