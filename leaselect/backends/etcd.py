@@ -21,7 +21,8 @@ from ..backend import Backend, Candidacy, Renewal, Session
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import BackendUnavailable, ConfigError, LeaselectError
 from ..lease import Leader, LostReason
-from ..urls import StoreUrl
+from ..signalmask import start_quiet
+from ..urls import StoreUrl, redact
 from .etcd_candidacy import EtcdCandidacy, Tenure
 from .etcd_transport import (
     DEFAULT_BUDGET,
@@ -44,6 +45,9 @@ MIN_TTL = 1.0
 MAX_TXN_OPS = 128  # etcd's default --max-txn-ops: compares and operations per transaction
 
 log = logging.getLogger("leaselect")
+
+SWEEP_RETRY_FIRST, SWEEP_RETRY_MAX = 0.1, 1.0  # seconds between retries of a failed delete
+SWEEP_TTLS = 3  # after this many TTLs the lease of a forsaken key has surely ended
 
 
 class EtcdBackend(Backend):
@@ -176,6 +180,8 @@ class EtcdSession(Session):
         self._anchor = 0.0
         self._members: weakref.WeakSet[EtcdCandidacy] = weakref.WeakSet()
         self._orphans: set[str] = set()  # keys we gave up whose delete has not succeeded yet
+        self._sweeper: threading.Thread | None = None  # retries a failed delete of those
+        self._sweeping_ends = threading.Event()  # set by close()
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
         candidacy = EtcdCandidacy(self, name, identity, metadata)
@@ -228,13 +234,51 @@ class EtcdSession(Session):
 
         The key is bound to the shared lease, which other elections of this session keep
         alive: until the delete succeeds, ``refresh`` refuses to extend the lease, so the key
-        outlives its use by one lease TTL at most (``BackendUnavailable`` if not deleted now).
+        outlives its use by one lease TTL at most (``BackendUnavailable`` if not deleted now;
+        then ``_sweep_later`` retries it).
         While the backend closes, the lease's revoke deletes every such key in one request.
         """
         with self._lock:
             self._orphans.add(key)
-        if not self.closing:  # else the revoke of the lease deletes it with all the others
+        if self.closing:  # the revoke of the lease deletes it with all the others
+            return
+        try:
             self.sweep()
+        except LeaselectError:
+            self._sweep_later()
+            raise
+
+    def _sweep_later(self) -> None:
+        """Retry the delete of the forsaken keys in the background (one thread per session, only
+        while a delete fails): a release whose delete failed (etcd's leader died, the network
+        dropped it) then hands over as soon as etcd answers again, not when the lease the key
+        is bound to runs out (which a new etcd leader extends by a whole TTL)."""
+        with self._lock:
+            if self._sweeper is not None or self._sweeping_ends.is_set():
+                return
+            self._sweeper = threading.Thread(
+                target=self._sweep_until_done, name="leaselect-etcd-sweep", daemon=True
+            )
+            start_quiet(self._sweeper)
+
+    def _sweep_until_done(self) -> None:
+        clock = self.backend.clock
+        pause, until = SWEEP_RETRY_FIRST, clock.now() + SWEEP_TTLS * self.ttl
+        while not self._sweeping_ends.wait(pause):
+            if self.closing or clock.now() > until:
+                break  # the revoke deletes them, or the lease has ended: they are gone
+            try:
+                self.sweep()
+            except LeaselectError as exc:
+                log.debug("deleting forsaken keys failed again: %s", redact(str(exc)))
+                pause = min(2 * pause, SWEEP_RETRY_MAX)
+                continue
+            with self._lock:
+                if not self._orphans:
+                    self._sweeper = None
+                    return
+        with self._lock:
+            self._sweeper = None
 
     def sweep(self) -> None:
         """Delete every forsaken key in one transaction; raise if that fails."""
@@ -269,6 +313,10 @@ class EtcdSession(Session):
         with self._lock:
             lease, self._lease = self._lease, None
             self._orphans.clear()  # the revoke deletes them; if it fails they expire with it
+            self._sweeping_ends.set()
+            sweeper = self._sweeper
+        if sweeper is not None and sweeper is not threading.current_thread():
+            sweeper.join(self.backend.transport.budget + 1)
         if lease is not None:
             self._revoke(lease)
 

@@ -33,6 +33,17 @@ class Proxy:
             with contextlib.suppress(OSError):
                 sock.close()
 
+    def reset(self, mode: str) -> None:
+        """Close every connection made so far (as a store that restarted); new ones get
+        ``mode``."""
+        self.mode = mode
+        sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                sock.close()
+
     def _accept(self) -> None:
         while not self._closed.is_set():
             try:
