@@ -97,6 +97,19 @@ class Candidacy(ABC):
         (``waiting.expires_in``): ``timeout`` is the driver's safety net (10 TTLs), not a poll.
         """
 
+    def park(
+        self, waiting: Waiting, timeout: float, resume: Callable[[], None]
+    ) -> float | None:
+        """``wait`` without a thread: call ``resume()`` once, on any thread and holding none of
+        the adapter's locks, when ``wait`` would return for a change or an ``interrupt``; return
+        the seconds after which the caller resumes anyway (at most ``timeout``; the holder's
+        expiry where the store reports none; 0: resume now). None (the default): parking is not
+        supported here, the caller calls ``wait``."""
+        return None
+
+    def unpark(self) -> None:
+        """Forget the ``resume`` of a parked wait (the caller resumed at its time limit)."""
+
     @abstractmethod
     def resign(self) -> None:
         """Give up leadership if held, leave the queue and wake the next candidate."""

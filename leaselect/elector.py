@@ -19,6 +19,7 @@ from .keeper import Holder, Keeper, keeper_for
 from .lease import Leader, Lease, LostReason
 from .machine import Effect, Elected, ElectionMachine, Jeopardy, Lost, Phase, Recovered
 from .names import validate_identity, validate_metadata, validate_name
+from .parking import Parked, Runner, is_current
 from .signalmask import current_mask, start_quiet
 from .timing import DEFAULT_DRIFT, DEFAULT_TTL, Timing
 from .urls import redact
@@ -33,6 +34,9 @@ MAX_BACKOFF = 5.0
 CLOSED = "elector is closed"
 WAIT_SLICE = 86400.0  # acquire() waits in slices of a day: any finite timeout works
 WAIT_TTLS = 10  # a waiter campaigns again after this many TTLs with no news (a safety net only)
+
+
+_PARKED: list[pool.Job] = []  # _campaign_once: the wait was parked, the thread may go
 
 
 class _Refused(Exception):
@@ -99,7 +103,8 @@ class Elector:
         self._repeat = False
         self._requests = 0  # campaigns asked for (acquire/start); a tenure ends only its own
         self._tenure_request = 0
-        self._thread: threading.Thread | None = None  # the campaign thread, if any
+        self._thread: threading.Thread | Runner | None = None  # the campaign thread, if any
+        self._parked: Parked | None = None  # a wait parked with the adapter (no thread)
         self._watched = False  # a tenure the watchdog follows (no campaign thread meanwhile)
         self._resuming = False  # a tenure ended; the thread that campaigns on is about to start
         self._watchdog = watchdog_for(self._clock)
@@ -232,9 +237,12 @@ class Elector:
                 self._resign(candidacy)  # hand over first: a leading campaign thread does no I/O
             self.backend.campaign_slots.wake()  # a campaign waiting for a slot gives up
             if candidacy is not None:
-                candidacy.interrupt()
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(self.timing.ttl)
+                candidacy.interrupt()  # a parked wait resumes: a runner that exits at once
+            with self._lock:
+                runners = [r for r in {thread, self._thread} if r is not None]
+            for runner in runners:
+                if not is_current(runner):
+                    runner.join(self.timing.ttl)
             if candidacy is not None and keeper is not None:
                 # a campaign thread that outlived the join holds it again; no keeper thread
                 # outlives the last elector it renewed for
@@ -336,27 +344,49 @@ class Elector:
             self._stop.clear()
             if self._watched or self._resuming:
                 return started  # the tenure's end campaigns again (see _tick_tenure)
+            if self._parked is not None:
+                return started  # the parked wait campaigns again when it resumes
             if self._thread is not None and self._thread.is_alive():
                 return started  # the running thread decides to exit only under the lock
             self._thread = threading.Thread(
-                target=self._run, name=f"leaselect-campaign-{self.name}", daemon=True
+                target=self._run_thread, name=f"leaselect-campaign-{self.name}", daemon=True
             )
             start_quiet(self._thread)
             return started
 
-    def _run(self, candidacy: Candidacy | None = None) -> None:
+    def _run_thread(self, candidacy: Candidacy | None = None) -> None:
+        """The campaign thread: once elected, it runs the ``on_elected`` its win queued, then
+        serves as a pool thread (see pool.claimed)."""
+        pool.pool.serve_here(self._run(candidacy))
+
+    def _run_job(self, runner: Runner, candidacy: Candidacy) -> None:
+        """A campaign resumed from a parked wait, as a pool job."""
+        runner.thread = thread = threading.current_thread()
+        thread.name = f"leaselect-campaign-{self.name}"
+        try:
+            won = self._run(candidacy)
+        finally:
+            runner.done.set()
+        for job in won:
+            job()
+
+    def _run(self, candidacy: Candidacy | None = None) -> list[pool.Job]:
         """Campaign while wanted; any exception is logged and retried with capped backoff.
-        Once elected, the thread exits: the watchdog follows the tenure."""
+        Returns once elected (the watchdog follows the tenure: the callback jobs the win
+        queued are returned for this thread to run), parked (the adapter resumes the wait
+        without a thread) or no longer wanted."""
         self._await_callbacks()  # an earlier tenure's on_lost returns before a new one begins
         backoff = 0.0
         while self._continue_or_exit(candidacy):
             try:
                 candidacy = self._ensure_candidacy()
                 won = self._campaign_once(candidacy)
+                if won is _PARKED:
+                    self._exit_thread()  # unless the wait resumed already and a runner took over
+                    return []
                 if won is not None:
                     self._exit_thread()  # elected: the watchdog follows the tenure
-                    pool.pool.serve_here(won)  # on_elected, on this thread, which then idles
-                    return
+                    return won
                 backoff = 0.0
             except Exception as exc:
                 self._abandon_tenure(candidacy)
@@ -364,10 +394,11 @@ class Elector:
                 if self._wanted():  # an interrupt (a reconnect, a release) ends the pause
                     wakeup = self._stop if candidacy is None else candidacy.wakeup
                     self._clock.wait(wakeup, backoff)
+        return []
 
     def _campaign_once(self, candidacy: Candidacy) -> list[pool.Job] | None:
         """One attempt; if it began a tenure, the callback jobs that queued for this thread
-        to run (see pool.claimed), else None."""
+        to run (see pool.claimed); ``_PARKED`` if it parked its wait; else None."""
         candidacy.wakeup.clear()
         slots = self.backend.campaign_slots
         if not slots.take(lambda: not self._wanted()):
@@ -378,7 +409,11 @@ class Elector:
             slots.give()
         if isinstance(outcome, Waiting):
             if self._wanted():  # a release() that came before the candidacy could not interrupt
-                candidacy.wait(outcome, self.timing.ttl * WAIT_TTLS)
+                parked = self._park(candidacy, outcome)
+                if parked:
+                    return _PARKED
+                if parked is None:  # the adapter cannot park: wait on this thread
+                    candidacy.wait(outcome, self.timing.ttl * WAIT_TTLS)
             return None
         with self._lock:
             highest = self._machine.highest_token
@@ -398,6 +433,55 @@ class Elector:
         self._resign(candidacy)  # the grant was stale on arrival: renewals are failing
         self._clock.wait(self._stop, RETRY_BACKOFF)
         return None
+
+    def _park(self, candidacy: Candidacy, outcome: Waiting) -> bool | None:
+        """Park the wait with the adapter: True if parked (this thread may go), False if the
+        wait is over already (campaign again now, on this thread), None if the adapter cannot
+        park (wait on this thread)."""
+        parked = Parked(candidacy, self._resume_parked)
+        with self._lock:
+            if not self._wanted():
+                return False  # released meanwhile: this thread exits
+            self._parked = parked
+        try:
+            after = candidacy.park(outcome, self.timing.ttl * WAIT_TTLS, parked.resume)
+        except BaseException:
+            self._unpark(parked)
+            raise
+        if after is None or after <= 0:
+            if not self._unpark(parked):
+                return True  # resumed meanwhile: a pool job campaigns on
+            return None if after is None else False
+        self._watchdog.watch(parked, self._clock.now() + after)
+        if self._unpark(parked, keep=True):
+            return True
+        self._watchdog.unwatch(parked)  # resumed before its timer was set: no timer left
+        return True
+
+    def _unpark(self, parked: Parked, keep: bool = False) -> bool:
+        """Whether ``parked`` is still this elector's parked wait (not resumed); unless
+        ``keep``, it no longer is afterwards."""
+        with self._lock:
+            current = self._parked is parked
+            if current and not keep:
+                self._parked = None
+            return current
+
+    def _resume_parked(self, parked: Parked, by_timer: bool) -> None:
+        """A parked wait ends (the adapter's call, or the watchdog's at its time limit): the
+        campaign goes on as a pool job. Only the first call for ``parked`` does anything."""
+        with self._lock:
+            if self._parked is not parked:
+                return
+            self._parked = None
+            runner = Runner(self._clock)
+            self._thread = runner
+        if by_timer:
+            parked.candidacy.unpark()
+        else:
+            self._watchdog.unwatch(parked)
+        job = lambda: self._run_job(runner, parked.candidacy)  # noqa: E731
+        later(lambda: pool.pool.run(job))  # on the watchdog: after its batch of ticks
 
     def _failed(self, exc: Exception, backoff: float) -> float:
         """Log a failed attempt; the next pause. An adapter's ConfigError goes to acquire()."""
@@ -448,7 +532,7 @@ class Elector:
     def _exit_thread(self) -> None:
         """The campaign thread ends: forget it, unless a newer one took its place."""
         with self._lock:
-            if self._thread is threading.current_thread():
+            if is_current(self._thread):
                 self._thread = None
 
     def _wanted(self) -> bool:
@@ -499,7 +583,7 @@ class Elector:
             self._watched = True
             first = self._machine.next_wakeup()
             self._watchdog.watch(self, float("-inf") if first is None else first)
-            if self._thread is threading.current_thread():
+            if is_current(self._thread):
                 self._thread = None
             return True
 
@@ -549,7 +633,7 @@ class Elector:
         """After a tenure: step down in the store, then campaign on (``_run`` first lets
         ``on_lost`` return)."""
         self._after_tenure(candidacy)
-        self._run(candidacy)
+        pool.pool.serve_here(self._run(candidacy))
 
     def _unwatch(self) -> None:
         """The tenure ends here (under the lock): the watchdog stops following it, and a thread

@@ -17,7 +17,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import redis
@@ -177,6 +177,7 @@ class RedisCandidacy(Candidacy):
         self._interrupted = threading.Event()  # ends a wait: interrupt() or a wake-up
         self._lock = threading.Lock()
         self._watching = False
+        self._resume: Callable[[], None] | None = None  # of a parked wait (see park)
         self._scores = _Scores()
         self._handed: Grant | None = None
 
@@ -221,6 +222,30 @@ class RedisCandidacy(Candidacy):
                 self._watching = False
             self._interrupted.clear()
 
+    def park(self, waiting: Waiting, timeout: float, resume: Callable[[], None]) -> float:
+        """``wait`` without a thread: the wake-up thread's delivery, or ``interrupt``, calls
+        ``resume``; the caller resumes at the holder's expiry otherwise."""
+        if waiting.expires_in is not None:
+            timeout = min(timeout, self._wake_by - time.monotonic() + 0.001)
+        timeout = min(timeout, MAX_BLOCK)
+        with self._lock:
+            if self._interrupted.is_set() or timeout <= 0:
+                self._interrupted.clear()
+                return 0.0
+            self._watching, self._resume = True, resume
+        try:
+            with self.backend.talking():
+                self.backend.wakes.watch(self.keys.wake, self._delivered)
+        except LeaselectError:  # back off; the next campaign reports it
+            timeout = min(timeout, ERROR_BACKOFF)
+        return timeout
+
+    def unpark(self) -> None:
+        with self._lock:
+            self._watching, self._resume = False, None
+        self.backend.wakes.unwatch(self.keys.wake)
+        self._interrupted.clear()
+
     def _delivered(self, message: bytes) -> None:
         """A message popped from our wake list (on the wake-up thread): a grant, or a nudge
         to campaign. Dropped when we no longer wait: the campaign under way finds a handed
@@ -230,6 +255,19 @@ class RedisCandidacy(Candidacy):
                 return
             self._handed = self._grant(message)
         self._interrupted.set()
+        self._resume_parked()
+
+    def _resume_parked(self) -> None:
+        """End a parked wait, if one is parked: stop watching, then ``resume`` (no lock held)."""
+        with self._lock:
+            resume, self._resume = self._resume, None
+            if resume is not None:
+                self._watching = False
+        if resume is None:
+            return
+        self.backend.wakes.unwatch(self.keys.wake)
+        self._interrupted.clear()
+        resume()
 
     def _grant(self, message: bytes) -> Grant | None:
         """The lease a release handed us (``g|token|px|score``), anchored where that is safe."""
@@ -260,6 +298,7 @@ class RedisCandidacy(Candidacy):
 
     def interrupt(self) -> None:
         self._interrupted.set()
+        self._resume_parked()
 
     def renewing(self) -> str:
         """What a keep-alive asks for this candidacy: our nonce if leading, else ''."""

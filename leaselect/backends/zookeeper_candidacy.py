@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from ..backend import Candidacy, Grant, Waiting
 from ..clock import SYSTEM_CLOCK
-from ..errors import BackendUnavailable
+from ..errors import BackendUnavailable, ConfigError
 from .zookeeper_anchor import Answered
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class ZooKeeperCandidacy(Candidacy):
         self._pending: int | None = None  # a create was sent in this session; reply unseen
         self._changed = threading.Event()
         self._interrupted = False
+        self._resume: Callable[[], None] | None = None  # of a parked wait (see park)
+        self._resume_lock = threading.Lock()
         self._head: str | None = None  # the predecessor we watch, when it is the leader
         self._head_gone = False
         self.gone = False  # the watch on our node fired: a keep-alive ends the tenure at once
@@ -88,9 +91,13 @@ class ZooKeeperCandidacy(Candidacy):
         head_gone, self._head_gone = self._head_gone, False
         if head_gone and self.owner == sid and self.node is not None and self.armed:
             # our predecessor led and is gone; nodes created later sort after ours. Our own
-            # node's watch has not fired: one client sees its watch events in the order of the
-            # changes, so a delete of our node before the leader's would have reached us first
-            return self._lead(client, sid, epoch, None, sent, started)
+            # node may have gone with it in one transaction (one zxid: its watch event may
+            # come second), so one read of it, answered after that transaction, decides
+            asked = SYSTEM_CLOCK.now()
+            if self.session.result(client.exists_async(self.path), "stat our node") is not None:
+                own = self.session.answered(epoch, asked)
+                return self._lead(client, sid, epoch, own, sent, started)
+            self._forget()  # gone: register again
         self.session.collect()
         for _ in range(MAX_CHECKS):
             order, mine = self._register(client, sid)
@@ -126,13 +133,36 @@ class ZooKeeperCandidacy(Candidacy):
         self._changed.wait(timeout)
         self._interrupted = False
 
+    def park(self, waiting: Waiting, timeout: float, resume: Callable[[], None]) -> float:
+        """The watches that set ``_changed`` call ``resume`` instead of waking a thread."""
+        with self._resume_lock:
+            if not self._changed.is_set():
+                self._resume = resume
+                return timeout
+        self._interrupted = False
+        return 0.0
+
+    def unpark(self) -> None:
+        with self._resume_lock:
+            self._resume = None
+        self._interrupted = False
+
     def interrupt(self) -> None:
         self._interrupted = True
-        self._changed.set()
+        self._change()
 
     def wake(self) -> None:
         """The connection changed or our predecessor did: campaign again (kazoo's thread)."""
+        self._change()
+
+    def _change(self) -> None:
+        """Something worth a campaign happened: end the wait (or resume the parked one)."""
         self._changed.set()
+        with self._resume_lock:
+            resume, self._resume = self._resume, None
+        if resume is not None:
+            self._interrupted = False
+            resume()
 
     def resign(self) -> None:
         """Give our node up: the session deletes it now or as soon as it is connected again,
@@ -163,7 +193,7 @@ class ZooKeeperCandidacy(Candidacy):
         later sort after ours, so no round trip is needed if the session is fresh."""
         if event.type == "DELETED" and event.path == self._head:
             self._head_gone = True
-        self._changed.set()
+        self._change()
 
     def _arm(self, client: Any) -> None:
         """Set the watch on our new node without waiting (sent right behind the create)."""
@@ -267,7 +297,8 @@ class ZooKeeperCandidacy(Candidacy):
         return created
 
     def _make_parent(self, client: Any) -> None:
-        """Create the election's node (and the root above it if that is missing too)."""
+        """Create the election's node (and the root above it if that is missing too); a
+        chroot that does not exist is the user's to create (kazoo cannot from inside it)."""
         try:
             try:
                 self.session.result(client.create_async(self.parent), "create election node")
@@ -276,6 +307,17 @@ class ZooKeeperCandidacy(Candidacy):
                 self.session.result(made, "create election node")
         except NodeExistsError:
             pass  # another candidate made it meanwhile
+        except NoNodeError:
+            if self.session.result(client.exists_async("/"), "stat chroot") is None:
+                chroot = self.session.conn.config.hosts.partition("/")[2]
+                raise ConfigError(
+                    f"ZooKeeper chroot /{chroot} does not exist: create it, or leave the "
+                    "chroot out of the URL and use ?root= (leaselect creates that)"
+                ) from None
+            raise BackendUnavailable(
+                f"a node above election {self.name!r} was deleted while we made it; "
+                "registering again"
+            ) from None
 
     def _find_lost_create(self, client: Any, sid: int) -> None:
         try:

@@ -9,6 +9,7 @@ import uuid
 
 import leaselect
 from leaselect import pool
+from tests.stores import Store
 
 
 def leaselect_threads(before: set[threading.Thread]) -> list[str]:
@@ -63,3 +64,45 @@ def test_the_thread_count_of_leaders_does_not_grow_with_their_number(store_url: 
     assert [n for n in few if n != pool.IDLE_NAME] == [n for n in many if n != pool.IDLE_NAME]
     assert many.count(pool.IDLE_NAME) <= pool.KEEP_IDLE, many
     assert len(many) <= 3 + pool.KEEP_IDLE, many
+
+
+PARKING_STORES = ("zookeeper", "redis")  # adapters whose waits hold no thread (Candidacy.park)
+
+
+def test_waiters_hold_no_thread_where_the_store_parks_their_waits(
+    store: Store, store_url: str
+) -> None:
+    """30 waiters behind one leader, on one backend: on a store whose adapter parks waits the
+    waiters add no thread (each held a campaign thread before); elsewhere one thread each."""
+    before = set(threading.enumerate())
+    backend = leaselect.connect(store_url)
+    name = f"w-{uuid.uuid4().hex[:8]}"
+    leader = leaselect.Elector(backend, name, ttl=3.0, identity="leader")
+    waiters = [
+        leaselect.Elector(backend, name, ttl=3.0, identity=f"w{i}") for i in range(30)
+    ]
+    try:
+        assert leader.acquire(timeout=10) is not None
+        for waiter in waiters:
+            waiter.start()
+        time.sleep(1.0)  # every waiter has campaigned once and waits
+        names = settled_threads(before, limit=2.0)
+        campaigning = [n for n in names if n.startswith("leaselect-campaign")]
+        if store.kind in PARKING_STORES:
+            assert campaigning == [], names
+            assert len(names) <= 4 + pool.KEEP_IDLE, names  # keeper, watchdog, wake-ups
+        else:
+            assert len(campaigning) == len(waiters), names
+        leader.release()  # the next waiter leads: a parked wait resumes into a campaign
+        deadline = time.monotonic() + 10
+        while not any(w.is_leader for w in waiters) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sum(w.is_leader for w in waiters) == 1
+    finally:
+        for elector in [leader, *waiters]:
+            elector.close()
+        backend.close()
+        end = time.monotonic() + 10
+        while leaselect_threads(before) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert not leaselect_threads(before), "threads left after close"

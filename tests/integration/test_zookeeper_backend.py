@@ -528,3 +528,61 @@ def test_a_waiter_whose_node_was_deleted_does_not_lead_on_the_leaders_delete(
             elector.close()
         for backend in backends:
             backend.close()
+
+
+def test_a_chroot_that_does_not_exist_is_refused_by_name(url: str) -> None:
+    """kazoo cannot create the chroot from inside it: acquire() raises a ConfigError naming
+    the chroot (it was a kazoo NoNodeError, retried for ever under start())."""
+    chroot = f"/absent-{uuid.uuid4().hex[:8]}/app"
+    elector = leaselect.Elector(f"{url.split('?')[0]}{chroot}", "job", ttl=3.0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(leaselect.ConfigError, match=chroot):
+            elector.acquire(timeout=10)
+        assert time.monotonic() - started < 5
+    finally:
+        elector.close()
+
+
+def test_a_waiter_deleted_in_one_multi_after_the_leader_does_not_lead_on_its_old_node(
+    url: str,
+) -> None:
+    """One transaction deletes the leader's node, then the waiter's: one zxid, and the waiter
+    hears of its predecessor's delete first. It led on that event alone with its deleted
+    node's token (and two leaders overlapped until its keep-alive noticed: 0.5-1.9 s with
+    hundreds of elections per process); it must find its node gone and register again."""
+    name = f"multi-{uuid.uuid4().hex[:8]}"
+    leader_backend, waiter_backend = zk(url), zk(url)
+    tokens: list[int] = []
+    leader = leaselect.Elector(leader_backend, name, ttl=3.0, identity="A")
+    waiter = leaselect.Elector(
+        waiter_backend, name, ttl=3.0, identity="B", on_elected=lambda e: tokens.append(e.token)
+    )
+    raw = KazooClient(hosts=ClientConfig.from_url(parse(url)).hosts)
+    raw.start(timeout=10)
+    parent = f"/leaselect/{name}"
+    try:
+        for _ in range(3):
+            assert leader.acquire(timeout=10) is not None
+            waiter.start()
+            assert eventually(lambda: len(raw.get_children(parent)) == 2, 10)
+            time.sleep(0.3)  # the waiter watches the leader
+            first, second = sorted(raw.get_children(parent), key=lambda child: child[-10:])
+            old = raw.exists(f"{parent}/{second}")
+            assert old is not None
+            transaction = raw.transaction()
+            transaction.delete(f"{parent}/{first}")
+            transaction.delete(f"{parent}/{second}")
+            assert transaction.commit() == [True, True]
+            assert eventually(lambda: bool(tokens), 10)
+            assert old.czxid not in tokens, "led on the node the transaction deleted"
+            leader.release()
+            waiter.release()
+            tokens.clear()
+    finally:
+        leader.close()
+        waiter.close()
+        raw.stop()
+        raw.close()
+        leader_backend.close()
+        waiter_backend.close()

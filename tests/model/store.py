@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from leaselect import pool
 from leaselect.backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
 from leaselect.errors import BackendUnavailable
 from leaselect.lease import Leader, LostReason
@@ -92,7 +93,7 @@ class Store:
     def _free(self) -> None:
         self.holder = None
         for candidacy in self.candidacies:
-            candidacy.woken.set()
+            candidacy.wake_up()
 
     def _refresh(self, candidacy: ModelCandidacy) -> None:
         now = self.now()
@@ -267,6 +268,7 @@ class ModelCandidacy(Candidacy):
         self.session = session
         self.number = next(self._numbers)
         self.woken = threading.Event()
+        self.resume: Callable[[], None] | None = None  # of a parked wait
         store = session.backend.store
         with store.lock:
             store.candidacies.append(self)
@@ -291,5 +293,32 @@ class ModelCandidacy(Candidacy):
         apply = lambda: self.session._checked(self.store.resign, self)  # noqa: E731
         self.store.request("resign", self.identity, apply)
 
-    def interrupt(self) -> None:
+    def park(self, waiting: Waiting, timeout: float, resume: Callable[[], None]) -> float:
+        """The parked wait's ``resume`` runs on a thread of its own (a pool thread, as a
+        client library's event thread would), when the lease is freed or on ``interrupt``."""
+        store = self.store
+        with store.lock:
+            if store.holder is not None:
+                timeout = min(timeout, max(0.0, store.expiry - store.now()))
+            if self.woken.is_set():
+                self.woken.clear()
+                return 0.0
+            self.resume = resume
+        return timeout
+
+    def unpark(self) -> None:
+        with self.store.lock:
+            self.resume = None
+            self.woken.clear()
+
+    def wake_up(self) -> None:
+        """The lease was freed, or an interrupt (under the store's lock)."""
         self.woken.set()
+        resume, self.resume = self.resume, None
+        if resume is not None:
+            self.woken.clear()
+            pool.pool.run(resume)
+
+    def interrupt(self) -> None:
+        with self.store.lock:
+            self.wake_up()
