@@ -8,11 +8,14 @@ cover pushes to the backend's control list, which ends the BLPOP; the thread the
 control list and blocks again with every watched key. A message that arrived before its key
 was covered waits in its list (a wake list lives ``WAKE_MS``) and is popped at once.
 
-A message popped for a key nobody watches any more is dropped: its waiter already stopped
-waiting to campaign, and the campaign finds the handed lease under its own nonce and adopts
-it (``ACQUIRE``). When the connection fails, the thread says so once, retries with capped
-backoff, and the waiters fall back on their own timeouts (the holder's expiry), never on a
-polling loop.
+A message popped for a key nobody watches at that moment is kept (``UNCLAIMED_S``) and handed
+to the next watch of that key: its waiter stopped watching to campaign, and a release that
+picked it after that campaign registered it hands it a lease its campaign did not see. Dropping
+it left that waiter parked until the old holder's expiry (a hand-over of a whole TTL, about 1
+in 100 ping-pong hand-overs).
+
+When the connection fails, the thread says so once, retries with capped backoff, and the
+waiters fall back on their own timeouts (the holder's expiry), never on a polling loop.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +36,7 @@ from .redis_client import MAX_BLOCK
 log = logging.getLogger("leaselect")
 
 CONTROL_MS = 60_000  # an unconsumed control entry vanishes after this
+UNCLAIMED_S = 60.0  # a popped message nobody watched waits this long for its key's next watch
 RETRY_FIRST, RETRY_MAX = 0.1, 2.0  # backoff after a failed connection, doubling
 
 
@@ -47,6 +52,7 @@ class Wakes:
         self.control = f"{prefix}wakes:{secrets.token_hex(8)}"
         self._lock = threading.Condition()
         self._watched: dict[str, Callable[[bytes], None]] = {}
+        self._unclaimed: dict[str, tuple[bytes, float]] = {}  # key -> (message, popped at)
         self._covered: frozenset[str] = frozenset()  # the keys of the BLPOP in flight
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -59,12 +65,15 @@ class Wakes:
             if self._closed:
                 return
             self._watched[key] = deliver
+            kept = self._unclaimed.pop(key, None)
             if self._thread is None or not self._thread.is_alive():  # (none after a fork)
                 self._thread = threading.Thread(target=self._run, name="leaselect-redis-wakes")
                 self._thread.daemon = True
                 start_quiet(self._thread)
             self._lock.notify_all()
             covered = key in self._covered
+        if kept is not None and time.monotonic() - kept[1] < UNCLAIMED_S:
+            deliver(kept[0])
         if not covered:
             pipe = self._client.pipeline(transaction=False)
             pipe.lpush(self.control, "w")
@@ -123,6 +132,8 @@ class Wakes:
                 key, message = popped
                 with self._lock:
                     deliver = self._watched.get(key)
+                    if deliver is None:
+                        self._keep(key, message)
                 if deliver is not None:
                     try:
                         deliver(message)
@@ -131,6 +142,14 @@ class Wakes:
         if conn is not None:
             conn.disconnect()
             self._pool.release(conn)
+
+    def _keep(self, key: str, message: bytes) -> None:
+        """Keep a message nobody watched for its key's next watch (under the lock); drop
+        those kept too long (their waiters resigned or campaigned it in)."""
+        now = time.monotonic()
+        for old in [k for k, (_, at) in self._unclaimed.items() if now - at >= UNCLAIMED_S]:
+            del self._unclaimed[old]
+        self._unclaimed[key] = (message, now)
 
     def _pop(self, conn: Any) -> tuple[str, bytes] | None:
         """Empty the control list, then one BLPOP over it and every watched key: the (key,

@@ -97,3 +97,38 @@ def test_many_campaigns_at_once_queue_for_connections(
         backend.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == []
+
+
+def test_a_wake_up_popped_for_a_key_between_two_watches_reaches_the_next_watch() -> None:
+    """A waiter stops watching (its wait ended: a campaign runs) while the blocking pop in
+    flight still covers its key, and the release's grant arrives then: the pop takes it. It was
+    dropped, and the waiter learnt of its lease only at the old holder's expiry (a hand-over of
+    a whole TTL, seen by an outside review in about 1 of 100 ping-pong hand-overs). The next
+    watch of that key gets it."""
+    url = require_url("redis")
+    backend = leaselect.connect(url)
+    probe = redis.Redis.from_url(url)
+    key = f"{{w-{uuid.uuid4().hex[:8]}}}:wake:test"
+    got: list[bytes] = []
+    arrived = threading.Event()
+    try:
+        wakes = backend.wakes  # type: ignore[attr-defined]
+        wakes.watch(key, lambda message: None)
+        time.sleep(0.3)  # the blocking pop now covers the key
+        wakes.unwatch(key)
+        probe.lpush(key, b"g|1|3000|5")
+        deadline = time.monotonic() + 2
+        while probe.exists(key) and time.monotonic() < deadline:
+            time.sleep(0.01)  # popped by the pop in flight
+        assert not probe.exists(key)
+
+        def deliver(message: bytes) -> None:
+            got.append(message)
+            arrived.set()
+
+        wakes.watch(key, deliver)
+        assert arrived.wait(2), "the popped wake-up was dropped"
+        assert got == [b"g|1|3000|5"]
+    finally:
+        probe.delete(key)
+        backend.close()
