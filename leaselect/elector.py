@@ -114,6 +114,8 @@ class Elector:
         self._user_mask = current_mask()  # callbacks run with it (see signalmask)
         self._callbacks_stopped = False
         self._closed = False
+        self._close_done = threading.Event()  # the first close() (or the backend's) finished
+        self._stopped_dispatcher: Dispatcher | None = None  # the callback queue close() stopped
         self._finished = False  # closed and released: release() has nothing left to do
         self._closing_effects: list[Effect] | None = None  # closed by its backend, not done
         self._error: ConfigError | None = None  # an adapter's ConfigError, for acquire()
@@ -257,16 +259,27 @@ class Elector:
         closed"); ``release`` and ``close`` do nothing.
         """
         with self._lock:
-            if self._closed:
-                return
+            closing = self._closed
             self._closed = True
-        exits.unregister(self)
-        self.backend.detach(self)
-        self.release()
-        self._stop_callbacks()
-        self._finished = True
-        self._leave_threads()
-        self._close_backend()
+        if closing:  # another close (or the backend's) is under way: return when it is done
+            if not self._in_own_callback():  # a callback the close waits for must return
+                self._close_done.wait(3 * self.timing.ttl)
+            return
+        try:
+            exits.unregister(self)
+            self.backend.detach(self)
+            self.release()
+            self._stop_callbacks()
+            self._finished = True
+            self._leave_threads()
+            self._close_backend()
+        finally:
+            self._close_done.set()
+
+    def _in_own_callback(self) -> bool:
+        return any(
+            d is not None and d.is_current() for d in (self._dispatcher, self._stopped_dispatcher)
+        )
 
     def _backend_closing(self) -> float:
         """The backend closes: end the tenure now and stop campaigning; this elector is closed
@@ -290,12 +303,16 @@ class Elector:
             dispatcher = self._dispatcher
         if effects is None:
             return  # closed by the user meanwhile, or before the backend
-        if effects and dispatcher is not None:
-            dispatcher.wait_idle(threading.Event(), timeout=max(0.0, until - time.monotonic()))
-        self.release()
-        self._stop_callbacks()
-        self._finished = True
-        self._leave_threads()
+        try:
+            if effects and dispatcher is not None:
+                timeout = max(0.0, until - time.monotonic())
+                dispatcher.wait_idle(threading.Event(), timeout=timeout)
+            self.release()
+            self._stop_callbacks()
+            self._finished = True
+            self._leave_threads()
+        finally:
+            self._close_done.set()
 
     def _require_open(self) -> None:
         if self._closed:
@@ -305,6 +322,7 @@ class Elector:
         with self._lock:
             self._callbacks_stopped = True
             dispatcher, self._dispatcher = self._dispatcher, None
+            self._stopped_dispatcher = dispatcher or self._stopped_dispatcher
         if dispatcher is not None:
             dispatcher.stop(timeout=self.timing.ttl)
 

@@ -309,3 +309,26 @@ def test_the_keeper_never_misses_a_renew_by_that_lands_while_it_reads_its_due_ti
     assert wait_for(lambda: not keeper._wake.armed)
     clock.advance(0.5)
     assert wait_for(lambda: backend.keep_alives > before), "the early renewal was missed"
+
+
+def test_a_close_beside_another_returns_once_the_close_is_done(
+    backend: ScriptedBackend, clock: FakeClock
+) -> None:
+    """Two threads close one leading elector whose on_lost takes a while: the second close
+    returned at once, with on_lost still running and leaselect's threads alive (an outside
+    review); it returns once the first has finished."""
+    lost_running, lost_done = threading.Event(), threading.Event()
+
+    def on_lost(lease: Lease, reason: LostReason) -> None:
+        lost_running.set()
+        threading.Event().wait(0.3)  # real time: the on_lost of a user's cleanup
+        lost_done.set()
+
+    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_lost=on_lost)
+    assert elector.acquire(timeout=1.0) is not None
+    first = threading.Thread(target=elector.close)
+    first.start()
+    assert lost_running.wait(SETTLE)
+    elector.close()
+    assert lost_done.is_set(), "the second close returned before the first finished"
+    first.join(SETTLE)
