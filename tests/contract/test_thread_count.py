@@ -30,6 +30,14 @@ def settled_threads(before: set[threading.Thread], limit: float = 10.0) -> list[
         time.sleep(0.05)
 
 
+def assert_no_threads_left(before: set[threading.Thread], limit: float = 10.0) -> None:
+    """Every leaselect thread started since ``before`` ends within ``limit`` seconds."""
+    end = time.monotonic() + limit
+    while leaselect_threads(before) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not leaselect_threads(before), "threads left after close"
+
+
 def threads_while_leading(store_url: str, count: int) -> list[str]:
     before = set(threading.enumerate())
     elected = threading.Semaphore(0)
@@ -48,13 +56,10 @@ def threads_while_leading(store_url: str, count: int) -> list[str]:
         assert all(elector.is_leader for elector in electors)
         return settled_threads(before)
     finally:
-        for elector in electors:
-            elector.close()
+        for each in electors:
+            each.close()
         backend.close()
-        end = time.monotonic() + 10
-        while leaselect_threads(before) and time.monotonic() < end:
-            time.sleep(0.05)
-        assert not leaselect_threads(before), "threads left after close"
+        assert_no_threads_left(before)
 
 
 def test_the_thread_count_of_leaders_does_not_grow_with_their_number(store_url: str) -> None:
@@ -102,7 +107,4 @@ def test_waiters_hold_no_thread_where_the_store_parks_their_waits(
         for elector in [leader, *waiters]:
             elector.close()
         backend.close()
-        end = time.monotonic() + 10
-        while leaselect_threads(before) and time.monotonic() < end:
-            time.sleep(0.05)
-        assert not leaselect_threads(before), "threads left after close"
+        assert_no_threads_left(before)
