@@ -10,6 +10,9 @@ a hand-over 0.3-0.4 ms); the last of them closing ends it at once.
 
 ``is_leader`` does not depend on it (it reads the clock); the ``lost`` event, observers and
 ``on_lost`` do, so a tick only takes the elector's lock and queues callbacks, never I/O.
+
+A parked wait's time limit is watched the same way (``parking.Parked``): its one tick resumes
+the wait and asks for no more.
 """
 
 from __future__ import annotations
