@@ -471,9 +471,8 @@ class Elector:
                 return True  # resumed meanwhile: a pool job campaigns on
             return None if after is None else False
         self._watchdog.watch(parked, self._clock.now() + after)
-        if self._unpark(parked, keep=True):
-            return True
-        self._watchdog.unwatch(parked)  # resumed before its timer was set: no timer left
+        if not self._unpark(parked, keep=True):
+            self._watchdog.unwatch(parked)  # resumed before its timer was set: no timer left
         return True
 
     def _unpark(self, parked: Parked, keep: bool = False) -> bool:

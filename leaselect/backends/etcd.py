@@ -274,7 +274,7 @@ class EtcdSession(Session):
                 pause = min(2 * pause, SWEEP_RETRY_MAX)
                 continue
             with self._lock:
-                if not self._orphans:
+                if not self._orphans:  # under the lock: a forsake now starts a new thread
                     self._sweeper = None
                     return
         with self._lock:
