@@ -61,7 +61,7 @@ def test_leaselect_threads_leave_process_signals_to_the_program(
                 continue
             try:
                 missing = set(WATCHED) - thread_blocks(thread.native_id)
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):
                 continue  # ended meanwhile
             if missing:
                 deaf[thread.name] = sorted(signal.Signals(s).name for s in missing)
