@@ -41,6 +41,7 @@ class Dispatcher:
         self._scheduled = False  # a thread runs (or is about to run) the queue
         self._stopped = False
         self._worker: threading.Thread | None = None  # the thread running our callbacks now
+        self._on_idle: list[Callable[[], None]] = []  # called once the queue is next empty
 
     def submit(self, callback: Callable[[], None], label: str = "a callback") -> None:
         """Queue ``callback`` (``label`` names it in the log if it raises); it runs after
@@ -77,6 +78,15 @@ class Dispatcher:
         """True on the thread running one of this dispatcher's callbacks (inside a callback)."""
         return self._worker is threading.current_thread()
 
+    def when_idle(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` once no callback is queued or running: now, or on the thread that ran
+        the last one, after it returned."""
+        with self._changed:
+            if self._scheduled:
+                self._on_idle.append(hook)
+                return
+        hook()
+
     def wake(self) -> None:
         """Make ``wait_idle`` re-check its ``stop`` event."""
         with self._changed:
@@ -104,7 +114,8 @@ class Dispatcher:
                     self._worker = None
                     self._scheduled = False
                     self._changed.notify_all()
-                    return
+                    hooks, self._on_idle = self._on_idle, []
+                    break
                 callback, label = self._queue.popleft()
             try:
                 callback()
@@ -114,3 +125,5 @@ class Dispatcher:
                 with self._changed:
                     self._pending -= 1
                     self._changed.notify_all()
+        for hook in hooks:
+            hook()

@@ -267,19 +267,34 @@ class Elector:
             return
         try:
             exits.unregister(self)
-            self.backend.detach(self)
             self.release()
             self._stop_callbacks()
             self._finished = True
             self._leave_threads()
+            # attached until now: a Backend.close() meanwhile waits for this close to finish
+            self.backend.detach(self)
             self._close_backend()
         finally:
+            self._close_finished()
+
+    def _close_finished(self) -> None:
+        """Let a ``close()`` waiting beside this one return: now, or (when this one ran in one
+        of the elector's callbacks, which it could not wait for) once that callback returned."""
+        own = self._own_dispatcher()
+        if own is None:
             self._close_done.set()
+        else:
+            own.when_idle(self._close_done.set)
 
     def _in_own_callback(self) -> bool:
-        return any(
-            d is not None and d.is_current() for d in (self._dispatcher, self._stopped_dispatcher)
-        )
+        return self._own_dispatcher() is not None
+
+    def _own_dispatcher(self) -> Dispatcher | None:
+        """The callback queue whose callback is running on this thread, if any."""
+        for dispatcher in (self._dispatcher, self._stopped_dispatcher):
+            if dispatcher is not None and dispatcher.is_current():
+                return dispatcher
+        return None
 
     def _backend_closing(self) -> float:
         """The backend closes: end the tenure now and stop campaigning; this elector is closed
@@ -301,8 +316,10 @@ class Elector:
         with self._lock:
             effects, self._closing_effects = self._closing_effects, None
             dispatcher = self._dispatcher
-        if effects is None:
-            return  # closed by the user meanwhile, or before the backend
+        if effects is None:  # closed by the user meanwhile, or before the backend
+            if not self._in_own_callback():  # the backend goes once that close is done
+                self._close_done.wait(3 * self.timing.ttl)
+            return
         try:
             if effects and dispatcher is not None:
                 timeout = max(0.0, until - time.monotonic())
@@ -312,7 +329,7 @@ class Elector:
             self._finished = True
             self._leave_threads()
         finally:
-            self._close_done.set()
+            self._close_finished()
 
     def _require_open(self) -> None:
         if self._closed:

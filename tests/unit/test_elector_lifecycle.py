@@ -332,3 +332,51 @@ def test_a_close_beside_another_returns_once_the_close_is_done(
     elector.close()
     assert lost_done.is_set(), "the second close returned before the first finished"
     first.join(SETTLE)
+
+
+def test_a_close_beside_one_called_from_on_lost_waits_for_that_callback(
+    backend: ScriptedBackend, clock: FakeClock
+) -> None:
+    """The first close ran inside the elector's own on_lost (it cannot wait for itself): a
+    second close from another thread returned at once while that callback still ran (an
+    outside review); it returns once the callback has returned."""
+    in_callback, may_return, returned = threading.Event(), threading.Event(), threading.Event()
+
+    def on_lost(lease: Lease, reason: LostReason) -> None:
+        elector.close()  # the first close, from the elector's own callback
+        in_callback.set()
+        may_return.wait(SETTLE)
+        returned.set()
+
+    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_lost=on_lost)
+    assert elector.acquire(timeout=1.0) is not None
+    elector.release()
+    assert in_callback.wait(SETTLE)
+    threading.Timer(0.3, may_return.set).start()
+    elector.close()
+    assert returned.is_set(), "the second close returned while on_lost still ran"
+
+
+def test_a_backend_close_beside_an_elector_close_waits_for_it(
+    backend: ScriptedBackend, clock: FakeClock
+) -> None:
+    """Backend.close() racing Elector.close(): the backend returned at once and closed its
+    sessions while the elector's close was still under way (an outside review: on Redis the
+    elector's release then failed and the next leader waited for the key to expire). Like any
+    tenure on it, the backend now waits for that elector's on_lost and close."""
+    lost_running, lost_done = threading.Event(), threading.Event()
+
+    def on_lost(lease: Lease, reason: LostReason) -> None:
+        lost_running.set()
+        threading.Event().wait(0.3)  # real time: the user's cleanup
+        lost_done.set()
+
+    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_lost=on_lost)
+    assert elector.acquire(timeout=1.0) is not None
+    closing = threading.Thread(target=elector.close)
+    closing.start()
+    assert lost_running.wait(SETTLE)
+    backend.close()
+    assert lost_done.is_set(), "the backend closed while the elector's close was under way"
+    closing.join(SETTLE)
+    assert backend.events == ["session closed"] and backend.holder is None
