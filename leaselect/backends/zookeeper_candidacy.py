@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
@@ -42,6 +42,14 @@ def node_data(identity: str, metadata: str) -> bytes:
     return json.dumps({"identity": identity, "metadata": metadata}).encode()
 
 
+class OwnRead(NamedTuple):
+    """A read of our node in flight: for which node, session and connection, sent when."""
+
+    pending: Any
+    key: tuple[str, int, int]
+    asked: float
+
+
 class ZooKeeperCandidacy(Candidacy):
     """One process's node in one election of a ZooKeeper store."""
 
@@ -64,6 +72,7 @@ class ZooKeeperCandidacy(Candidacy):
         self._resume_lock = threading.Lock()
         self._head: str | None = None  # the predecessor we watch, when it is the leader
         self._head_gone = False
+        self._own_read: OwnRead | None = None  # sent when the leader's node went (_on_event)
         self.gone = False  # the watch on our node fired: a keep-alive ends the tenure at once
         self.armed = False  # a watch on our node is set and has not fired
 
@@ -89,13 +98,15 @@ class ZooKeeperCandidacy(Candidacy):
         if self.owner not in (None, sid):  # that session is gone, and its node with it
             self._forget()
         head_gone, self._head_gone = self._head_gone, False
+        own_read, self._own_read = self._own_read, None
         if head_gone and self.owner == sid and self.node is not None and self.armed:
             # our predecessor led and is gone; nodes created later sort after ours. Our own
             # node may have gone with it in one transaction (one zxid: its watch event may
-            # come second), so one read of it, answered after that transaction, decides
-            asked = SYSTEM_CLOCK.now()
-            if self.session.result(client.exists_async(self.path), "stat our node") is not None:
-                own = self.session.answered(epoch, asked)
+            # come second), so one read of it, sent after that event, decides
+            if own_read is None or own_read.key != (self.node, sid, epoch):
+                own_read = OwnRead(client.exists_async(self.path), (self.node, sid, epoch), started)
+            if self.session.result(own_read.pending, "stat our node") is not None:
+                own = self.session.answered(epoch, own_read.asked)
                 return self._lead(client, sid, epoch, own, sent, started)
             self._forget()  # gone: register again
         self.session.collect()
@@ -193,7 +204,24 @@ class ZooKeeperCandidacy(Candidacy):
         later sort after ours, so no round trip is needed if the session is fresh."""
         if event.type == "DELETED" and event.path == self._head:
             self._head_gone = True
+            self._read_own_node()
         self._change()
+
+    def _read_own_node(self) -> None:
+        """Send the read of our node that decides whether we lead (see ``campaign``) from
+        kazoo's event thread, before the campaign runs: its round trip overlaps the hop to the
+        campaign's thread (0.35 ms of a 4.3 ms hand-over, measured). Sent after the leader's
+        delete event arrived, its answer comes after every event of that transaction."""
+        conn = self.session.conn
+        epoch, sid, client, node = conn.epoch, conn.session_id(), conn.current(), self.node
+        if client is None or sid is None or node is None or self.owner != sid or not self.armed:
+            return  # the campaign finds out what to do
+        asked = SYSTEM_CLOCK.now()
+        try:
+            pending = client.exists_async(f"{self.parent}/{node}")
+        except Exception:  # the connection is going: the campaign reads (or registers) again
+            return
+        self._own_read = OwnRead(pending, (node, sid, epoch), asked)
 
     def _arm(self, client: Any) -> None:
         """Set the watch on our new node without waiting (sent right behind the create)."""

@@ -586,3 +586,44 @@ def test_a_waiter_deleted_in_one_multi_after_the_leader_does_not_lead_on_its_old
         raw.close()
         leader_backend.close()
         waiter_backend.close()
+
+
+def test_the_next_in_line_reads_its_node_as_the_leaders_delete_event_arrives(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read that decides whether the next in line leads is sent from kazoo's event thread
+    as the leader's delete event arrives, not after the hop to the campaign's thread (whose
+    0.35 ms it now overlaps), and the campaign uses that read instead of sending another."""
+    name = f"early-{uuid.uuid4().hex[:8]}"
+    reads: list[tuple[str, str]] = []
+    exists_async = KazooClient.exists_async
+
+    def traced(client: KazooClient, path: str, watch: Any = None) -> Any:
+        if watch is None and name in path:
+            reads.append((path, threading.current_thread().name))
+        return exists_async(client, path, watch)
+
+    monkeypatch.setattr(KazooClient, "exists_async", traced)
+    leader_backend, waiter_backend = zk(url), zk(url)
+    elected = threading.Event()
+    leader = leaselect.Elector(leader_backend, name, ttl=3.0, identity="A")
+    waiter = leaselect.Elector(waiter_backend, name, ttl=3.0, identity="B",
+                               on_elected=lambda lease: elected.set())
+    try:
+        assert leader.acquire(timeout=10) is not None
+        waiter.start()
+        assert eventually(lambda: len(leader_backend.conn.current().get_children(
+            f"/leaselect/{name}")) == 2, 10)
+        time.sleep(0.3)  # the waiter watches the leader
+        children = leader_backend.conn.current().get_children(f"/leaselect/{name}")
+        mine = f"/leaselect/{name}/" + max(children, key=lambda child: child[-10:])
+        reads.clear()
+        leader.release()
+        assert elected.wait(10)
+        own = [thread for path, thread in reads if path == mine]
+        assert len(own) == 1 and not own[0].startswith("leaselect-"), reads
+    finally:
+        leader.close()
+        waiter.close()
+        leader_backend.close()
+        waiter_backend.close()
