@@ -110,7 +110,13 @@ class Pool:
                 idle.job = job
                 idle.ready.set()
                 return
-        start_quiet(threading.Thread(target=self._serve, args=(job,), name=NAME, daemon=True))
+        # the job in a box the thread empties: a Thread keeps its args while it runs, and an
+        # idle thread must not keep the last job's elector (and its backend) alive
+        box = [job]
+        start_quiet(threading.Thread(target=self._serve_box, args=(box,), name=NAME, daemon=True))
+
+    def _serve_box(self, box: list[Job]) -> None:
+        self._serve(box.pop())
 
     def _serve(self, job: Job, more: Sequence[Job] = ()) -> None:
         me = _Idle()
@@ -126,6 +132,7 @@ class Pool:
             if queued:
                 job = queued.popleft()
                 continue
+            job = _nothing  # an idle thread keeps no job (nor what it refers to) alive
             with self._lock:
                 if self._users <= 0 or len(self._idle) >= KEEP_IDLE:
                     return
@@ -141,6 +148,10 @@ class Pool:
             if next_job is None:
                 return
             job = next_job
+
+
+def _nothing() -> None:
+    """The job an idle thread holds."""
 
 
 NAME = "leaselect-callbacks"  # a pool thread while it runs a job

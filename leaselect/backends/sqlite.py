@@ -38,6 +38,7 @@ from .sqlite_files import (
     parse_access,
     wake_directory,
 )
+from .sqlite_wakes import MailboxWatcher
 from .wakeup import Mailbox, WakeDir
 
 log = logging.getLogger("leaselect")
@@ -80,6 +81,7 @@ class SqliteBackend(Backend):
         self._db: sqlite3.Connection | None = None
         self._file: FileId | None = None
         self._wake: WakeDir | None = None
+        self.wakes = MailboxWatcher()  # the parked waiters' mailboxes
         try:  # open now if we can; else at first use, and the campaign retries like any store's
             self._follow_file()
         except BackendUnavailable as exc:

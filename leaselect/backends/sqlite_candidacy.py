@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..backend import Candidacy, Grant, Renewal, Waiting
@@ -46,6 +47,9 @@ class SqliteCandidacy(Candidacy):
         self._mailbox_generation = -1
         self._mailbox_lock = threading.Lock()
         self._interrupted = threading.Event()
+        self._resume: Callable[[], None] | None = None  # of a parked wait (see park)
+        self._parked_on: Mailbox | None = None  # the mailbox the backend's watcher watches
+        self._resume_lock = threading.Lock()
 
     @property
     def backend(self) -> SqliteBackend:
@@ -158,6 +162,43 @@ class SqliteCandidacy(Candidacy):
                     mailbox.wait(rank * HANDOVER_STEP)
         self._interrupted.clear()
 
+    def park(self, waiting: Waiting, timeout: float, resume: Callable[[], None]) -> float:
+        """``wait`` without a thread: the backend's watcher calls ``resume`` when our mailbox
+        gets a wake-up (after its rank's head start), as does ``interrupt``; the caller
+        resumes at the holder's expiry otherwise."""
+        if waiting.expires_in is not None:
+            timeout = min(timeout, waiting.expires_in + 0.001)
+        with self._resume_lock:
+            if self._interrupted.is_set() or timeout <= 0:
+                self._interrupted.clear()
+                return 0.0
+            self._resume = resume
+            mailbox = self._parked_on = self._mailbox
+        if mailbox is not None and not self.backend.wakes.watch(mailbox, self._resume_now):
+            with self._resume_lock:  # closed meanwhile: campaign again now
+                self._resume = self._parked_on = None
+            return 0.0
+        return timeout
+
+    def unpark(self) -> None:
+        with self._resume_lock:
+            self._resume, mailbox, self._parked_on = None, self._parked_on, None
+        if mailbox is not None:
+            self.backend.wakes.unwatch(mailbox)
+        self._interrupted.clear()
+
+    def _resume_now(self) -> None:
+        """End a parked wait, if one is parked (the watcher's thread, or ``interrupt``)."""
+        with self._resume_lock:
+            resume, mailbox = self._resume, self._parked_on
+            self._resume = self._parked_on = None
+        if resume is None:
+            return
+        if mailbox is not None:
+            self.backend.wakes.unwatch(mailbox)
+        self._interrupted.clear()
+        resume()
+
     def resign(self) -> None:
         mailbox = self._mailbox
         try:
@@ -196,6 +237,7 @@ class SqliteCandidacy(Candidacy):
         mailbox = self._mailbox
         if mailbox is not None:
             mailbox.interrupt()
+        self._resume_now()
 
     def _open_mailbox(self) -> Mailbox:
         with self._mailbox_lock:

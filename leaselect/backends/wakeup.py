@@ -22,6 +22,7 @@ import threading
 import weakref
 
 HANDOVER_STEP = 0.1  # seconds between the ranks of a hand-over
+_NONE = 1 << 30  # "no wake-up" among ranks
 _SUN_PATH_MAX = 107  # bytes of a socket path, without the trailing NUL
 
 
@@ -83,7 +84,7 @@ class Mailbox:
 
     def wait(self, timeout: float) -> int | None:
         """Block up to ``timeout`` seconds for a wake-up; its rank, or None if none came."""
-        if not self._enter():
+        if not self.enter():
             return None
         try:
             self._sock.settimeout(max(timeout, 0.0))
@@ -93,15 +94,26 @@ class Mailbox:
                 return None
             return min(rank, self._drain())
         finally:
-            self._leave()
+            self.leave()
+
+    @property
+    def sock(self) -> socket.socket:
+        """The socket (to select on; only between ``enter`` and ``leave``)."""
+        return self._sock
+
+    def take(self) -> int | None:
+        """The lowest rank among the wake-ups that arrived, without blocking; None if none
+        did (call between ``enter`` and ``leave``)."""
+        lowest = self._drain()
+        return None if lowest == _NONE else lowest
 
     def drain(self) -> None:
         """Forget wake-ups that arrived before now."""
-        if self._enter():
+        if self.enter():
             try:
                 self._drain()
             finally:
-                self._leave()
+                self.leave()
 
     def interrupt(self) -> None:
         """Wake our own ``wait`` (from another thread)."""
@@ -120,7 +132,7 @@ class Mailbox:
             self._close()
 
     def _drain(self) -> int:
-        lowest = 1 << 30
+        lowest = _NONE
         self._sock.setblocking(False)
         try:
             while True:
@@ -128,14 +140,16 @@ class Mailbox:
         except (BlockingIOError, InterruptedError):
             return lowest
 
-    def _enter(self) -> bool:
+    def enter(self) -> bool:
+        """Count a user of the socket (False once closing): ``leave`` when done."""
         with self._lock:
             if self._closing:
                 return False
             self._users += 1
             return True
 
-    def _leave(self) -> None:
+    def leave(self) -> None:
+        """The end of an ``enter``; the last user of a closing mailbox closes it."""
         with self._lock:
             self._users -= 1
             last = self._closing and self._users == 0

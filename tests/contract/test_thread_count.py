@@ -71,7 +71,8 @@ def test_the_thread_count_of_leaders_does_not_grow_with_their_number(store_url: 
     assert len(many) <= 3 + pool.KEEP_IDLE, many
 
 
-PARKING_STORES = ("zookeeper", "redis")  # adapters whose waits hold no thread (Candidacy.park)
+# adapters whose waits hold no thread (Candidacy.park)
+PARKING_STORES = ("zookeeper", "redis", "sqlite")
 
 
 def test_waiters_hold_no_thread_where_the_store_parks_their_waits(
