@@ -24,6 +24,7 @@ from ..lease import Leader, LostReason
 from ..signalmask import start_quiet
 from ..urls import StoreUrl, redact
 from .etcd_candidacy import EtcdCandidacy, Tenure
+from .etcd_deletes import DeleteFeed
 from .etcd_transport import (
     DEFAULT_BUDGET,
     Json,
@@ -64,6 +65,7 @@ class EtcdBackend(Backend):
         self.max_txn_ops = MAX_TXN_OPS  # halved if the server's limit turns out lower
         # the clock of the waiters' expiry proof: it must count through a host suspend
         self.clock: Clock = SYSTEM_CLOCK
+        self.deletes = DeleteFeed(transport, self.prefix)  # the parked waiters' one stream
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> EtcdBackend:
@@ -161,6 +163,7 @@ class EtcdBackend(Backend):
         return EtcdSession(self, ttl)
 
     def _close(self) -> None:
+        self.deletes.close()
         self.transport.close()
 
     def __repr__(self) -> str:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..backend import Candidacy, Grant, Renewal, Waiting
 from ..errors import LeaselectError
 from ..lease import LostReason
+from .etcd_deletes import DeleteInterest
 from .etcd_expiry import ExpiryProbe
 from .etcd_transport import (
     Json,
@@ -68,10 +72,20 @@ class EtcdCandidacy(Candidacy):
         self._expiry: ExpiryProbe | None = None  # of the leader's lease, while we are next
         self._since: float | None = None  # sent of our first campaign since (re)joining
         self._watch = DeleteWatch(self.backend.transport, self.backend.clock)
+        # a parked wait (see park): its resume, its interest with the backend's feed
+        self._park_lock = threading.Lock()
+        self._resume: Callable[[], None] | None = None
+        self._interest: DeleteInterest | None = None
+        self._interrupted = False  # an interrupt no parked wait took yet
+        self._probe_now = False  # the parked wait's time limit came: a probe may be due
 
     def campaign(self, sent: float) -> Grant | Waiting:
         if self._since is None:
             self._since = sent
+        if self._probe_due():  # a parked wait's time limit: probe the leader's lease only
+            predecessor = self._predecessor
+            if predecessor is not None and not self._probe(predecessor):
+                return Waiting(None)  # not expired: the same wait again, no read
         # the predecessor's delete counts for this campaign only: one that fails (a refresh
         # that raises) leaves the next to read the queue
         vacated, self._vacated = self._vacated, None
@@ -186,6 +200,70 @@ class EtcdCandidacy(Candidacy):
             if clock.now() >= deadline or self._probe(predecessor):
                 return
 
+    def park(self, waiting: Waiting, timeout: float, resume: Callable[[], None]) -> float:
+        """``wait`` without a thread: the backend's ``DeleteFeed`` calls back on the delete;
+        the time limit is the next probe of a leading predecessor's lease (``campaign`` then
+        probes without reading the queue) or ``timeout``."""
+        predecessor = self._predecessor
+        if predecessor is None:
+            return 0.0
+        now = self.backend.clock.now()
+        probe_at = self._next_probe(predecessor, now)
+        limit = timeout if probe_at is None else min(timeout, probe_at - now)
+        if limit <= 0:
+            self._probe_now = probe_at is not None
+            return 0.0
+        interest = DeleteInterest(
+            predecessor.key,
+            self.key if predecessor.leads else "",
+            predecessor.watch_from,
+            functools.partial(self._deleted, predecessor),
+        )
+        with self._park_lock:
+            if self._interrupted:
+                self._interrupted = False
+                return 0.0
+            self._resume, self._interest = resume, interest
+        self.backend.deletes.watch(interest)
+        return limit
+
+    def unpark(self) -> None:
+        with self._park_lock:
+            interest, self._interest, self._resume = self._interest, None, None
+            self._interrupted = False
+        if interest is not None:
+            self.backend.deletes.unwatch(interest)
+        self._probe_now = True  # the time limit: the campaign probes if one is due
+
+    def _deleted(self, predecessor: _Predecessor, revision: int | None) -> None:
+        """The feed's answer for our parked wait (``DeleteInterest``)."""
+        if revision is not None and predecessor.leads:
+            self._vacated = (predecessor, revision)
+        self._resume_parked()
+
+    def _resume_parked(self) -> None:
+        with self._park_lock:
+            resume, interest = self._resume, self._interest
+            self._resume = self._interest = None
+            if resume is not None:
+                self._interrupted = False
+        if resume is None:
+            return
+        if interest is not None:
+            self.backend.deletes.unwatch(interest)
+        resume()
+
+    def _probe_due(self) -> bool:
+        """Whether a parked wait ended at its time limit with a probe of the leader's lease
+        due (the probe then runs instead of a read of the queue)."""
+        probe_now, self._probe_now = self._probe_now, False
+        predecessor = self._predecessor
+        if not probe_now or predecessor is None or self._vacated is not None:
+            return False
+        now = self.backend.clock.now()
+        due = self._next_probe(predecessor, now)
+        return due is not None and due <= now
+
     def _next_probe(self, predecessor: _Predecessor, now: float) -> float | None:
         if not predecessor.leads or not predecessor.lease:
             return None
@@ -227,12 +305,16 @@ class EtcdCandidacy(Candidacy):
         self.backend.owned.pop((self.name, self.token), None)
         self.token = 0
         self._predecessor, self._expiry, self._vacated = None, None, None
+        self._interrupted = self._probe_now = False  # the elector interrupted first: afresh
         self.nonce, self.key, self.lease = secrets.token_hex(4), "", None
         if key:
             self.session.forsake(key)
 
     def interrupt(self) -> None:
         self._watch.interrupt()
+        with self._park_lock:
+            self._interrupted = self._resume is None  # else the parked wait takes it now
+        self._resume_parked()
 
     def tenure(self) -> Tenure | None:
         """The tenure this candidacy leads now, or None."""

@@ -72,7 +72,7 @@ def test_the_thread_count_of_leaders_does_not_grow_with_their_number(store_url: 
 
 
 # adapters whose waits hold no thread (Candidacy.park)
-PARKING_STORES = ("zookeeper", "redis", "sqlite")
+PARKING_STORES = ("zookeeper", "redis", "sqlite", "etcd")
 
 
 def test_waiters_hold_no_thread_where_the_store_parks_their_waits(
