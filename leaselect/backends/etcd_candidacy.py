@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import secrets
@@ -213,11 +212,11 @@ class EtcdCandidacy(Candidacy):
         if limit <= 0:
             self._probe_now = probe_at is not None
             return 0.0
+        def deleted(revision: int | None) -> None:
+            self._deleted(interest, predecessor, revision)
+
         interest = DeleteInterest(
-            predecessor.key,
-            self.key if predecessor.leads else "",
-            predecessor.watch_from,
-            functools.partial(self._deleted, predecessor),
+            predecessor.key, self.key if predecessor.leads else "", predecessor.watch_from, deleted
         )
         with self._park_lock:
             if self._interrupted:
@@ -225,6 +224,10 @@ class EtcdCandidacy(Candidacy):
                 return 0.0
             self._resume, self._interest = resume, interest
         self.backend.deletes.watch(interest)
+        with self._park_lock:
+            stale = self._interest is not interest  # interrupted before it was registered
+        if stale:
+            self.backend.deletes.unwatch(interest)
         return limit
 
     def unpark(self) -> None:
@@ -235,10 +238,16 @@ class EtcdCandidacy(Candidacy):
             self.backend.deletes.unwatch(interest)
         self._probe_now = True  # the time limit: the campaign probes if one is due
 
-    def _deleted(self, predecessor: _Predecessor, revision: int | None) -> None:
-        """The feed's answer for our parked wait (``DeleteInterest``)."""
-        if revision is not None and predecessor.leads:
-            self._vacated = (predecessor, revision)
+    def _deleted(
+        self, interest: DeleteInterest, predecessor: _Predecessor, revision: int | None
+    ) -> None:
+        """The feed's answer for the parked wait of ``interest`` (ignored once that wait is
+        over: an interrupt or the time limit came first)."""
+        with self._park_lock:
+            if self._interest is not interest:
+                return
+            if revision is not None and predecessor.leads:
+                self._vacated = (predecessor, revision)
         self._resume_parked()
 
     def _resume_parked(self) -> None:
