@@ -9,6 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+import leaselect
+from leaselect.backends.etcd import EtcdBackend
+from tests.stores import require_url
+
 
 @pytest.fixture
 def name() -> str:
@@ -25,3 +29,12 @@ def timing_lock() -> Iterator[None]:
     with open("/tmp/leaselect-bench.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+@pytest.fixture
+def etcd_backend() -> Iterator[EtcdBackend]:
+    """A backend of its own on the test cluster, closed afterwards."""
+    opened = leaselect.connect(require_url("etcd"))
+    assert isinstance(opened, EtcdBackend)
+    yield opened
+    opened.close()

@@ -12,7 +12,6 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,16 +20,13 @@ from backends.launch import get_member
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_deletes import DeleteFeed, DeleteInterest
 from leaselect.backends.etcd_transport import b64
+from tests.cli.helpers import eventually
 from tests.integration.test_etcd_watch import killed, launch  # noqa: F401 (a fixture)
-from tests.stores import require_url
 
 
 @pytest.fixture
-def backend() -> Iterator[EtcdBackend]:
-    opened = leaselect.connect(require_url("etcd"))
-    assert isinstance(opened, EtcdBackend)
-    yield opened
-    opened.close()
+def backend(etcd_backend: EtcdBackend) -> EtcdBackend:
+    return etcd_backend
 
 
 def put(backend: EtcdBackend, key: str) -> int:
@@ -132,9 +128,7 @@ def test_a_hundred_waiters_share_one_stream_and_the_hand_over_reaches_one(
         assert len(feed_threads()) == 1
         assert not [t for t in threading.enumerate() if t.name.startswith("leaselect-campaign")]
         leader.release()
-        deadline = time.monotonic() + 5
-        while not any(w.is_leader for w in waiters) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert eventually(lambda: any(w.is_leader for w in waiters), 5)
         assert sum(w.is_leader for w in waiters) == 1
     finally:
         for elector in [leader, *waiters]:

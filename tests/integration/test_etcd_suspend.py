@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 import types
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,7 +19,6 @@ import leaselect
 from leaselect.backends import etcd_candidacy, etcd_watch
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_transport import b64
-from tests.stores import require_url
 
 GRANTED = 5  # the leader's lease TTL, seconds
 
@@ -37,11 +35,8 @@ class SuspendedMonotonic:
 
 
 @pytest.fixture
-def backend() -> Iterator[EtcdBackend]:
-    opened = leaselect.connect(require_url("etcd"))
-    assert isinstance(opened, EtcdBackend)
-    yield opened
-    opened.close()
+def backend(etcd_backend: EtcdBackend) -> EtcdBackend:
+    return etcd_backend
 
 
 def test_a_suspend_between_two_zero_answers_never_deletes_a_live_leaders_key(

@@ -311,12 +311,16 @@ def test_the_keeper_never_misses_a_renew_by_that_lands_while_it_reads_its_due_ti
     assert wait_for(lambda: backend.keep_alives > before), "the early renewal was missed"
 
 
+@pytest.mark.parametrize("second", ["elector", "backend"])
 def test_a_close_beside_another_returns_once_the_close_is_done(
-    backend: ScriptedBackend, clock: FakeClock
+    backend: ScriptedBackend, clock: FakeClock, second: str
 ) -> None:
     """Two threads close one leading elector whose on_lost takes a while: the second close
     returned at once, with on_lost still running and leaselect's threads alive (an outside
-    review); it returns once the first has finished."""
+    review); it returns once the first has finished. The same for a ``Backend.close()`` beside
+    the elector's close: it returned at once and closed its sessions under that close (on
+    Redis the elector's release then failed and the next leader waited for the key to expire);
+    like for any tenure on it, the backend now waits for that elector's on_lost and close."""
     lost_running, lost_done = threading.Event(), threading.Event()
 
     def on_lost(lease: Lease, reason: LostReason) -> None:
@@ -329,9 +333,11 @@ def test_a_close_beside_another_returns_once_the_close_is_done(
     first = threading.Thread(target=elector.close)
     first.start()
     assert lost_running.wait(SETTLE)
-    elector.close()
+    (elector.close if second == "elector" else backend.close)()
     assert lost_done.is_set(), "the second close returned before the first finished"
     first.join(SETTLE)
+    if second == "backend":
+        assert backend.events == ["session closed"] and backend.holder is None
 
 
 def test_a_close_beside_one_called_from_on_lost_waits_for_that_callback(
@@ -355,28 +361,3 @@ def test_a_close_beside_one_called_from_on_lost_waits_for_that_callback(
     threading.Timer(0.3, may_return.set).start()
     elector.close()
     assert returned.is_set(), "the second close returned while on_lost still ran"
-
-
-def test_a_backend_close_beside_an_elector_close_waits_for_it(
-    backend: ScriptedBackend, clock: FakeClock
-) -> None:
-    """Backend.close() racing Elector.close(): the backend returned at once and closed its
-    sessions while the elector's close was still under way (an outside review: on Redis the
-    elector's release then failed and the next leader waited for the key to expire). Like any
-    tenure on it, the backend now waits for that elector's on_lost and close."""
-    lost_running, lost_done = threading.Event(), threading.Event()
-
-    def on_lost(lease: Lease, reason: LostReason) -> None:
-        lost_running.set()
-        threading.Event().wait(0.3)  # real time: the user's cleanup
-        lost_done.set()
-
-    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_lost=on_lost)
-    assert elector.acquire(timeout=1.0) is not None
-    closing = threading.Thread(target=elector.close)
-    closing.start()
-    assert lost_running.wait(SETTLE)
-    backend.close()
-    assert lost_done.is_set(), "the backend closed while the elector's close was under way"
-    closing.join(SETTLE)
-    assert backend.events == ["session closed"] and backend.holder is None
