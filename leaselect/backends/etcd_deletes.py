@@ -12,8 +12,10 @@ from its ``watch_from`` (the revision after the listing that found its predecess
 registered while the stream runs is first checked against the deletes already seen (kept
 ``KEEP_DELETES`` seconds); one older than what the stream and that memory cover (the stream
 opened after its listing, or the memory was pruned) is answered "campaign again" at once, which
-costs that waiter one read. A stream that ends (a read timeout, a broken connection) is opened
-again from the revision after the last delete it delivered, so the interests stay; if that
+costs that waiter one read. A stream that ends (a read timeout, a broken connection, a request
+of the backend failing over from the stream's member: a frozen member keeps the stream open and
+silent) is opened again from the revision after the last delete it delivered, on the member
+requests use now, so the interests stay; if that
 fails, or etcd cancels the watch (no leader, a compacted revision), every interest is answered
 "campaign again" and the campaigns fail over as any request does.
 """
@@ -35,7 +37,7 @@ from .etcd_watch import REQUIRE_LEADER, _shutdown
 
 log = logging.getLogger("leaselect")
 
-READ_TIMEOUT = 30.0  # a stream silent this long is opened again from where it was
+READ_TIMEOUT = 10.0  # a stream silent this long is opened again from where it was
 KEEP_DELETES = 30.0  # seconds a delete is remembered for interests registered after it
 RETRY = 0.5  # seconds before a stream that could not be opened is tried again
 
@@ -67,6 +69,7 @@ class DeleteFeed:
         self._response: requests.Response | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        transport.on_move(self._endpoint_moved)
 
     def watch(self, interest: DeleteInterest) -> None:
         """Deliver to ``interest`` once (see ``DeleteInterest``), unless ``unwatch`` first."""
@@ -98,6 +101,15 @@ class DeleteFeed:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(CONNECT_TIMEOUT + 1)
+
+    def _endpoint_moved(self) -> None:
+        """A request failed over from the member the stream may be open on: a frozen member
+        keeps the stream open and silent, so open it again (from after the last delete it
+        delivered) on the member requests use now."""
+        with self._lock:
+            response = self._response
+        if response is not None:
+            _shutdown(response)
 
     # -- under the lock ---------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import base64
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -121,6 +122,7 @@ class Transport:
         ]
         self._current = 0
         self._lock = threading.Lock()
+        self._on_move: list[Callable[[], None]] = []  # called when requests move to another
         self._credentials = (url.username, url.password or "") if url.username else None
 
     @property
@@ -128,6 +130,12 @@ class Transport:
         """The endpoint in use now."""
         with self._lock:
             return self.clients[self._current]
+
+    def on_move(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (no lock held) whenever a request succeeded on another endpoint
+        than the one in use: the old one failed it (down, frozen, cut off)."""
+        with self._lock:
+            self._on_move.append(listener)
 
     def describe(self) -> str:
         """The endpoints, for messages (no credentials)."""
@@ -152,7 +160,10 @@ class Transport:
                     break
                 continue
             with self._lock:
-                self._current = index
+                moved, self._current = self._current != index, index
+                listeners = list(self._on_move) if moved else []
+            for listener in listeners:
+                listener()
             return result
         raise BackendUnavailable(f"etcd unreachable ({self.describe()}): " + "; ".join(errors))
 

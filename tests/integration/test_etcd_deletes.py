@@ -8,7 +8,9 @@ electors (many waiters, one stream; a member that loses its leader).
 
 from __future__ import annotations
 
+import os
 import queue
+import signal
 import threading
 import time
 import uuid
@@ -16,7 +18,7 @@ import uuid
 import pytest
 
 import leaselect
-from backends.launch import get_member
+from backends.launch import get_member, member_pid
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_deletes import DeleteFeed, DeleteInterest
 from leaselect.backends.etcd_transport import b64
@@ -162,3 +164,50 @@ def test_parked_waiters_on_a_member_without_a_leader_campaign_again(
     finally:
         feed.close()
         backend.close()
+
+
+@pytest.mark.slow
+def test_a_hand_over_to_waiters_parked_on_a_frozen_member_comes_within_the_ttl(
+    timing_lock: None,
+) -> None:
+    """The member the waiters' stream is open on is frozen (SIGSTOP: the TCP stream stays open
+    and silent; a killed member would close it). The leader, on the other members, releases:
+    the waiters led about 23 s later, at the stream's read timeout (an outside review, 3 of 3
+    runs). A request of the waiters' backend failing over from that member (its keep-alive)
+    now opens the stream again on the member it moved to."""
+    ports = [get_member(f"etcd-{i}").port for i in (1, 2, 3)]
+    frozen = member_pid("etcd-1")
+    assert frozen is not None
+    leading = leaselect.connect(f"etcd://127.0.0.1:{ports[1]},127.0.0.1:{ports[2]}")
+    waiting = leaselect.connect("etcd://" + ",".join(f"127.0.0.1:{p}" for p in ports))
+    names = [f"frozen-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    leaders = [leaselect.Elector(leading, n, ttl=3.0, identity="A") for n in names]
+    elected: dict[str, float] = {}
+
+    def on_elected(lease: leaselect.Lease) -> None:
+        elected.setdefault(lease.name, time.monotonic())
+
+    waiters = [
+        leaselect.Elector(waiting, n, ttl=3.0, identity="B", on_elected=on_elected)
+        for n in names
+    ]
+    try:
+        for leader in leaders:
+            assert leader.acquire(timeout=10) is not None
+        for waiter in waiters:
+            waiter.start()
+        time.sleep(1.0)  # parked, the stream open on etcd-1
+        os.kill(frozen, signal.SIGSTOP)
+        time.sleep(2.0)
+        released = time.monotonic()
+        for leader in leaders:
+            leader.release()
+        assert eventually(lambda: len(elected) == len(names), 20)
+        took = max(elected.values()) - released
+        assert took < 5.0, f"the waiters led {took:.1f}s after the release"
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+        for elector in [*leaders, *waiters]:
+            elector.close()
+        leading.close()
+        waiting.close()
