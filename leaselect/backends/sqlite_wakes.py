@@ -130,12 +130,23 @@ class MailboxWatcher:
                         watch.deliver()
                     except Exception:
                         log.exception("sqlite: delivering a wake-up failed")
+        except Exception:  # never expected; the waiters must not be left to their time limits
+            log.exception("sqlite: the wake-up watcher failed; its waiters campaign again")
         finally:
-            for watch in watches.values():
+            queued: list[tuple[Mailbox, _Watch | None]] = []
+            with self._lock:
+                if self._thread is threading.current_thread():  # failed: the next watch starts
+                    self._thread = self._selector = self._poke_r = self._poke_w = None
+                    queued, self._pending = self._pending, []
+            left = list(watches.values()) + [w for _, w in queued if w is not None]
+            for watch in left:
                 watch.mailbox.leave()
             selector.close()
             poke_r.close()
             poke_w.close()
+            for watch in left:
+                with contextlib.suppress(Exception):
+                    watch.deliver()
 
     @staticmethod
     def _apply(

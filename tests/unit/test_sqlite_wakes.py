@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
+import selectors
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from leaselect.backends.sqlite_wakes import MailboxWatcher
 from leaselect.backends.wakeup import HANDOVER_STEP, Mailbox, WakeDir, send
@@ -83,4 +87,40 @@ def test_a_mailbox_closed_while_watched_delivers_then_closes(tmp_path: Path) -> 
         time.sleep(0.01)
     assert not list((tmp_path / "wake").iterdir())
     assert not watcher.watch(box, delivered.set)  # closed: nothing to watch
+    directory.close()
+
+
+def test_a_failing_watcher_thread_sends_its_waiters_to_campaign_and_the_next_watch_starts_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Never expected, but a watcher thread that dies must not leave its waiters to their time
+    limits (the holder's expiry), nor stop every later waiter from being watched."""
+    directory = wake_dir(tmp_path)
+    watcher = MailboxWatcher()
+    failing = threading.Event()
+
+    class Failing(selectors.DefaultSelector):
+        def select(self, timeout: float | None = None) -> list[Any]:
+            if failing.is_set():
+                raise OSError("select failed")
+            return super().select(timeout)
+
+    monkeypatch.setattr(selectors, "DefaultSelector", Failing)
+    first, second = Mailbox(directory), Mailbox(directory)
+    delivered: list[str] = []
+    watcher.watch(first, functools.partial(delivered.append, "first"))
+    failing.set()
+    watcher.watch(second, functools.partial(delivered.append, "second"))  # pokes the thread
+    deadline = time.monotonic() + 5
+    while len(delivered) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(delivered) == ["first", "second"]
+    assert "wake-up watcher failed" in caplog.text
+    failing.clear()
+    again = threading.Event()
+    assert watcher.watch(first, again.set)
+    send(directory.address(first.name), 0)
+    assert again.wait(5)
+    for box in (first, second):
+        box.close()
     directory.close()
