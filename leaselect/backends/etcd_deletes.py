@@ -169,12 +169,13 @@ class DeleteFeed:
                     start = min(i.watch_from for i in self._interests)
             response = self._open(start)
             if response is None:
+                with self._lock:
+                    self._covers_from = None
                 self._answer_all(None)
                 resume_from = None
-                with self._lock:
-                    if not self._closed:
-                        self._lock.wait(RETRY)
+                self._pause()
                 continue
+            opened = time.monotonic()
             early: list[DeleteInterest] = []
             with self._lock:
                 self._response = response
@@ -201,7 +202,15 @@ class DeleteFeed:
                     self._covers_from = None
             if not ended_cleanly:
                 self._answer_all(None)
+            elif time.monotonic() - opened < RETRY:
+                self._pause()  # a stream that ends at once is not reopened in a tight loop
         self._answer_all(None)
+
+    def _pause(self) -> None:
+        """Wait ``RETRY`` seconds before the next open, unless closed meanwhile."""
+        with self._lock:
+            if not self._closed:
+                self._lock.wait(RETRY)
 
     def _open(self, start: int) -> requests.Response | None:
         create = {
@@ -225,6 +234,8 @@ class DeleteFeed:
     def _read(self, response: requests.Response) -> bool:
         """Hand out the stream's deletes until it ends: True if it just went quiet or broke
         (open it again where it was), False if etcd cancelled it or refused it."""
+        if response.status_code != 200:  # e.g. an expired token: the campaigns log in again
+            return False
         try:
             for line in response.iter_lines():
                 if not line.strip():
