@@ -33,7 +33,7 @@ import requests
 
 from ..signalmask import start_quiet
 from .etcd_transport import CONNECT_TIMEOUT, Transport, b64, prefix_end, unb64
-from .etcd_watch import REQUIRE_LEADER, _shutdown
+from .etcd_watch import REQUIRE_LEADER, shutdown_stream
 
 log = logging.getLogger("leaselect")
 
@@ -97,7 +97,7 @@ class DeleteFeed:
             response = self._response
             self._lock.notify_all()
         if response is not None:
-            _shutdown(response)
+            shutdown_stream(response)
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(CONNECT_TIMEOUT + 1)
@@ -109,7 +109,7 @@ class DeleteFeed:
         with self._lock:
             response = self._response
         if response is not None:
-            _shutdown(response)
+            shutdown_stream(response)
 
     # -- under the lock ---------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ class DeleteWatch:
             self._interrupted = True
             response = self._response
         if response is not None:
-            _shutdown(response)
+            shutdown_stream(response)
 
     def wait(self, key: str, start_revision: int, timeout: float, own: str = "") -> bool:
         """Return once ``key`` is deleted at or after ``start_revision``, or after ``timeout``.
@@ -139,7 +139,7 @@ def _deleted_at(event: object, key: str) -> int | None:
         return None
 
 
-def _shutdown(response: requests.Response) -> None:
+def shutdown_stream(response: requests.Response) -> None:
     """Shut the streaming socket down so a read blocked in another thread returns."""
     try:
         fd = response.raw._fp.fileno()
