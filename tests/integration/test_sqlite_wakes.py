@@ -1,4 +1,7 @@
-"""The embedded store's mailbox watcher: one thread for every parked waiter of a backend."""
+"""The embedded store's mailbox watcher: one thread for every parked waiter of a backend.
+
+Real sockets, a real thread and real time (a rank's head start is timed in real seconds), so
+an I/O test beside the stores' tests, not a fake-clock unit test."""
 
 from __future__ import annotations
 
