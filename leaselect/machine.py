@@ -69,6 +69,11 @@ class ElectionMachine:
         self._failed_since_renewal = False
         self.highest_token: int | None = None  # of every grant this machine has seen
 
+    @property
+    def anchor(self) -> float:
+        """The send time of the tenure's latest confirmed request (its first: the grant)."""
+        return self._anchor
+
     def fresh_token(self, token: int) -> bool:
         """Whether a grant's ``token`` is above every token seen so far (and remember it).
 
