@@ -1,11 +1,13 @@
 """leaselect's Redis backend against python-redis-lock, same Redis, one run, separate processes.
 
 python -m benchmarks.redis_handover [--rounds 40] [--blocks 4] [--ttl 3] [--crash-ttl 1]
-    [--crashes 5]
+    [--crashes 5] [--metrics]
 (run it under ``flock /tmp/leaselect-bench.lock`` on a shared machine; about a minute.)
 Handover = the leader's release() call -> the next process's elected callback (leaselect) or
 acquire() returning (redis_lock), on CLOCK_BOOTTIME. Failover = SIGKILL of the leader -> the
-next leader, as a ratio to the TTL. Commands = INFO commandstats of one release with 50 waiters.
+next leader, as a ratio to the TTL. ``--metrics`` adds leaselect (``on_elected``) with Prometheus
+metrics instrumented, interleaved with the others. Commands = INFO commandstats of one release
+with 50 waiters.
 """
 
 from __future__ import annotations
@@ -124,8 +126,12 @@ def main() -> None:
     parser.add_argument("--crashes", type=int, default=5)
     parser.add_argument("--waiters", type=int, default=50)
     parser.add_argument("--blocks", type=int, default=4, help="interleaved blocks of rounds")
+    parser.add_argument("--metrics", action="store_true", help="add leaselect with metrics on")
+    parser.add_argument("--only", nargs="+", metavar="LIB", help="these libraries only")
     add_pause_option(parser)
     args = parser.parse_args()
+    libs: tuple[str, ...] = (*LIBS, "leaselect-metrics") if args.metrics else LIBS
+    libs = tuple(lib for lib in libs if not args.only or lib in args.only)
     if not args.url:
         raise SystemExit("no Redis: python3 backends/launch.py up redis (or --url)")
     print(f"redis {args.url}; handover ttl {args.ttl:g}s, 2 processes x {args.rounds} rounds")
@@ -134,12 +140,12 @@ def main() -> None:
         " | renew round trip |"
     )
     print("|---|---|---|---|---|")
-    gaps_of: dict[str, list[float]] = {lib: [] for lib in LIBS}
+    gaps_of: dict[str, list[float]] = {lib: [] for lib in libs}
     for block in range(args.blocks):  # interleaved, so a change of load hits every library
         rounds = args.rounds // args.blocks + (block < args.rounds % args.blocks)
-        for lib in LIBS:
+        for lib in libs:
             gaps_of[lib] += handovers(lib, args.url, args.ttl, rounds, hold_spec(args.pause))
-    for lib in LIBS:
+    for lib in libs:
         gaps = gaps_of[lib]
         crash = [
             failover(lib, args.url, args.crash_ttl) / args.crash_ttl for _ in range(args.crashes)
@@ -152,6 +158,8 @@ def main() -> None:
             flush=True,
         )
     for lib in ("leaselect", "redis_lock"):
+        if lib not in libs:
+            continue
         stats = commands(lib, args.url, args.waiters)
         detail = ", ".join(f"{k} {v}" for k, v in sorted(stats.items()))
         print(

@@ -1,7 +1,8 @@
 """One contender process for ``benchmarks.redis_handover``: leaselect or python-redis-lock.
 
 python -m benchmarks.redis_worker LIB URL NAME TTL MODE [ARGS]
-  LIB: leaselect (on_elected) | leaselect-acquire | redis_lock.
+  LIB: leaselect (on_elected) | leaselect-acquire | leaselect-metrics (on_elected, with
+  leaselect.metrics.prometheus instrumented) | redis_lock.
   MODE: rounds N HOLD PAUSE | hold | once | commands WAITERS.
   HOLD: seconds, or LOW:HIGH for a random time in between.
 Prints one JSON line per event with CLOCK_BOOTTIME times (shared by every process of the host).
@@ -97,10 +98,21 @@ class RedisLockContender:
         self.lock.release()
 
 
+def instrumented(url: str, name: str, ttl: float, report: bool = True) -> Contender:
+    """``LeaselectContender`` with Prometheus metrics on (a registry of its own)."""
+    from prometheus_client import CollectorRegistry
+
+    from leaselect.metrics.prometheus import instrument
+
+    instrument(CollectorRegistry())
+    return LeaselectContender(url, name, ttl, report)
+
+
 def make(lib: str, url: str, name: str, ttl: float, report: bool = True) -> Contender:
     factories: dict[str, Callable[..., Contender]] = {
         "leaselect": LeaselectContender,
         "leaselect-acquire": LeaselectAcquireContender,
+        "leaselect-metrics": instrumented,
         "redis_lock": RedisLockContender,
     }
     return factories[lib](url, name, ttl, report)

@@ -1,14 +1,16 @@
 """Many elections in one process on one backend: start-up, threads, idle cost, losses, close.
 
 python -m benchmarks.scale --store redis [--count 1000] [--ttl 3] [--idle 30] [--waiters 0]
-    [--close backend|each]
+    [--close backend|each] [--metrics]
 (under ``flock -o /tmp/leaselect-bench.lock`` on a shared machine). One ``connect()`` backend,
 ``count`` electors of distinct elections started at once with callbacks (``start()``), plus
 ``waiters`` electors queued behind one more leader. Reports: seconds until every election
 leads, threads (leaselect's and all), CPU used per second of wall time while idle, losses
 while idle, seconds to close everything (``backend.close()``, which ends every tenure on it, or
 with ``--close each`` every ``Elector.close()`` one after the other, then the backend), threads
-and descriptors left after the close.
+and descriptors left after the close. ``--metrics``: with ``leaselect.metrics.prometheus``
+instrumented (its own registry), scraped every ``--scrape-every`` seconds (15) while idle; the
+row adds the median scrape time.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import glob
 import os
 import resource
 import shutil
+import statistics
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import leaselect
 from leaselect import Lease, LostReason
@@ -42,6 +46,23 @@ def threads() -> tuple[int, int]:
     return sum(1 for n in names if n.startswith("leaselect-")), len(names)
 
 
+def start_metrics() -> tuple[Callable[[], float], Callable[[], None]]:
+    """Instrument a registry of its own: a scrape that answers how long it took, and a close."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from leaselect.metrics.prometheus import instrument
+
+    registry = CollectorRegistry()
+    metrics = instrument(registry)
+
+    def scrape() -> float:
+        began = time.monotonic()
+        generate_latest(registry)
+        return time.monotonic() - began
+
+    return scrape, metrics.close
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--store", choices=sorted(STORES), required=True)
@@ -52,6 +73,8 @@ def main() -> None:
     parser.add_argument("--waiters", type=int, default=0)
     parser.add_argument("--close", choices=["backend", "each"], default="backend")
     parser.add_argument("--deadline", type=float, default=120.0, help="give up start-up after")
+    parser.add_argument("--metrics", action="store_true", help="with Prometheus metrics on")
+    parser.add_argument("--scrape-every", type=float, default=15.0, help="with --metrics")
     args = parser.parse_args()
     url = args.url or (
         f"sqlite:////tmp/leaselect-scale-{os.getpid()}.db"
@@ -70,6 +93,7 @@ def main() -> None:
     def on_lost(lease: Lease, reason: LostReason) -> None:
         lost.append(reason)
 
+    scrape, stop_metrics = start_metrics() if args.metrics else (None, None)
     backend = leaselect.connect(url)
     electors = [
         leaselect.Elector(
@@ -92,7 +116,12 @@ def main() -> None:
     time.sleep(1.0)
     own, total = threads()
     cpu, wall, losses = cpu_seconds(), time.monotonic(), len(lost)
-    time.sleep(args.idle)
+    scrapes: list[float] = []
+    step = args.scrape_every if scrape is not None else args.idle
+    while time.monotonic() - wall < args.idle:
+        time.sleep(min(step, max(0.0, args.idle - (time.monotonic() - wall))))
+        if scrape is not None:
+            scrapes.append(scrape())
     cpu_share = (cpu_seconds() - cpu) / (time.monotonic() - wall)
     idle_losses = len(lost) - losses
     leading = sum(e.is_leader for e in electors)
@@ -102,12 +131,17 @@ def main() -> None:
             elector.close()
     backend.close()
     closed = time.monotonic() - closing
+    if stop_metrics is not None:
+        stop_metrics()
     time.sleep(0.5)
     own_left, _ = threads()
     if args.store == "sqlite" and not args.url:  # the throwaway file and its companions
         for path in glob.glob(url.removeprefix("sqlite://") + "*"):
             shutil.rmtree(path) if os.path.isdir(path) else os.unlink(path)
     print(f"{args.store} count={args.count} ttl={args.ttl} idle={args.idle}s close={args.close}")
+    if scrapes:
+        median = 1000 * statistics.median(scrapes)
+        print(f"metrics on: {len(scrapes)} scrapes, median {median:.1f} ms each")
     print(
         "| store | N | waiters | all leading (s) | threads leaselect / all "
         "| idle CPU (% of a core) | losses while idle | leading at the end | close (s) "
