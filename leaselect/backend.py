@@ -97,9 +97,7 @@ class Candidacy(ABC):
         (``waiting.expires_in``): ``timeout`` is the driver's safety net (10 TTLs), not a poll.
         """
 
-    def park(
-        self, waiting: Waiting, timeout: float, resume: Callable[[], None]
-    ) -> float | None:
+    def park(self, waiting: Waiting, timeout: float, resume: Callable[[], None]) -> float | None:
         """``wait`` without a thread: call ``resume()`` once, on any thread and holding none of
         the adapter's locks, when ``wait`` would return for a change or an ``interrupt``; return
         the seconds after which the caller resumes anyway (at most ``timeout``; the holder's
@@ -144,6 +142,8 @@ class Tenant(Protocol):
 
 class Session(ABC):
     """What a process holds with one TTL; one keep-alive renews every lease it holds."""
+
+    store = ""  # the backend's URL scheme (set by ``Backend.session``): logs carry it
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
@@ -206,6 +206,7 @@ class Backend(ABC):
         with self._sessions_lock:
             if ttl not in self._sessions:
                 self._sessions[ttl] = self._open_session(ttl)
+                self._sessions[ttl].store = type(self).scheme
             return self._sessions[ttl]
 
     @classmethod

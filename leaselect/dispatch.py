@@ -18,7 +18,9 @@ import collections
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 from . import pool
 from .deferred import later
@@ -30,10 +32,14 @@ log = logging.getLogger("leaselect")
 class Dispatcher:
     """One elector's FIFO of callbacks, run one at a time."""
 
-    def __init__(self, name: str, mask: Mask | None = None) -> None:
+    def __init__(
+        self, name: str, mask: Mask | None = None, fields: dict[str, Any] | None = None
+    ) -> None:
         """``mask``: the signal mask callbacks run with (that of the thread that made the
-        elector; processes they start inherit it), whichever thread queues them."""
+        elector; processes they start inherit it), whichever thread queues them. ``fields``:
+        the ``extra`` of its log records (see leaselect.logfields)."""
         self._name = name
+        self._fields = fields or {"election": name}
         self._mask = mask
         self._queue: collections.deque[tuple[Callable[[], None], str]] = collections.deque()
         self._pending = 0  # queued or running
@@ -42,6 +48,7 @@ class Dispatcher:
         self._stopped = False
         self._worker: threading.Thread | None = None  # the thread running our callbacks now
         self._on_idle: list[Callable[[], None]] = []  # called once the queue is next empty
+        self._running: tuple[str, float] | None = None  # (label, time.monotonic() it began)
 
     def submit(self, callback: Callable[[], None], label: str = "a callback") -> None:
         """Queue ``callback`` (``label`` names it in the log if it raises); it runs after
@@ -61,7 +68,12 @@ class Dispatcher:
         try:
             pool.pool.run(self._run_queue)
         except Exception as exc:  # the callbacks stay queued: the next submit tries again
-            log.error("election %r: cannot start a callback thread: %s", self._name, exc)
+            log.error(
+                "election %r: cannot start a callback thread: %s",
+                self._name,
+                exc,
+                extra=self._fields,
+            )
             with self._changed:
                 self._scheduled = False
 
@@ -86,6 +98,11 @@ class Dispatcher:
                 self._on_idle.append(hook)
                 return
         hook()
+
+    def running(self) -> tuple[str, float] | None:
+        """The callback running now: its label and for how many seconds it has run."""
+        current = self._running
+        return None if current is None else (current[0], time.monotonic() - current[1])
 
     def wake(self) -> None:
         """Make ``wait_idle`` re-check its ``stop`` event."""
@@ -117,12 +134,16 @@ class Dispatcher:
                     hooks, self._on_idle = self._on_idle, []
                     break
                 callback, label = self._queue.popleft()
+                self._running = (label, time.monotonic())
             try:
                 callback()
             except BaseException:  # SystemExit too: later tenures still need their callbacks
-                log.exception("election %r: %s raised; ignored", self._name, label)
+                log.exception(
+                    "election %r: %s raised; ignored", self._name, label, extra=self._fields
+                )
             finally:
                 with self._changed:
+                    self._running = None
                     self._pending -= 1
                     self._changed.notify_all()
         for hook in hooks:

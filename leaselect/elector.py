@@ -8,15 +8,17 @@ import time
 import weakref
 from collections.abc import Callable
 
-from . import exits, pool, shared
+from . import events, exits, pool, shared
 from .backend import Backend, Candidacy, Grant, Renewal, Waiting
 from .checks import check_callback, check_clock, check_flag, check_store_ttl, check_timeout
 from .clock import SYSTEM_CLOCK, Clock
 from .deferred import later
 from .dispatch import Dispatcher
 from .errors import ConfigError, ElectionTimeout, LeaselectError
+from .health import Health, Snapshot, assess
 from .keeper import Holder, Keeper, keeper_for
 from .lease import Leader, Lease, LostReason
+from .logfields import election_fields, with_fields
 from .machine import Effect, Elected, ElectionMachine, Jeopardy, Lost, Phase, Recovered
 from .names import validate_identity, validate_metadata, validate_name
 from .parking import Parked, Runner, is_current
@@ -37,6 +39,12 @@ WAIT_TTLS = 10  # a waiter campaigns again after this many TTLs with no news (a 
 
 
 _PARKED: list[pool.Job] = []  # _campaign_once: the wait was parked, the thread may go
+_OPEN: weakref.WeakSet[Elector] = weakref.WeakSet()  # see open_electors
+
+
+def open_electors() -> list[Elector]:
+    """The process's electors not closed yet (what metrics read at a scrape)."""
+    return [elector for elector in list(_OPEN) if not elector._closed]
 
 
 class _Refused(Exception):
@@ -120,6 +128,8 @@ class Elector:
         self._closing_effects: list[Effect] | None = None  # closed by its backend, not done
         self._error: ConfigError | None = None  # an adapter's ConfigError, for acquire()
         self._observers: list[Callable[[Effect], None]] = []  # see _observe
+        self._last_contact: float | None = None  # the store's latest answer (see health)
+        self._fields = election_fields(self.name, self.identity, type(self.backend).scheme)
         try:
             self.backend.check_ttl(self.timing.ttl)  # the adapter's own message comes first
             check_store_ttl(self.timing.ttl, type(self.backend).scheme, self.backend.max_ttl)
@@ -127,6 +137,7 @@ class Elector:
             self._close_backend()
             raise
         self.backend.attach(self)
+        _OPEN.add(self)
         if release_on_exit:
             exits.register(self)
         # the watchdog's and the callback pool's threads linger while this elector is open
@@ -145,6 +156,45 @@ class Elector:
     def in_jeopardy(self) -> bool:
         """True while leading but renewals are failing: start no new leader work."""
         return self.is_leader and self._machine.phase is Phase.JEOPARDY
+
+    def remaining(self) -> float:
+        """Seconds until the local deadline of the current lease; 0.0 when not leading."""
+        lease = self._machine.lease
+        return 0.0 if lease is None else max(0.0, lease.deadline - self._clock.now())
+
+    def health(self, callback_limit: float | None = None) -> Health:
+        """Whether this elector does its job, with reasons if not (see leaselect.health).
+
+        ``callback_limit``: seconds a callback may run before it counts as stuck (default: the
+        TTL). Never blocks on the store; safe to call from any thread, a callback included.
+        """
+        limit = self.timing.ttl if callback_limit is None else float(callback_limit)
+        if not limit > 0:
+            raise ConfigError(f"callback_limit must be a positive number, got {callback_limit!r}")
+        with self._lock:
+            now = self._clock.now()
+            lease = self._machine.lease
+            leading = lease is not None and now < lease.deadline
+            runner = self._thread
+            dispatcher = self._dispatcher
+            seen = Snapshot(
+                closed=self._closed,
+                wanted=self._want and not self._stop.is_set(),
+                campaigning=bool(
+                    (runner is not None and runner.is_alive())
+                    or self._parked is not None
+                    or self._watched
+                    or self._resuming
+                ),
+                leading=leading,
+                in_jeopardy=self._machine.phase is Phase.JEOPARDY,
+                renewal_age=now - self._machine.anchor if leading else None,
+                contact_age=None if self._last_contact is None else now - self._last_contact,
+                callback=None if dispatcher is None else dispatcher.running(),
+            )
+        return assess(
+            self.name, self.identity, seen, self.timing.ttl, self.timing.renew_every, limit
+        )
 
     @property
     def lease(self) -> Lease | None:
@@ -280,6 +330,7 @@ class Elector:
     def _close_finished(self) -> None:
         """Let a ``close()`` waiting beside this one return: now, or (when this one ran in one
         of the elector's callbacks, which it could not wait for) once that callback returned."""
+        _OPEN.discard(self)
         own = self._own_dispatcher()
         if own is None:
             self._close_done.set()
@@ -376,6 +427,8 @@ class Elector:
             started = self._want and self._repeat and not self._stop.is_set()
             self._want, self._repeat = True, repeat or started
             self._requests += 1
+            if self._last_contact is None:  # the store is asked from now on (see health)
+                self._last_contact = self._clock.now()
             self._stop.clear()
             if self._watched or self._resuming:
                 return started  # the tenure's end campaigns again (see _tick_tenure)
@@ -442,6 +495,7 @@ class Elector:
             outcome = candidacy.campaign(self._clock.now())
         finally:
             slots.give()
+        self._last_contact = self._clock.now()
         if isinstance(outcome, Waiting):
             if self._wanted():  # a release() that came before the candidacy could not interrupt
                 parked = self._park(candidacy, outcome)
@@ -520,18 +574,23 @@ class Elector:
     def _failed(self, exc: Exception, backoff: float) -> float:
         """Log a failed attempt; the next pause. An adapter's ConfigError goes to acquire()."""
         text = redact(str(exc))
+        if events.listening():
+            error = f"{type(exc).__name__}: {text}"
+            self._publish(events.CampaignFailed, self._clock.now(), error)
         if isinstance(exc, ConfigError):
-            log.error("campaign for %r refused by the store: %s", self.name, text)
+            log.error(
+                "campaign for %r refused by the store: %s", self.name, text, extra=self._fields
+            )
             with self._lock:
                 self._error = exc
                 self._settled.set()
                 if not self._repeat:
                     self._want = False  # acquire() raises it; start() retries
         elif isinstance(exc, _Refused):
-            log.error("campaign for %r: %s", self.name, text)
+            log.error("campaign for %r: %s", self.name, text, extra=self._fields)
         elif isinstance(exc, LeaselectError):
             level = logging.DEBUG if backoff else logging.WARNING
-            log.log(level, "campaign for %r failed: %s", self.name, text)
+            log.log(level, "campaign for %r failed: %s", self.name, text, extra=self._fields)
         else:
             level = logging.DEBUG if backoff else logging.ERROR
             log.log(
@@ -541,6 +600,7 @@ class Elector:
                 type(exc).__name__,
                 text,
                 exc_info=not backoff,
+                extra=self._fields,
             )
         return min(MAX_BACKOFF, backoff * 2 or RETRY_BACKOFF)
 
@@ -655,7 +715,9 @@ class Elector:
             try:
                 start_quiet(thread)
             except Exception as exc:  # no thread to be had: the watchdog asks again soon
-                log.error("campaign for %r cannot start a thread: %s", self.name, exc)
+                log.error(
+                    "campaign for %r cannot start a thread: %s", self.name, exc, extra=self._fields
+                )
                 self._resuming = False
                 self._watched = True
                 self._watchdog.watch(self, self._clock.now() + RETRY_BACKOFF)
@@ -695,15 +757,24 @@ class Elector:
         try:
             candidacy.resign()
         except Exception as exc:
-            log.warning("resign from %r failed: %s", self.name, redact(str(exc)))
+            log.warning(
+                "resign from %r failed: %s", self.name, redact(str(exc)), extra=self._fields
+            )
 
     # -- keeper callbacks -------------------------------------------------------------------
 
     def _on_renewal(self, renewal: Renewal, sent: float) -> None:
         with self._lock:
             now = self._clock.now()
+            self._last_contact = now
             if renewal.ttl is not None:
+                anchor = self._machine.anchor
                 effects = self._machine.renewed(renewal.ttl, sent, now)
+                lease = self._machine.lease
+                if lease is not None and self._machine.anchor == sent and events.listening():
+                    self._publish(
+                        events.Renewed, now, lease.token, now - sent, now - anchor, lease.deadline
+                    )
             elif renewal.reason is None:
                 return
             else:
@@ -712,6 +783,9 @@ class Elector:
 
     def _on_renew_failure(self, sent: float, now: float) -> None:
         with self._lock:
+            lease = self._machine.lease
+            if lease is not None and events.listening():  # before the jeopardy it may cause
+                self._publish(events.RenewFailed, now, lease.token)
             self._apply(self._machine.renew_failed(now, sent))
 
     # -- effects ------------------------------------------------------------------------------
@@ -719,6 +793,8 @@ class Elector:
     def _apply(self, effects: list[Effect]) -> None:
         if effects and self._watched:
             self._watchdog.poke(self)
+        if effects and events.listening():
+            self._publish_effects(effects)
         for effect in effects:
             for observer in self._observers:
                 observer(effect)
@@ -726,24 +802,48 @@ class Elector:
                 self._last_elected = effect.lease
                 self.lost.clear()
                 self._settled.set()
-                log.info("elected %r token=%d as %s", self.name, effect.lease.token, self.identity)
+                token = effect.lease.token
+                extra = with_fields(self._fields, token=token)
+                log.info("elected %r token=%d as %s", self.name, token, self.identity, extra=extra)
                 self._call(0, effect.lease)
             elif isinstance(effect, Jeopardy):
-                log.warning("%r in jeopardy: renewals failing", self.name)
+                extra = with_fields(self._fields, token=effect.lease.token)
+                log.warning("%r in jeopardy: renewals failing", self.name, extra=extra)
                 self._call(2, effect.lease)
             elif isinstance(effect, Recovered):
-                log.info("%r renewals recovered", self.name)
+                extra = with_fields(self._fields, token=effect.lease.token)
+                log.info("%r renewals recovered", self.name, extra=extra)
             elif isinstance(effect, Lost):
                 self.lost.set()
-                log.info("lost %r token=%d: %s", self.name, effect.lease.token, effect.reason.value)
+                token, reason = effect.lease.token, effect.reason.value
+                extra = with_fields(self._fields, token=token, reason=reason)
+                log.info("lost %r token=%d: %s", self.name, token, reason, extra=extra)
                 self._call(1, effect.lease, effect.reason)
+
+    def _publish_effects(self, effects: list[Effect]) -> None:
+        now = self._clock.now()
+        for effect in effects:
+            lease = effect.lease
+            if isinstance(effect, Elected):
+                self._publish(events.Elected, now, lease.token, lease.ttl, lease.deadline)
+            elif isinstance(effect, Jeopardy):
+                self._publish(events.Jeopardy, now, lease.token, lease.deadline)
+            elif isinstance(effect, Recovered):
+                self._publish(events.Recovered, now, lease.token, lease.deadline)
+            elif isinstance(effect, Lost):
+                self._publish(events.Lost, now, lease.token, effect.reason)
+
+    def _publish(self, kind: Callable[..., events.Event], at: float, *fields: object) -> None:
+        """Queue one event for the listeners (never blocks: see leaselect.events)."""
+        scheme = type(self.backend).scheme
+        events.publish(kind(self.name, self.identity, scheme, at, *fields))
 
     def _call(self, which: int, lease: Lease, reason: LostReason | None = None) -> None:
         callback = self._callbacks[which]
         if callback is None or self._callbacks_stopped:
             return
         if self._dispatcher is None:
-            self._dispatcher = Dispatcher(self.name, self._user_mask)
+            self._dispatcher = Dispatcher(self.name, self._user_mask, self._fields)
         label = ("on_elected", "on_lost", "on_jeopardy")[which]
         if reason is None:
             self._dispatcher.submit(lambda: callback(lease), label)  # type: ignore[call-arg]

@@ -109,6 +109,7 @@ class Keeper:
                 logging.DEBUG if self._failing else logging.WARNING,
                 "renewal failed: %s",
                 redact(str(exc)),
+                extra={"store": self._session.store or None},
             )
             self._failing = True
             for holder in holders:

@@ -9,7 +9,10 @@ import socket
 import subprocess
 import time
 from collections.abc import Collection
+from pathlib import Path
 from typing import NamedTuple
+
+import redis
 
 import leaselect
 
@@ -49,7 +52,6 @@ def held_locks() -> list[FileLock]:
             end = -1 if fields[7] == "EOF" else int(fields[7])
             held.append(FileLock(int(fields[4]), fields[3], fields[5], int(fields[6]), end))
     return held
-
 
 
 def write_lock_holders(pids: Collection[int]) -> set[int]:
@@ -111,3 +113,41 @@ def elect_and_hand_over(url: str, name: str, ttl: float, secret: str = "") -> No
     finally:
         leader.close()
         waiter.close()
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on 127.0.0.1, with extra arguments; restartable."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.port, self.dir, self.args = free_port(), tmp_path, args
+        self.server: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        argv = redis_server_argv(self.port, self.dir, *self.args)
+        self.server = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            assert self.server.poll() is None, "the private redis-server exited"
+            with contextlib.suppress(redis.ConnectionError):
+                if client.ping():
+                    break
+            assert time.monotonic() < deadline, "the private redis-server never answered"
+            time.sleep(0.05)
+        client.close()
+
+    def crash(self) -> None:
+        """kill -9: without persistence every key is gone."""
+        assert self.server is not None
+        self.server.kill()
+        self.server.wait()
+        self.server = None
+
+    def close(self) -> None:
+        if self.server is not None:
+            stop(self.server)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import threading
 import weakref
@@ -21,6 +20,7 @@ from ..backend import Backend, Candidacy, Renewal, Session
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import BackendUnavailable, ConfigError, LeaselectError
 from ..lease import Leader, LostReason
+from ..logfields import store_log
 from ..signalmask import start_quiet
 from ..urls import StoreUrl, redact
 from .etcd_candidacy import EtcdCandidacy, Tenure
@@ -45,7 +45,7 @@ MARK_ATTEMPTS = 8  # compare-and-swap rounds of advance_mark before giving up
 MIN_TTL = 1.0
 MAX_TXN_OPS = 128  # etcd's default --max-txn-ops: compares and operations per transaction
 
-log = logging.getLogger("leaselect")
+log = store_log("etcd")
 
 SWEEP_RETRY_FIRST, SWEEP_RETRY_MAX = 0.1, 1.0  # seconds between retries of a failed delete
 SWEEP_TTLS = 3  # after this many TTLs the lease of a forsaken key has surely ended

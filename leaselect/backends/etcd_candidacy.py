@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..backend import Candidacy, Grant, Renewal, Waiting
 from ..errors import LeaselectError
 from ..lease import LostReason
+from ..logfields import store_log
 from .etcd_deletes import DeleteInterest
 from .etcd_expiry import ExpiryProbe
 from .etcd_transport import (
@@ -30,7 +30,7 @@ from .etcd_watch import DeleteWatch
 if TYPE_CHECKING:
     from .etcd import EtcdSession
 
-log = logging.getLogger("leaselect")
+log = store_log("etcd")
 
 
 @dataclass(frozen=True)
@@ -212,6 +212,7 @@ class EtcdCandidacy(Candidacy):
         if limit <= 0:
             self._probe_now = probe_at is not None
             return 0.0
+
         def deleted(revision: int | None) -> None:
             self._deleted(interest, predecessor, revision)
 

@@ -23,7 +23,6 @@ fails, or etcd cancels the watch (no leader, a compacted revision), every intere
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -31,11 +30,12 @@ from dataclasses import dataclass, field
 
 import requests
 
+from ..logfields import store_log
 from ..signalmask import start_quiet
 from .etcd_transport import CONNECT_TIMEOUT, Transport, b64, prefix_end, unb64
 from .etcd_watch import REQUIRE_LEADER, shutdown_stream
 
-log = logging.getLogger("leaselect")
+log = store_log("etcd")
 
 READ_TIMEOUT = 10.0  # a stream silent this long is opened again from where it was
 KEEP_DELETES = 30.0  # seconds a delete is remembered for interests registered after it

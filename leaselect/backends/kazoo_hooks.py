@@ -17,13 +17,13 @@ with requests of its own (slower hand-over, same safety).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..clock import SYSTEM_CLOCK
+from ..logfields import store_log
 
-log = logging.getLogger("leaselect")
+log = store_log("zk")
 
 CONNECTION_ATTRIBUTES = ("_connect", "_send_ping", "_read_socket", "ping_outstanding")
 _warned = False
@@ -37,8 +37,9 @@ def missing(client: Any) -> list[str]:
     connection = getattr(client, "_connection", None)
     if connection is None:
         return ["_connection"]
-    return [f"_connection.{name}" for name in CONNECTION_ATTRIBUTES
-            if not hasattr(connection, name)]
+    return [
+        f"_connection.{name}" for name in CONNECTION_ATTRIBUTES if not hasattr(connection, name)
+    ]
 
 
 def install(client: Any, on_handshake: OnHandshake, on_ping: OnPing) -> bool:
@@ -49,7 +50,9 @@ def install(client: Any, on_handshake: OnHandshake, on_ping: OnPing) -> bool:
         return False
     connection = client._connection
     handshake, send_ping, read_socket = (
-        connection._connect, connection._send_ping, connection._read_socket
+        connection._connect,
+        connection._send_ping,
+        connection._read_socket,
     )
     ping_sent = [0.0]
 

@@ -6,7 +6,6 @@ blocking pops of ``redis_wakes``, whose socket timeout exceeds the longest BLPOP
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Iterator
@@ -17,13 +16,14 @@ from urllib.parse import parse_qsl, urlencode
 import redis
 
 from ..errors import BackendUnavailable, ConfigError
+from ..logfields import store_log
 from ..urls import StoreUrl, redact
 
 DEFAULT_PREFIX = "leaselect:"
 DEFAULT_TIMEOUT = 3.0
 MAX_BLOCK = 30.0  # the longest single BLPOP; a longer wait is several
 MAX_CONNECTIONS = 32  # the command pool's size unless the URL says max_connections=
-log = logging.getLogger("leaselect")
+log = store_log("redis")
 PASSWORD_ENV = ("LEASELECT_REDIS_PASSWORD", "REDIS_PASSWORD")
 _OURS = ("prefix", "timeout", "allow_eviction")
 _YES = ("1", "true", "yes")

@@ -20,7 +20,6 @@ waiters fall back on their own timeouts (the holder's expiry), never on a pollin
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
 import time
@@ -29,11 +28,12 @@ from typing import Any
 
 import redis
 
+from ..logfields import store_log
 from ..signalmask import start_quiet
 from ..urls import redact
 from .redis_client import MAX_BLOCK
 
-log = logging.getLogger("leaselect")
+log = store_log("redis")
 
 CONTROL_MS = 60_000  # an unconsumed control entry vanishes after this
 UNCLAIMED_S = 60.0  # a popped message nobody watched waits this long for its key's next watch

@@ -13,7 +13,6 @@ lease held in the old file ends at its next renewal (reason ``unreachable``).
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import sqlite3
@@ -25,6 +24,7 @@ from contextlib import contextmanager
 from ..backend import Backend, Candidacy, Renewal, Session
 from ..errors import BackendUnavailable, ConfigError
 from ..lease import Leader
+from ..logfields import store_log
 from ..urls import StoreUrl
 from .hostclock import boot_id, clock_domain, describe_domain, host_now, require_linux
 from .sqlite_candidacy import SqliteCandidacy, left_behind, renew
@@ -41,7 +41,7 @@ from .sqlite_files import (
 from .sqlite_wakes import MailboxWatcher
 from .wakeup import Mailbox, WakeDir
 
-log = logging.getLogger("leaselect")
+log = store_log("sqlite")
 
 MIN_TTL = 0.1
 DEFAULT_BUSY_TIMEOUT = 2.0

@@ -13,7 +13,6 @@ meanwhile (``Mailbox.close`` wakes its last user) delivers and then closes it.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import selectors
 import socket
@@ -22,10 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..logfields import store_log
 from ..signalmask import start_quiet
 from .wakeup import HANDOVER_STEP, Mailbox
 
-log = logging.getLogger("leaselect")
+log = store_log("sqlite")
 
 
 @dataclass
@@ -80,8 +80,10 @@ class MailboxWatcher:
         self._poke_w.setblocking(False)
         self._selector.register(self._poke_r, selectors.EVENT_READ)
         self._thread = threading.Thread(
-            target=self._run, args=(self._selector, self._poke_r, self._poke_w),
-            name="leaselect-sqlite-wakes", daemon=True,
+            target=self._run,
+            args=(self._selector, self._poke_r, self._poke_w),
+            name="leaselect-sqlite-wakes",
+            daemon=True,
         )
         start_quiet(self._thread)
 

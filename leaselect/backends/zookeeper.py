@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from ..backend import Backend, Session
 from ..errors import BackendUnavailable, ConfigError
 from ..lease import Leader
+from ..logfields import store_log
 from ..timing import Timing
 from ..urls import StoreUrl
 from .zookeeper_anchor import gap
@@ -28,7 +28,7 @@ from .zookeeper_client import ClientConfig, mapped_errors
 from .zookeeper_connection import Connection
 from .zookeeper_session import SLACK, ZooKeeperSession
 
-log = logging.getLogger("leaselect")
+log = store_log("zk")
 
 MIN_TTL = 2.0
 MAX_TTL = 40.0
@@ -71,7 +71,8 @@ class ZooKeeperBackend(Backend):
             client.sync_async(parent)  # a follower catches up with the leader first
             try:
                 order = [
-                    child for child in queue(client.get_children_async(parent).get(timeout=timeout))
+                    child
+                    for child in queue(client.get_children_async(parent).get(timeout=timeout))
                     if not self._given_up(f"{parent}/{child}")
                 ]
                 while order:
@@ -129,8 +130,11 @@ class ZooKeeperBackend(Backend):
                 ) from None
             log.warning(
                 "ZooKeeper %s: ttl %gs is above the servers' maxSessionTimeout: the lease uses "
-                "the %gs they granted, renewed every %gs", self.conn.config.redacted, ttl,
-                granted, ttl / 3,
+                "the %gs they granted, renewed every %gs",
+                self.conn.config.redacted,
+                ttl,
+                granted,
+                ttl / 3,
             )
         proof = gap(self.conn.tick) + SLACK
         if proof > granted / 6:
@@ -147,5 +151,3 @@ class ZooKeeperBackend(Backend):
 
     def __repr__(self) -> str:
         return f"ZooKeeperBackend({self.conn.config.redacted!r})"
-
-

@@ -8,7 +8,6 @@ changes and their news reach the adapter through ``on_change``; waiters block in
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,12 +17,13 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from ..clock import SYSTEM_CLOCK
 from ..errors import BackendUnavailable, ConfigError
+from ..logfields import store_log
 from ..signalmask import process_signals_blocked
 from . import kazoo_hooks
 from .zookeeper_anchor import SPACING, Answered, History
 from .zookeeper_client import DEFAULT_TICK, ClientConfig, mapped_errors
 
-log = logging.getLogger("leaselect")
+log = store_log("zk")
 RETRY_CONF = 0.2  # seconds before asking conf again after no answer
 
 OBSERVER_TIMEOUT = 10.0  # session timeout of a client opened only to observe

@@ -14,7 +14,6 @@ connection allows, whether or not a campaign thread still runs, and ``observe`` 
 
 from __future__ import annotations
 
-import logging
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from ..backend import Candidacy, Renewal, Session
 from ..clock import SYSTEM_CLOCK
 from ..errors import BackendUnavailable
 from ..lease import LostReason
+from ..logfields import store_log
 from ..signalmask import start_quiet
 from .zookeeper_anchor import Answered, gap, proven
 from .zookeeper_client import mapped_errors
@@ -37,7 +37,7 @@ from .zookeeper_connection import Connection
 if TYPE_CHECKING:
     from .zookeeper_candidacy import ZooKeeperCandidacy
 
-log = logging.getLogger("leaselect")
+log = store_log("zk")
 
 SLACK = 0.05  # seconds: a proof's round trips and scheduling
 CHECKS_PER_MULTI = 1000  # check operations per multi (well below jute.maxbuffer's 1 MB)

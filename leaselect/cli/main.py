@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 from ..errors import ConfigError, LeaselectError
+from ..logfields import DefaultFields, JsonFormatter
 from ..urls import redact
 from .config import dotenv_credentials_allowed, resolve_url
 from .text import one_line
@@ -49,6 +50,13 @@ def seconds(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
     return value
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {text!r}")
+    return int(text)
 
 
 def grace_seconds(text: str) -> float:
@@ -103,6 +111,20 @@ def _parser() -> Parser:
         action="store_true",
         help="pass LEASELECT_URL and store passwords on to CMD's environment",
     )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object per log line, with election, identity, token, reason, store",
+    )
+    run.add_argument(
+        "--health-port",
+        type=port_number,
+        help="serve /healthz, /readyz, /leader and /metrics on this port (docs/operations.md)",
+    )
+    run.add_argument(
+        "--health-host", default="127.0.0.1", help="address for --health-port (default 127.0.0.1)"
+    )
     run.add_argument("cmd", nargs="*", help="-- CMD [ARGS...] (everything after --)")
     status = sub.add_parser("status", parents=[verbosity, store], help="show who leads NAME...")
     status.add_argument("names", nargs="+", metavar="NAME")
@@ -111,9 +133,13 @@ def _parser() -> Parser:
     return parser
 
 
-def _setup_logging(verbosity: int) -> None:
+def _setup_logging(verbosity: int, args: argparse.Namespace) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if getattr(args, "log_format", "text") == "json":
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(DefaultFields(election=getattr(args, "name", None)))
+    else:
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel((logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)])
@@ -147,6 +173,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         args.grace,
         args.once,
         args.keep_credentials,
+        args.health_port,
+        args.health_host,
     )
     return run(options)
 
@@ -165,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command != "run":
                 fail("only run takes a command after --")
             args.cmd = [*args.cmd, *tail]
-        _setup_logging(verbosity(args))
+        _setup_logging(verbosity(args), args)
         return _dispatch(args)
     except LeaselectError as exc:
         fail(str(exc))

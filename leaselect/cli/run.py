@@ -25,6 +25,7 @@ from ..clock import SYSTEM_CLOCK
 from ..elector import Elector
 from ..errors import ConfigError
 from ..lease import Lease, LostReason
+from ..probes import ProbeServer, serve
 from ..signalmask import process_signals_blocked
 from ..timing import Timing
 from .child import Child
@@ -54,6 +55,8 @@ class RunOptions:
     grace: float | None = None
     once: bool = False
     keep_credentials: bool = False
+    health_port: int | None = None  # serve leaselect.probes there (and /metrics)
+    health_host: str = "127.0.0.1"
 
     def stop_grace(self) -> float:
         """The grace, validated against the TTL (default min(ttl / 5, 5 s))."""
@@ -114,6 +117,25 @@ class Runner:
         except ConfigError as exc:
             raise cli_error(exc) from None
         self._backoff = BACKOFF_START
+        self._probes: ProbeServer | None = None
+
+    def _serve_probes(self) -> None:
+        """``--health-port``: the probes, and /metrics when prometheus_client is installed."""
+        port = self.options.health_port
+        if port is None:
+            return
+        registry = None
+        try:
+            from prometheus_client import CollectorRegistry
+
+            from ..metrics.prometheus import instrument
+
+            registry = CollectorRegistry()
+            instrument(registry)
+        except ImportError:
+            log.info("prometheus_client is not installed: no /metrics")
+        self._probes = serve([self.elector], port, self.options.health_host, registry=registry)
+        log.info("probes on %s:%d", self.options.health_host, self._probes.port)
 
     def _poke(self, lease: Lease) -> None:
         self.wake.set()
@@ -134,6 +156,7 @@ class Runner:
         code = 0
         try:
             self.elector.leader()  # fail fast (exit 2) if the store is unreachable at start
+            self._serve_probes()
             self.elector.start()
             while not self.stopping.is_set():
                 lease = self._await_lease()
@@ -151,6 +174,8 @@ class Runner:
             return code if self.options.once else 0
         finally:
             self.elector.close()
+            if self._probes is not None:
+                self._probes.close()
 
     def _await_lease(self) -> Lease | None:
         """The lease once the start rule allows a start; None when asked to stop."""

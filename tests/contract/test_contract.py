@@ -116,6 +116,32 @@ def test_renewal_keeps_the_lease(
     rival.close()
 
 
+def test_a_leader_and_its_waiting_rival_stay_healthy(
+    store: Store, backends: Callable[[], Backend], election: str
+) -> None:
+    """No false alarm: the keeper's rounds count as hearing from the store for a parked waiter
+    too, and a leader renews on schedule."""
+    ttl = store.fast_ttl
+    leader = leaselect.Elector(backends(), election, ttl=ttl)
+    rival = leaselect.Elector(backends(), election, ttl=ttl)
+    try:
+        assert leader.acquire(timeout=10) is not None
+        rival.start()
+        unhealthy = []
+        until = time.monotonic() + 3 * ttl
+        while time.monotonic() < until:
+            for elector in (leader, rival):
+                health = elector.health()
+                if not health.healthy:
+                    unhealthy.append(health)
+            time.sleep(0.02)
+        assert not unhealthy, unhealthy[:3]
+        assert leader.health().leading and rival.health().campaigning
+    finally:
+        leader.close()
+        rival.close()
+
+
 def test_expiry_after_the_leader_is_killed(
     store: Store, store_url: str, election: str, backends: Callable[[], Backend]
 ) -> None:

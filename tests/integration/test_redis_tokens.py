@@ -7,9 +7,7 @@ an eviction policy, no persistence.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +23,7 @@ from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_zookeeper_proxy import Proxy
-from tests.private import free_port, redis_server_argv, stop
+from tests.private import PrivateRedis
 from tests.stores import require_url
 
 
@@ -136,44 +134,6 @@ def test_a_grant_reports_the_whole_milliseconds_redis_granted(
     assert grant.ttl == 1.0
     assert 0 < backend.client.pttl(f"leaselect:{{{name}}}:lease") <= 1000
     candidacy.resign()
-
-
-class PrivateRedis:
-    """A redis-server of this test's own on 127.0.0.1, with extra arguments; restartable."""
-
-    def __init__(self, tmp_path: Path, *args: str) -> None:
-        self.port, self.dir, self.args = free_port(), tmp_path, args
-        self.server: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        argv = redis_server_argv(self.port, self.dir, *self.args)
-        self.server = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            assert self.server.poll() is None, "the private redis-server exited"
-            with contextlib.suppress(redis.ConnectionError):
-                if client.ping():
-                    break
-            assert time.monotonic() < deadline, "the private redis-server never answered"
-            time.sleep(0.05)
-        client.close()
-
-    def crash(self) -> None:
-        """kill -9: without persistence every key is gone."""
-        assert self.server is not None
-        self.server.kill()
-        self.server.wait()
-        self.server = None
-
-    def close(self) -> None:
-        if self.server is not None:
-            stop(self.server)
 
 
 @pytest.fixture
