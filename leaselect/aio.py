@@ -31,6 +31,7 @@ from .lease import Leader, Lease, LostReason
 from .machine import Effect, Lost
 from .runner import AlreadyRunning
 from .signalmask import in_quiet_thread, start_quiet
+from .timing import DEFAULT_DRIFT, DEFAULT_TTL
 
 log = logging.getLogger("leaselect")
 
@@ -79,8 +80,8 @@ class AsyncElector:
 
     Callbacks (plain functions or coroutine functions) run in the event loop one at a time, each
     (with its coroutine) finished before the next starts, and the elector campaigns again only
-    once ``on_lost`` has returned: serialized per tenure like ``Elector``'s. Options
-    not named here go to ``Elector`` (``ttl``, ``identity``, ``metadata``, ``margin`` ...).
+    once ``on_lost`` has returned: serialized per tenure like ``Elector``'s. The other
+    keyword options are ``Elector``'s.
     """
 
     def __init__(
@@ -92,7 +93,13 @@ class AsyncElector:
         on_lost: AsyncOnLost | None = None,
         on_jeopardy: AsyncOnElected | None = None,
         clock: Clock | None = None,
-        **options: Any,
+        ttl: float = DEFAULT_TTL,
+        identity: str | None = None,
+        metadata: str | None = None,
+        renew_interval: float | None = None,
+        margin: float | None = None,
+        drift: float = DEFAULT_DRIFT,
+        release_on_exit: bool = True,
     ) -> None:
         self._clock = clock or SYSTEM_CLOCK
         self._callbacks = (on_elected, on_lost, on_jeopardy)
@@ -106,7 +113,13 @@ class AsyncElector:
             on_elected=lambda lease: self._in_loop(0, lease),
             on_lost=lambda lease, reason: self._in_loop(1, lease, reason),
             on_jeopardy=lambda lease: self._in_loop(2, lease),
-            **options,
+            ttl=ttl,
+            identity=identity,
+            metadata=metadata,
+            renew_interval=renew_interval,
+            margin=margin,
+            drift=drift,
+            release_on_exit=release_on_exit,
         )
         self.elector._observe(self._observe)
 

@@ -27,10 +27,11 @@ from typing import Any, Generic, TypeVar
 
 from .backend import Backend
 from .clock import SYSTEM_CLOCK, Clock
-from .elector import Elector
+from .elector import Elector, OnElected, OnLost
 from .errors import ConfigError, LeaselectError
 from .lease import Lease
 from .machine import Effect, Elected, Jeopardy, Lost
+from .timing import DEFAULT_DRIFT, DEFAULT_TTL
 
 log = logging.getLogger("leaselect")
 
@@ -79,7 +80,7 @@ class LeaderOnly:
     ended (even by an instant) did not finish while leading: the runner campaigns and runs it
     again. Remaining keyword options go
     to ``Elector`` (``ttl``, ``identity``, ``metadata``, ``margin``, ``drift``,
-    ``renew_interval``, ``on_elected``, ``on_lost``, ``on_jeopardy``).
+    ``renew_interval``, ``release_on_exit``, ``on_elected``, ``on_lost``, ``on_jeopardy``).
     """
 
     def __init__(
@@ -89,7 +90,16 @@ class LeaderOnly:
         *,
         stop_grace: float = 0.0,
         clock: Clock | None = None,
-        **elector_options: Any,
+        ttl: float = DEFAULT_TTL,
+        identity: str | None = None,
+        metadata: str | None = None,
+        renew_interval: float | None = None,
+        margin: float | None = None,
+        drift: float = DEFAULT_DRIFT,
+        release_on_exit: bool = True,
+        on_elected: OnElected | None = None,
+        on_lost: OnLost | None = None,
+        on_jeopardy: OnElected | None = None,
     ) -> None:
         if stop_grace < 0:
             raise ConfigError("stop_grace must not be negative")
@@ -97,7 +107,18 @@ class LeaderOnly:
         self.name = name
         self.stop_grace = stop_grace
         self._clock = clock or SYSTEM_CLOCK
-        self._options = elector_options
+        self._options: dict[str, Any] = {
+            "ttl": ttl,
+            "identity": identity,
+            "metadata": metadata,
+            "renew_interval": renew_interval,
+            "margin": margin,
+            "drift": drift,
+            "release_on_exit": release_on_exit,
+            "on_elected": on_elected,
+            "on_lost": on_lost,
+            "on_jeopardy": on_jeopardy,
+        }
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._pending: Lease | None = None
@@ -299,11 +320,42 @@ class LeaderFunction(Generic[T]):
 
 
 def leader_only(
-    backend_or_url: Backend | str, name: str, **options: Any
+    backend_or_url: Backend | str,
+    name: str,
+    *,
+    stop_grace: float = 0.0,
+    clock: Clock | None = None,
+    ttl: float = DEFAULT_TTL,
+    identity: str | None = None,
+    metadata: str | None = None,
+    renew_interval: float | None = None,
+    margin: float | None = None,
+    drift: float = DEFAULT_DRIFT,
+    release_on_exit: bool = True,
+    on_elected: OnElected | None = None,
+    on_lost: OnLost | None = None,
+    on_jeopardy: OnElected | None = None,
 ) -> Callable[[Callable[..., T]], LeaderFunction[T]]:
-    """Decorator: ``@leader_only(url, "name", ttl=10)`` over ``def job(lease, stop): ...``."""
+    """Decorator: ``@leader_only(url, "name", ttl=10)`` over ``def job(lease, stop): ...``;
+    the keyword options are ``LeaderOnly``'s."""
 
     def decorate(fn: Callable[..., T]) -> LeaderFunction[T]:
-        return LeaderFunction(fn, LeaderOnly(backend_or_url, name, **options))
+        runner = LeaderOnly(
+            backend_or_url,
+            name,
+            stop_grace=stop_grace,
+            clock=clock,
+            ttl=ttl,
+            identity=identity,
+            metadata=metadata,
+            renew_interval=renew_interval,
+            margin=margin,
+            drift=drift,
+            release_on_exit=release_on_exit,
+            on_elected=on_elected,
+            on_lost=on_lost,
+            on_jeopardy=on_jeopardy,
+        )
+        return LeaderFunction(fn, runner)
 
     return decorate
