@@ -20,18 +20,23 @@ One ``LeaderOnly`` runs one call at a time: a second concurrent ``run`` raises
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .backend import Backend
+from .checks import check_callback
 from .clock import SYSTEM_CLOCK, Clock
 from .elector import Elector, OnElected, OnLost
 from .errors import ConfigError, LeaselectError
 from .lease import Lease
 from .machine import Effect, Elected, Jeopardy, Lost
 from .timing import DEFAULT_DRIFT, DEFAULT_TTL
+
+if TYPE_CHECKING:
+    from .aio_leader import AsyncLeaderFunction
 
 log = logging.getLogger("leaselect")
 
@@ -319,6 +324,45 @@ class LeaderFunction(Generic[T]):
         self.runner.stop()
 
 
+class LeaderOnlyDecorator:
+    """What ``leader_only(...)`` returns: wraps a function in ``LeaderFunction``, a coroutine
+    function in ``AsyncLeaderFunction`` (see leaselect.aio_leader)."""
+
+    def __init__(
+        self, target: Backend | str, name: str, stop_grace: float, options: dict[str, Any]
+    ) -> None:
+        self._target, self._name, self._stop_grace, self._options = (
+            target,
+            name,
+            stop_grace,
+            options,
+        )
+
+    @overload
+    def __call__(  # type: ignore[overload-overlap]  # a coroutine function is a function too
+        self, fn: Callable[..., Coroutine[Any, Any, T]]
+    ) -> AsyncLeaderFunction[T]: ...
+
+    @overload
+    def __call__(self, fn: Callable[..., T]) -> LeaderFunction[T]: ...
+
+    def __call__(self, fn: Callable[..., Any]) -> LeaderFunction[Any] | AsyncLeaderFunction[Any]:
+        if inspect.iscoroutinefunction(fn):
+            from .aio import AsyncElector
+            from .aio_leader import AsyncLeaderFunction
+
+            options = dict(self._options)
+            for label in ("on_elected", "on_lost", "on_jeopardy"):
+                check_callback(label, options.get(label))
+
+            def make() -> AsyncElector:
+                return AsyncElector(self._target, self._name, **options)
+
+            return AsyncLeaderFunction(fn, make, self._stop_grace)
+        runner = LeaderOnly(self._target, self._name, stop_grace=self._stop_grace, **self._options)
+        return LeaderFunction(fn, runner)
+
+
 def leader_only(
     backend_or_url: Backend | str,
     name: str,
@@ -335,27 +379,23 @@ def leader_only(
     on_elected: OnElected | None = None,
     on_lost: OnLost | None = None,
     on_jeopardy: OnElected | None = None,
-) -> Callable[[Callable[..., T]], LeaderFunction[T]]:
-    """Decorator: ``@leader_only(url, "name", ttl=10)`` over ``def job(lease, stop): ...``;
-    the keyword options are ``LeaderOnly``'s."""
-
-    def decorate(fn: Callable[..., T]) -> LeaderFunction[T]:
-        runner = LeaderOnly(
-            backend_or_url,
-            name,
-            stop_grace=stop_grace,
-            clock=clock,
-            ttl=ttl,
-            identity=identity,
-            metadata=metadata,
-            renew_interval=renew_interval,
-            margin=margin,
-            drift=drift,
-            release_on_exit=release_on_exit,
-            on_elected=on_elected,
-            on_lost=on_lost,
-            on_jeopardy=on_jeopardy,
-        )
-        return LeaderFunction(fn, runner)
-
-    return decorate
+) -> LeaderOnlyDecorator:
+    """Decorator: ``@leader_only(url, "name", ttl=10)`` over ``def job(lease, stop): ...`` (run
+    by ``LeaderOnly``) or ``async def job(lease, stop): ...`` (``await job()``; see
+    leaselect.aio_leader); the keyword options are ``LeaderOnly``'s."""
+    if stop_grace < 0:
+        raise ConfigError("stop_grace must not be negative")
+    options: dict[str, Any] = {
+        "clock": clock,
+        "ttl": ttl,
+        "identity": identity,
+        "metadata": metadata,
+        "renew_interval": renew_interval,
+        "margin": margin,
+        "drift": drift,
+        "release_on_exit": release_on_exit,
+        "on_elected": on_elected,
+        "on_lost": on_lost,
+        "on_jeopardy": on_jeopardy,
+    }
+    return LeaderOnlyDecorator(backend_or_url, name, stop_grace, options)

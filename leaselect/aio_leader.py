@@ -1,0 +1,146 @@
+"""``leader_only`` over a coroutine function: ``await job()`` runs it only while leading.
+
+``AsyncLeaderFunction`` is ``LeaderFunction`` for asyncio, on ``AsyncElector``: it campaigns,
+awaits ``fn(lease, stop)`` in the tenure (``stop`` an ``asyncio.Event`` set ``stop_grace``
+seconds before the local deadline, re-armed as renewals move it), and the body is cancelled at
+the local deadline like an ``async with AsyncElector`` body. It returns ``fn``'s result once
+``fn`` returns while its lease is valid (the tenure is then released), re-raises its exception
+likewise, and campaigns and runs ``fn`` again when the tenure ended first. ``stop()`` sets
+``stop``, cancels the body if it has not returned ``stop_grace`` seconds later (at the local
+deadline at the latest), and makes the call return None.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
+
+from .aio import AsyncElector
+from .clock import Clock
+from .errors import ConfigError, LeaseLost
+from .lease import Lease
+from .runner import AlreadyRunning
+
+T = TypeVar("T")
+AsyncLeaderFn = Callable[[Lease, asyncio.Event], Coroutine[Any, Any, T]]
+
+
+class AsyncLeaderFunction(Generic[T]):
+    """A coroutine function decorated with ``leader_only``; see the module docstring."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Coroutine[Any, Any, T]],
+        make: Callable[[], AsyncElector],
+        stop_grace: float,
+    ) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", "leader_function")
+        self._make = make
+        self._stop_grace = stop_grace
+        self._lock = threading.Lock()
+        self._running = False
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._body: tuple[asyncio.Task[Any], asyncio.Event, Lease, Clock] | None = None
+        self._cancelled = False  # stop() cancelled the body
+
+    async def __call__(self) -> T | None:
+        with self._lock:
+            if self._running:
+                raise AlreadyRunning(f"{self.__name__} is already being run by another call")
+            if self._stopping:  # stop() came first: honour it once
+                self._stopping = False
+                return None
+            self._running = True
+            self._loop = asyncio.get_running_loop()
+        elector = self._make()
+        try:
+            usable = elector.elector.timing.usable(elector.elector.timing.ttl)
+            if self._stop_grace >= usable:
+                raise ConfigError(
+                    f"stop_grace {self._stop_grace:g}s must be below the usable lease {usable:.3f}s"
+                )
+            while not self._stopping:
+                try:
+                    async with elector as lease:
+                        result = await self._serve(elector, lease)
+                    if not self._stopping:
+                        return result
+                except LeaseLost:
+                    continue  # the tenure ended before fn returned: campaign, run it again
+                except asyncio.CancelledError:
+                    if not self._cancelled:
+                        raise
+                    uncancel = getattr(asyncio.current_task(), "uncancel", None)
+                    if uncancel is not None:
+                        uncancel()
+            return None
+        finally:
+            await elector.close()
+            with self._lock:
+                self._running = self._stopping = self._cancelled = False
+                self._loop = None
+
+    def __get__(self, instance: object, owner: type | None = None) -> AsyncLeaderFunction[T]:
+        if instance is None:
+            return self
+        bound = AsyncLeaderFunction(
+            lambda *args: self.fn(instance, *args), self._make, self._stop_grace
+        )
+        bound.__name__ = self.__name__
+        return bound
+
+    def stop(self) -> None:
+        """Stop a running call (thread-safe), or the next one if none runs."""
+        with self._lock:
+            self._stopping = True
+            loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nothing runs any more
+                loop.call_soon_threadsafe(self._stop_body)
+
+    async def _serve(self, elector: AsyncElector, lease: Lease) -> T:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        clock = elector._clock
+        self._body = (task, stop, lease, clock)
+
+        def signal() -> None:
+            """Set ``stop`` at deadline - stop_grace; the deadline moves with renewals."""
+            wait = lease.deadline - self._stop_grace - clock.now()
+            if wait > 0:
+                timers[0] = loop.call_later(wait, signal)
+            else:
+                stop.set()
+
+        timers = [loop.call_soon(signal)]
+        if self._stopping:
+            self._stop_body()
+        try:
+            return await self.fn(lease, stop)
+        finally:
+            timers[0].cancel()
+            self._body = None
+
+    def _stop_body(self) -> None:
+        """``stop()`` in the loop: set the body's ``stop``, cancel it if it lingers."""
+        body = self._body
+        if body is None:
+            return
+        task, stop, lease, clock = body
+        stop.set()
+
+        def cancel() -> None:
+            if self._body is body:  # still running that body
+                self._cancelled = True
+                task.cancel("stopped")
+
+        wait = min(self._stop_grace, max(0.0, lease.deadline - clock.now()))
+        task.get_loop().call_later(wait, cancel)
