@@ -8,8 +8,10 @@ one thread per subscription delivers them in order, in batches every ``TICK`` (5
 events come. An elector wakes it only after a minute without events: a woken thread competes
 for the GIL with the hand-over or callback that caused the event. A listener that raises is
 logged once and keeps receiving; one that blocks holds only its own queue, which drops the
-events that do not fit (logged once) rather than grow or slow an elector.
-``Subscription.close()`` ends the thread.
+events that do not fit (logged once) rather than grow or slow an elector. A subscription gets
+the events of the tenures whose ``Elected`` it got (never a ``Lost`` without its ``Elected``),
+and every ``CampaignFailed``. ``Subscription.close()`` ends the thread once a blocked listener
+returns (it logs that the listener is still blocked).
 """
 
 from __future__ import annotations
@@ -116,11 +118,13 @@ class Subscription:
         self._last_batch = 0.0  # time.monotonic() of the latest batch
         self._since = 0.0  # time.monotonic() the listener's current call began
         self._reported_blocked = False
+        self._tenures: set[tuple[str, str, str, int]] = set()  # begun since subscribing
 
     def put(self, event: Event) -> None:
-        """Queue ``event`` (on the elector's thread: never blocks, never raises)."""
+        """Queue ``event`` (on the elector's thread: never blocks, never raises). Events of a
+        tenure that began before the subscription are not delivered (see ``_seen``)."""
         with self._ready:
-            if self._closed:
+            if self._closed or not self._seen(event):
                 return
             self._report_blocked()
             if len(self._queue) >= self._limit:
@@ -129,6 +133,8 @@ class Subscription:
                     log.warning("leaselect: event listener %r is behind; dropping events", self)
                 return
             self._queue.append(event)
+            if isinstance(event, Elected):
+                self._tenures.add((event.election, event.identity, event.store, event.token))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._deliver, name="leaselect-events", daemon=True
@@ -140,6 +146,21 @@ class Subscription:
                     return
             if self._idle:
                 self._ready.notify()
+
+    def _seen(self, event: Event) -> bool:
+        """Whether ``event`` belongs to a tenure whose ``Elected`` this subscription had (or to
+        no tenure): a listener never gets a ``Lost`` without its ``Elected``."""
+        token = getattr(event, "token", None)
+        if token is None:
+            return True
+        tenure = (event.election, event.identity, event.store, token)
+        if isinstance(event, Elected):
+            return True  # tracked once queued (see put)
+        if tenure not in self._tenures:
+            return False
+        if isinstance(event, Lost):
+            self._tenures.discard(tenure)
+        return True
 
     def _report_blocked(self) -> None:
         """Log once when the listener's current call has run longer than ``BLOCKED_AFTER``."""
@@ -173,6 +194,12 @@ class Subscription:
         unsubscribe(self)
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+            if thread.is_alive():
+                log.warning(
+                    "leaselect: event listener %r is still blocked: its thread ends when it "
+                    "returns",
+                    self,
+                )
 
     def _deliver(self) -> None:
         """Deliver in batches: an elector wakes this thread only when it sleeps."""

@@ -30,6 +30,7 @@ from .health import Health
 from .signalmask import start_quiet
 
 Electors = Sequence[Elector] | Callable[[], Sequence[Elector]]
+TIMEOUT = 2.0  # seconds a probe connection may stay silent
 
 
 class ProbeServer:
@@ -52,7 +53,8 @@ class ProbeServer:
             probes = owner
 
         self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server.daemon_threads = False  # close() joins them (each ends within TIMEOUT)
+        self._server.block_on_close = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="leaselect-probes", daemon=True
         )
@@ -78,6 +80,8 @@ class ProbeServer:
         return generate_latest(self._registry or REGISTRY), CONTENT_TYPE_LATEST
 
     def close(self) -> None:
+        """Stop answering; returns once every connection's thread ended (``TIMEOUT`` for an
+        idle client at most)."""
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
@@ -91,6 +95,7 @@ class ProbeServer:
 
 class _Handler(BaseHTTPRequestHandler):
     probes: ProbeServer
+    timeout = TIMEOUT  # an idle or slow client holds its thread this long at most
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -139,6 +144,12 @@ def serve(
         raise ConfigError(f"port must be an integer in 0..65535, got {port!r}")
     if not isinstance(host, str) or not host:
         raise ConfigError(f"host must be a non-empty string, got {host!r}")
+    if callback_limit is not None and (
+        isinstance(callback_limit, bool)
+        or not isinstance(callback_limit, int | float)
+        or not callback_limit > 0
+    ):
+        raise ConfigError(f"callback_limit must be a positive number, got {callback_limit!r}")
     try:
         return ProbeServer(electors, port, host, registry, callback_limit)
     except OSError as exc:

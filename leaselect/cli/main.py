@@ -35,9 +35,16 @@ class Parser(argparse.ArgumentParser):
         fail(message)
 
 
+_json_logs = False  # --log-format json: errors are JSON lines too
+
+
 def fail(message: str) -> NoReturn:
     """Print one error line (credentials hidden, control characters escaped) and exit 2."""
-    print(f"leaselect: error: {one_line(redact(message))}", file=sys.stderr)
+    if _json_logs:
+        record = logging.LogRecord("leaselect.cli", logging.ERROR, "", 0, message, None, None)
+        print(JsonFormatter().format(record), file=sys.stderr)
+    else:
+        print(f"leaselect: error: {one_line(redact(message))}", file=sys.stderr)
     sys.exit(EXIT_ERROR)
 
 
@@ -134,8 +141,10 @@ def _parser() -> Parser:
 
 
 def _setup_logging(verbosity: int, args: argparse.Namespace) -> None:
+    global _json_logs
     handler = logging.StreamHandler(sys.stderr)
     if getattr(args, "log_format", "text") == "json":
+        _json_logs = True
         handler.setFormatter(JsonFormatter())
         handler.addFilter(DefaultFields(election=getattr(args, "name", None)))
     else:

@@ -25,6 +25,7 @@ from ..clock import SYSTEM_CLOCK
 from ..elector import Elector
 from ..errors import ConfigError
 from ..lease import Lease, LostReason
+from ..logfields import DefaultFields, with_fields
 from ..probes import ProbeServer, serve
 from ..signalmask import process_signals_blocked
 from ..timing import Timing
@@ -116,6 +117,11 @@ class Runner:
                 )
         except ConfigError as exc:
             raise cli_error(exc) from None
+        self._fields = self.elector._fields
+        for handler in logging.getLogger().handlers:  # --log-format json: every record of ours
+            for record_filter in handler.filters:
+                if isinstance(record_filter, DefaultFields):
+                    record_filter.defaults.update(self._fields)
         self._backoff = BACKOFF_START
         self._probes: ProbeServer | None = None
 
@@ -134,14 +140,18 @@ class Runner:
             instrument(registry)
         except ImportError:
             log.info("prometheus_client is not installed: no /metrics")
-        self._probes = serve([self.elector], port, self.options.health_host, registry=registry)
+        try:
+            self._probes = serve([self.elector], port, self.options.health_host, registry=registry)
+        except ConfigError as exc:
+            raise ConfigError(f"--health-port/--health-host: {exc}") from None
         log.info("probes on %s:%d", self.options.health_host, self._probes.port)
 
     def _poke(self, lease: Lease) -> None:
         self.wake.set()
 
     def _on_lost(self, lease: Lease, reason: LostReason) -> None:
-        log.warning("lost %r token %d: %s", lease.name, lease.token, reason.value)
+        extra = with_fields(self._fields, token=lease.token, reason=reason.value)
+        log.warning("lost %r token %d: %s", lease.name, lease.token, reason.value, extra=extra)
         self.wake.set()
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -194,7 +204,12 @@ class Runner:
         return None
 
     def _tenure(self, lease: Lease) -> tuple[int, Ending]:
-        log.info("leading with token %d: starting %s", lease.token, self.options.command[0])
+        log.info(
+            "leading with token %d: starting %s",
+            lease.token,
+            self.options.command[0],
+            extra=with_fields(self._fields, token=lease.token),
+        )
         child = Child(self.options.command, self._child_env(lease), self.wake)
         started = SYSTEM_CLOCK.now()
         hard_stop: float | None = None

@@ -13,6 +13,7 @@ them, so give long-lived processes stable identities (docs/operations.md).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,8 @@ from prometheus_client.registry import Collector
 
 from .. import events
 from ..elector import open_electors
+
+log = logging.getLogger("leaselect")
 
 LABELS = ("election", "identity", "store")
 ROUND_TRIP_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -70,6 +73,7 @@ class ElectorCollector(Collector):
         self._renew_failures: dict[Key, int] = defaultdict(int)
         self._campaign_failures: dict[Key, int] = defaultdict(int)
         self._round_trips: dict[str, _Histogram] = defaultdict(_Histogram)  # by store
+        self._clashes: set[Key] = set()
 
     def listen(self, event: events.Event) -> None:
         key = (event.election, event.identity, event.store)
@@ -83,6 +87,16 @@ class ElectorCollector(Collector):
                 self._renew_failures[key] += 1
             elif isinstance(event, events.CampaignFailed):
                 self._campaign_failures[key] += 1
+
+    def _report_clash(self, key: Key) -> None:
+        """Two open electors with the same labels: one series each would be a duplicate."""
+        if key not in self._clashes:
+            self._clashes.add(key)
+            log.warning(
+                "leaselect metrics: two open electors of election %r share identity %r on "
+                "store %s: only the first is exported; give them distinct identities",
+                *key,
+            )
 
     def describe(self) -> Iterable[Metric]:
         return list(self._families(with_samples=False))
@@ -130,8 +144,14 @@ class ElectorCollector(Collector):
             labels=("store",),
         )
         if with_samples:
+            seen: set[tuple[str, str, str]] = set()
             for elector in open_electors():
-                labels = [elector.name, elector.identity, type(elector.backend).scheme]
+                key = (elector.name, elector.identity, type(elector.backend).scheme)
+                if key in seen:
+                    self._report_clash(key)
+                    continue
+                seen.add(key)
+                labels = list(key)
                 leads = elector.is_leader
                 leader.add_metric(labels, float(leads))
                 jeopardy.add_metric(labels, float(leads and elector.in_jeopardy))
@@ -158,8 +178,13 @@ class Instrumentation:
         self.collector = ElectorCollector()
         registry.register(self.collector)
         self.subscription = events.subscribe(self.collector.listen)
+        self._closed = False
 
     def close(self) -> None:
+        """Unregister and end the listener thread (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         self.subscription.close()
         self.registry.unregister(self.collector)
 

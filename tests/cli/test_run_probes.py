@@ -60,3 +60,31 @@ def test_json_logs_are_one_object_per_line_with_the_elections_fields(tmp_path: P
     assert elected["identity"] == "me" and elected["store"] == "sqlite" and elected["token"] > 0
     lost = next(line for line in lines if line["message"].startswith("lost"))
     assert lost["reason"] == "released" and lost["token"] == elected["token"]
+
+
+def test_json_logs_carry_the_runners_fields_and_errors_are_json_too(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/r.db"
+    args = ["run", "svc", "--url", url, "--once", "--log-format", "json", "--identity", "me"]
+    result = cli(*args, "-v", "--", "true")
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    for line in lines:
+        if line["logger"] == "leaselect.cli" and line["message"].startswith(("lost", "leading")):
+            assert line["identity"] == "me" and line["store"] == "sqlite" and line["token"] > 0
+    unreachable = cli(
+        "run", "svc", "--url", "redis://:pw-x1@127.0.0.1:1/0", "--log-format", "json", "--", "true"
+    )
+    assert unreachable.returncode == 2
+    error = json.loads(unreachable.stderr.strip().splitlines()[-1])
+    assert error["level"] == "error" and "pw-x1" not in unreachable.stderr
+
+
+def test_a_health_port_in_use_names_the_option(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        url = f"sqlite:///{tmp_path}/r.db"
+        result = cli("run", "svc", "--url", url, "--health-port", str(port), "--", "true")
+    assert result.returncode == 2 and "--health-port" in result.stderr

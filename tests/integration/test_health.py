@@ -149,7 +149,27 @@ def test_bad_probe_settings_name_the_parameter(sqlite_url: str) -> None:
             serve([elector], port=-1)
         with pytest.raises(ConfigError, match="callback_limit must be"):
             elector.health(callback_limit=0)
+        for bad in (-1, 0, "soon", True):
+            with pytest.raises(ConfigError, match="callback_limit must be"):
+                serve([elector], callback_limit=bad)  # type: ignore[arg-type]
         with serve([elector]) as taken, pytest.raises(ConfigError, match="cannot serve probes"):
             serve([elector], port=taken.port)
+    finally:
+        elector.close()
+
+
+def test_close_ends_the_thread_of_an_idle_client(sqlite_url: str) -> None:
+    import socket
+
+    elector = Elector(sqlite_url, "jobs", ttl=3)
+    try:
+        probes = serve([elector])
+        idle = socket.create_connection(("127.0.0.1", probes.port))  # connects, sends nothing
+        time.sleep(0.2)
+        began = time.monotonic()
+        probes.close()
+        assert time.monotonic() - began < 4
+        assert not [t for t in threading.enumerate() if "process_request" in t.name]
+        idle.close()
     finally:
         elector.close()

@@ -106,3 +106,23 @@ def test_close_unregisters_and_ends_the_listener_thread() -> None:
     assert "leaselect_is_leader" not in generate_latest(registry).decode()
     assert not [t for t in threading.enumerate() if t.name == "leaselect-events"]
     instrument(registry).close()  # registrable again
+
+
+def test_two_electors_with_the_same_labels_export_one_series_and_a_warning(
+    tmp_path: Path, instrumented: Instrumentation, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = Elector(f"sqlite:///{tmp_path}/a.db", "job", ttl=2, identity="web-1")
+    second = Elector(f"sqlite:///{tmp_path}/b.db", "job", ttl=2, identity="web-1")
+    try:
+        assert first.acquire(timeout=5) is not None and second.acquire(timeout=5) is not None
+        text = generate_latest(instrumented.registry).decode()
+        leader_lines = [
+            line for line in text.splitlines() if line.startswith("leaselect_is_leader{")
+        ]
+        assert len(leader_lines) == 1
+        assert any("distinct identities" in r.getMessage() for r in caplog.records)
+    finally:
+        first.close()
+        second.close()
+    instrumented.close()
+    instrumented.close()  # a second close does nothing

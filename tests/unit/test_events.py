@@ -154,3 +154,40 @@ def test_no_event_is_built_while_nobody_listens(
 def test_a_listener_must_be_callable() -> None:
     with pytest.raises(TypeError, match="listener must be callable"):
         events.subscribe("not a function")  # type: ignore[arg-type]
+
+
+def test_a_late_listener_gets_no_lost_without_its_elected(
+    backend: ScriptedBackend, clock: FakeClock
+) -> None:
+    elector = Elector(backend, "job", ttl=TTL, clock=clock)
+    try:
+        assert elector.acquire(timeout=1) is not None  # elected before anyone listens
+        late = Collected()
+        subscription = events.subscribe(late)
+        advance_until_renewed(clock, backend, elector.timing.renew_every)
+        elector.release()
+        assert elector.acquire(timeout=1) is not None  # a tenure the listener sees begin
+        elector.release()
+        assert subscription.flush(timeout=2)
+        subscription.close()
+    finally:
+        elector.close()
+    assert late.kinds() == ["Elected", "Lost"]
+
+
+def test_closing_a_subscription_with_a_blocked_listener_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gate, entered = threading.Event(), threading.Event()
+
+    def blocked(event: events.Event) -> None:
+        entered.set()
+        gate.wait()
+
+    subscription = events.subscribe(blocked)
+    subscription.put(events.CampaignFailed("job", "me", "scripted", 0.0, "boom"))
+    assert entered.wait(2)
+    with caplog.at_level(logging.WARNING, logger="leaselect"):
+        subscription.close(timeout=0.1)
+    assert any("still blocked" in r.getMessage() for r in caplog.records)
+    gate.set()
