@@ -233,6 +233,12 @@ class Backend(ABC):
     def observe(self, name: str) -> Leader | None:
         """The current leader of ``name`` as the store sees it, or None."""
 
+    def expire_lease(self, name: str) -> bool:
+        """For tests (``leaselect.pytest_plugin``): delete the current leader's lease record of
+        ``name`` in the store, as its expiry would; False if nobody leads. The holder learns it
+        at its next renewal; the next in line takes over as after an expiry."""
+        raise NotImplementedError(f"{type(self).__name__} cannot expire a lease")
+
     @abstractmethod
     def _open_session(self, ttl: float) -> Session:
         """Create the store-side state for a new session."""

@@ -13,6 +13,8 @@ import leaselect
 from leaselect.backend import Backend
 from tests.stores import STORES, Store, url_for
 
+pytest_plugins = ["pytester"]  # tests/plugin runs leaselect's pytest plugin in pytests of its own
+
 
 def _implemented(kind: str) -> bool:
     module = {"sqlite": "sqlite", "redis": "redis", "etcd": "etcd", "zookeeper": "zookeeper"}[kind]

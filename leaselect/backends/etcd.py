@@ -139,6 +139,14 @@ class EtcdBackend(Backend):
             expires_in,
         )
 
+    def expire_lease(self, name: str) -> bool:
+        directory = self.election_prefix(name)
+        kvs = candidates(directory, self.post("kv/range", by_create(directory)).get("kvs", []))
+        if not kvs:
+            return False
+        deleted = self.post("kv/deleterange", {"key": kvs[0]["key"]})
+        return int(deleted.get("deleted", 0)) > 0
+
     def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
         # ``<prefix>/<name>:marks/<mark>`` (no election name has a colon), raised by a txn that
         # compares the mod revision just read: a concurrent writer makes it fail and we re-read

@@ -102,6 +102,10 @@ class RedisBackend(Backend):
         record = json.loads(payload)
         return Leader(record["i"], int(token), record["m"], pttl / 1000)
 
+    def expire_lease(self, name: str) -> bool:
+        with self.talking():
+            return bool(self.client.delete(self.key(name, "lease")))
+
     def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
         with self.talking():
             args: list[str | int] = [mark, value, token]

@@ -114,6 +114,10 @@ class SqliteBackend(Backend):
             return None
         return Leader(row[0], row[1], row[2], row[4] - host_now())
 
+    def expire_lease(self, name: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM lease WHERE name=?", (name,)).rowcount > 0
+
     def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
         with self.transaction() as db:
             row = db.execute(

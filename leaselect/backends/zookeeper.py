@@ -63,6 +63,26 @@ class ZooKeeperBackend(Backend):
                     f"not {ttl:g}s; open another backend"
                 )
 
+    def expire_lease(self, name: str) -> bool:
+        client = self.conn.client()
+        parent = f"{self.conn.config.root}/{name}"
+        timeout = self.conn.config.connect_timeout
+        with mapped_errors(f"expire {name!r}", self.conn.config.redacted):
+            client.sync_async(parent).get(timeout=timeout)
+            try:
+                order = queue(client.get_children_async(parent).get(timeout=timeout))
+                for child in order:
+                    if self._given_up(f"{parent}/{child}"):
+                        continue
+                    try:
+                        client.delete_async(f"{parent}/{child}").get(timeout=timeout)
+                        return True
+                    except NoNodeError:  # it just resigned: the next one leads
+                        continue
+            except NoNodeError:
+                pass
+        return False
+
     def observe(self, name: str) -> Leader | None:
         client = self.conn.client()
         parent = f"{self.conn.config.root}/{name}"

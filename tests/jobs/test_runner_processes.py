@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
@@ -10,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 
 import leaselect
 from leaselect import SYSTEM_CLOCK
@@ -42,16 +40,11 @@ def wait_for(log: Path, kind: str, count: int, timeout: float = 15) -> list[list
 
 def take_lease(store: JobStore, name: str) -> None:
     """Delete the leader's lease in the store, as an operator or a buggy peer would."""
-    if store.kind == "sqlite":
-        db = sqlite3.connect(store.url.removeprefix("sqlite://"), isolation_level=None)
-        db.execute("DELETE FROM lease WHERE name=?", (name,))
-        db.close()
-    elif store.kind == "redis":
-        client = redis.Redis.from_url(store.url)
-        client.delete(f"leaselect:{{{name}}}:lease")
-        client.close()
-    else:
-        pytest.skip(f"no lease deletion for {store.kind}")
+    backend = leaselect.connect(store.url)
+    try:
+        assert backend.expire_lease(name), f"nobody leads {name!r}"
+    finally:
+        backend.close()
 
 
 def test_stop_is_not_queued_behind_a_slow_user_callback(
