@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backend import Backend
 from .clock import SYSTEM_CLOCK, Clock
@@ -31,7 +31,11 @@ from .lease import Leader, Lease, LostReason
 from .machine import Effect, Lost
 from .runner import AlreadyRunning
 from .signalmask import in_quiet_thread, start_quiet
-from .timing import DEFAULT_DRIFT, DEFAULT_TTL
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .options import ElectorOptions
 
 log = logging.getLogger("leaselect")
 
@@ -93,13 +97,7 @@ class AsyncElector:
         on_lost: AsyncOnLost | None = None,
         on_jeopardy: AsyncOnElected | None = None,
         clock: Clock | None = None,
-        ttl: float = DEFAULT_TTL,
-        identity: str | None = None,
-        metadata: str | None = None,
-        renew_interval: float | None = None,
-        margin: float | None = None,
-        drift: float = DEFAULT_DRIFT,
-        release_on_exit: bool = True,
+        **options: Unpack[ElectorOptions],
     ) -> None:
         self._clock = clock or SYSTEM_CLOCK
         self._callbacks = (on_elected, on_lost, on_jeopardy)
@@ -113,13 +111,7 @@ class AsyncElector:
             on_elected=lambda lease: self._in_loop(0, lease),
             on_lost=lambda lease, reason: self._in_loop(1, lease, reason),
             on_jeopardy=lambda lease: self._in_loop(2, lease),
-            ttl=ttl,
-            identity=identity,
-            metadata=metadata,
-            renew_interval=renew_interval,
-            margin=margin,
-            drift=drift,
-            release_on_exit=release_on_exit,
+            **options,
         )
         self.elector._observe(self._observe)
 

@@ -28,15 +28,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .backend import Backend
 from .checks import check_callback
-from .clock import SYSTEM_CLOCK, Clock
-from .elector import Elector, OnElected, OnLost
+from .clock import SYSTEM_CLOCK
+from .elector import Elector
 from .errors import ConfigError, LeaselectError
 from .lease import Lease
 from .machine import Effect, Elected, Jeopardy, Lost
-from .timing import DEFAULT_DRIFT, DEFAULT_TTL
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .aio_leader import AsyncLeaderFunction
+    from .options import LeaderOptions, RunnerOptions
 
 log = logging.getLogger("leaselect")
 
@@ -94,36 +96,15 @@ class LeaderOnly:
         name: str,
         *,
         stop_grace: float = 0.0,
-        clock: Clock | None = None,
-        ttl: float = DEFAULT_TTL,
-        identity: str | None = None,
-        metadata: str | None = None,
-        renew_interval: float | None = None,
-        margin: float | None = None,
-        drift: float = DEFAULT_DRIFT,
-        release_on_exit: bool = True,
-        on_elected: OnElected | None = None,
-        on_lost: OnLost | None = None,
-        on_jeopardy: OnElected | None = None,
+        **options: Unpack[RunnerOptions],
     ) -> None:
         if stop_grace < 0:
             raise ConfigError("stop_grace must not be negative")
         self._target = backend_or_url
         self.name = name
         self.stop_grace = stop_grace
-        self._clock = clock or SYSTEM_CLOCK
-        self._options: dict[str, Any] = {
-            "ttl": ttl,
-            "identity": identity,
-            "metadata": metadata,
-            "renew_interval": renew_interval,
-            "margin": margin,
-            "drift": drift,
-            "release_on_exit": release_on_exit,
-            "on_elected": on_elected,
-            "on_lost": on_lost,
-            "on_jeopardy": on_jeopardy,
-        }
+        self._clock = options.pop("clock", None) or SYSTEM_CLOCK
+        self._options: dict[str, Any] = dict(options)  # Elector's options and callbacks
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._pending: Lease | None = None
@@ -329,7 +310,7 @@ class LeaderOnlyDecorator:
     function in ``AsyncLeaderFunction`` (see leaselect.aio_leader)."""
 
     def __init__(
-        self, target: Backend | str, name: str, stop_grace: float, options: dict[str, Any]
+        self, target: Backend | str, name: str, stop_grace: float, options: RunnerOptions
     ) -> None:
         self._target, self._name, self._stop_grace, self._options = (
             target,
@@ -351,7 +332,7 @@ class LeaderOnlyDecorator:
             from .aio import AsyncElector
             from .aio_leader import AsyncLeaderFunction
 
-            options = dict(self._options)
+            options = self._options.copy()
             for label in ("on_elected", "on_lost", "on_jeopardy"):
                 check_callback(label, options.get(label))
 
@@ -364,38 +345,12 @@ class LeaderOnlyDecorator:
 
 
 def leader_only(
-    backend_or_url: Backend | str,
-    name: str,
-    *,
-    stop_grace: float = 0.0,
-    clock: Clock | None = None,
-    ttl: float = DEFAULT_TTL,
-    identity: str | None = None,
-    metadata: str | None = None,
-    renew_interval: float | None = None,
-    margin: float | None = None,
-    drift: float = DEFAULT_DRIFT,
-    release_on_exit: bool = True,
-    on_elected: OnElected | None = None,
-    on_lost: OnLost | None = None,
-    on_jeopardy: OnElected | None = None,
+    backend_or_url: Backend | str, name: str, **options: Unpack[LeaderOptions]
 ) -> LeaderOnlyDecorator:
     """Decorator: ``@leader_only(url, "name", ttl=10)`` over ``def job(lease, stop): ...`` (run
     by ``LeaderOnly``) or ``async def job(lease, stop): ...`` (``await job()``; see
     leaselect.aio_leader); the keyword options are ``LeaderOnly``'s."""
+    stop_grace = options.pop("stop_grace", 0.0)
     if stop_grace < 0:
         raise ConfigError("stop_grace must not be negative")
-    options: dict[str, Any] = {
-        "clock": clock,
-        "ttl": ttl,
-        "identity": identity,
-        "metadata": metadata,
-        "renew_interval": renew_interval,
-        "margin": margin,
-        "drift": drift,
-        "release_on_exit": release_on_exit,
-        "on_elected": on_elected,
-        "on_lost": on_lost,
-        "on_jeopardy": on_jeopardy,
-    }
     return LeaderOnlyDecorator(backend_or_url, name, stop_grace, options)
