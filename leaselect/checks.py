@@ -7,6 +7,7 @@ import math
 import numbers
 
 from .errors import ConfigError
+from .timing import Timing
 
 
 def check_timeout(timeout: object) -> float | None:
@@ -51,3 +52,12 @@ def check_store_ttl(ttl: float, scheme: str, max_ttl: float) -> None:
     """The store's own maximum, checked before anything is sent."""
     if ttl > max_ttl:
         raise ConfigError(f"ttl must be at most {max_ttl:g}s on the {scheme} store, got {ttl!r}")
+
+
+def check_stop_grace(stop_grace: float, timing: Timing) -> None:
+    """A leader-only runner's ``stop_grace``: the stop signal must come inside the lease."""
+    usable = timing.usable(timing.ttl)
+    if stop_grace >= usable:
+        raise ConfigError(
+            f"stop_grace {stop_grace:g}s must be below the usable lease {usable:.3f}s"
+        )

@@ -27,7 +27,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .backend import Backend
-from .checks import check_callback
+from .checks import check_callback, check_stop_grace
 from .clock import SYSTEM_CLOCK
 from .elector import Elector
 from .errors import ConfigError, LeaselectError
@@ -154,12 +154,11 @@ class LeaderOnly:
 
     def _open(self) -> Elector:
         elector = Elector(self._target, self.name, clock=self._clock, **self._options)
-        usable = elector.timing.usable(elector.timing.ttl)
-        if self.stop_grace >= usable:
+        try:
+            check_stop_grace(self.stop_grace, elector.timing)
+        except ConfigError:
             elector.close()
-            raise ConfigError(
-                f"stop_grace {self.stop_grace:g}s must be below the usable lease {usable:.3f}s"
-            )
+            raise
         elector._observe(self._observe)
         self.elector = elector
         return elector
