@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 from .aio import AsyncElector
+from .checks import check_stop_grace
 from .clock import Clock
-from .errors import ConfigError, LeaseLost
+from .errors import LeaseLost
 from .lease import Lease
 from .runner import AlreadyRunning
 
@@ -50,6 +52,10 @@ class AsyncLeaderFunction(Generic[T]):
         self._cancelled = False  # stop() cancelled the body
 
     async def __call__(self) -> T | None:
+        return await self._run(self.fn)
+
+    async def _run(self, fn: Callable[..., Coroutine[Any, Any, T]]) -> T | None:
+        """``__call__`` of this function or of a method bound from it (one state for both)."""
         with self._lock:
             if self._running:
                 raise AlreadyRunning(f"{self.__name__} is already being run by another call")
@@ -60,15 +66,11 @@ class AsyncLeaderFunction(Generic[T]):
             self._loop = asyncio.get_running_loop()
         elector = self._make()
         try:
-            usable = elector.elector.timing.usable(elector.elector.timing.ttl)
-            if self._stop_grace >= usable:
-                raise ConfigError(
-                    f"stop_grace {self._stop_grace:g}s must be below the usable lease {usable:.3f}s"
-                )
+            check_stop_grace(self._stop_grace, elector.elector.timing)
             while not self._stopping:
                 try:
                     async with elector as lease:
-                        result = await self._serve(elector, lease)
+                        result = await self._serve(fn, elector, lease)
                     if not self._stopping:
                         return result
                 except LeaseLost:
@@ -86,14 +88,12 @@ class AsyncLeaderFunction(Generic[T]):
                 self._running = self._stopping = self._cancelled = False
                 self._loop = None
 
-    def __get__(self, instance: object, owner: type | None = None) -> AsyncLeaderFunction[T]:
+    def __get__(
+        self, instance: object, owner: type | None = None
+    ) -> AsyncLeaderFunction[T] | BoundAsyncLeaderFunction[T]:
         if instance is None:
             return self
-        bound = AsyncLeaderFunction(
-            lambda *args: self.fn(instance, *args), self._make, self._stop_grace
-        )
-        bound.__name__ = self.__name__
-        return bound
+        return BoundAsyncLeaderFunction(self, instance)
 
     def stop(self) -> None:
         """Stop a running call (thread-safe), or the next one if none runs."""
@@ -104,7 +104,9 @@ class AsyncLeaderFunction(Generic[T]):
             with contextlib.suppress(RuntimeError):  # a closed loop: nothing runs any more
                 loop.call_soon_threadsafe(self._stop_body)
 
-    async def _serve(self, elector: AsyncElector, lease: Lease) -> T:
+    async def _serve(
+        self, fn: Callable[..., Coroutine[Any, Any, T]], elector: AsyncElector, lease: Lease
+    ) -> T:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
@@ -124,7 +126,7 @@ class AsyncLeaderFunction(Generic[T]):
         if self._stopping:
             self._stop_body()
         try:
-            return await self.fn(lease, stop)
+            return await fn(lease, stop)
         finally:
             timers[0].cancel()
             self._body = None
@@ -144,3 +146,19 @@ class AsyncLeaderFunction(Generic[T]):
 
         wait = min(self._stop_grace, max(0.0, lease.deadline - clock.now()))
         task.get_loop().call_later(wait, cancel)
+
+
+class BoundAsyncLeaderFunction(Generic[T]):
+    """``instance.method`` of a decorated method: ``method(instance, lease, stop)``. Every
+    instance shares the function's one election, one call at a time and ``stop()``."""
+
+    def __init__(self, function: AsyncLeaderFunction[T], instance: object) -> None:
+        self._function = function
+        self._instance = instance
+        self.__name__ = function.__name__
+
+    async def __call__(self) -> T | None:
+        return await self._function._run(functools.partial(self._function.fn, self._instance))
+
+    def stop(self) -> None:
+        self._function.stop()

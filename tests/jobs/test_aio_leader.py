@@ -142,3 +142,25 @@ def test_a_plain_function_still_gets_the_threaded_runner(job_store: JobStore) ->
     assert isinstance(job, LeaderFunction)
     token = job()
     assert token is not None and token > 0
+
+
+def test_a_decorated_method_shares_one_call_and_stop_across_accesses(job_store: JobStore) -> None:
+    """``service.job`` is a new bound object at each access; its state is the function's."""
+
+    class Service:
+        @leader_only(job_store.url, fresh(), ttl=job_store.ttl)
+        async def job(self, lease: Lease, stop: asyncio.Event) -> str:
+            await stop.wait()
+            return "stopped"
+
+    service = Service()
+
+    async def main() -> object:
+        running = asyncio.ensure_future(service.job())
+        await asyncio.sleep(0.5)
+        with pytest.raises(AlreadyRunning):
+            await service.job()
+        service.job.stop()  # a fresh access stops the running call
+        return await asyncio.wait_for(running, 10)
+
+    assert asyncio.run(main()) is None
