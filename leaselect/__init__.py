@@ -16,6 +16,7 @@ from .lease import Leader, Lease, LostReason
 from .registry import connect
 from .runner import LeaderOnly, leader_only
 from .timing import Timing
+from .watching import LeaderChange, LeaderWatch, watch
 
 __all__ = [
     "SYSTEM_CLOCK",
@@ -27,7 +28,9 @@ __all__ = [
     "ElectionTimeout",
     "Elector",
     "Leader",
+    "LeaderChange",
     "LeaderOnly",
+    "LeaderWatch",
     "Lease",
     "LeaseLost",
     "LeaselectError",
@@ -36,5 +39,6 @@ __all__ = [
     "Timing",
     "connect",
     "leader_only",
+    "watch",
 ]
 __version__ = "0.1.0"

@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .aio_watch import AsyncLeaderWatch as AsyncLeaderWatch
+from .aio_watch import watch as watch
 from .backend import Backend
 from .clock import SYSTEM_CLOCK, Clock
 from .elector import Elector
@@ -39,11 +41,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leaselect")
 
-_NAMES = ("on_elected", "on_lost", "on_jeopardy")
+_NAMES = ("on_elected", "on_lost", "on_jeopardy", "on_new_leader")
 _LOOP_CHECK = 1.0  # seconds between checks that the loop still runs while a callback is awaited
 
 AsyncOnElected = Callable[[Lease], "Awaitable[None] | None"]
 AsyncOnLost = Callable[[Lease, LostReason], "Awaitable[None] | None"]
+AsyncOnNewLeader = Callable[[Leader | None], "Awaitable[None] | None"]
 
 
 class _DeadlineGuard:
@@ -96,11 +99,12 @@ class AsyncElector:
         on_elected: AsyncOnElected | None = None,
         on_lost: AsyncOnLost | None = None,
         on_jeopardy: AsyncOnElected | None = None,
+        on_new_leader: AsyncOnNewLeader | None = None,
         clock: Clock | None = None,
         **options: Unpack[ElectorOptions],
     ) -> None:
         self._clock = clock or SYSTEM_CLOCK
-        self._callbacks = (on_elected, on_lost, on_jeopardy)
+        self._callbacks = (on_elected, on_lost, on_jeopardy, on_new_leader)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._guard: _DeadlineGuard | None = None
         self._in_block = False  # an ``async with`` body is entering or running
@@ -111,6 +115,7 @@ class AsyncElector:
             on_elected=lambda lease: self._in_loop(0, lease),
             on_lost=lambda lease, reason: self._in_loop(1, lease, reason),
             on_jeopardy=lambda lease: self._in_loop(2, lease),
+            on_new_leader=(lambda leader: self._in_loop(3, leader)) if on_new_leader else None,
             **options,
         )
         self.elector._observe(self._observe)
@@ -274,9 +279,11 @@ class AsyncElector:
             if inspect.isawaitable(result):
                 asyncio.run(_awaited(result))
             return
+        call = _call(callback, *args)
         try:
-            future = asyncio.run_coroutine_threadsafe(_call(callback, *args), loop)
+            future = asyncio.run_coroutine_threadsafe(call, loop)
         except RuntimeError:  # the loop is closed: nobody to call back
+            call.close()
             return
         while True:
             try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from .errors import LeaselectError
+from .leader_feed import LeaderFeed
 from .lease import Leader, LostReason
 from .slots import Slots
 from .timing import MAX_TTL
@@ -232,6 +233,11 @@ class Backend(ABC):
     @abstractmethod
     def observe(self, name: str) -> Leader | None:
         """The current leader of ``name`` as the store sees it, or None."""
+
+    def leader_feed(self, names: Sequence[str]) -> LeaderFeed:
+        """Pushed hints that the leader of one of ``names`` may have changed (what
+        ``leaselect.watch`` reads by; see leaselect.leader_feed)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot watch leaders")
 
     def expire_lease(self, name: str) -> bool:
         """For tests (``leaselect.pytest_plugin``): delete the current leader's lease record of

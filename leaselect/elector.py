@@ -26,11 +26,13 @@ from .signalmask import current_mask, start_quiet
 from .timing import DEFAULT_DRIFT, DEFAULT_TTL, Timing
 from .urls import redact
 from .watchdog import watchdog_for
+from .watching import Follower
 
 log = logging.getLogger("leaselect")
 
 OnElected = Callable[[Lease], None]
 OnLost = Callable[[Lease, LostReason], None]
+OnNewLeader = Callable[[Leader | None], None]
 RETRY_BACKOFF = 0.1  # first pause after a failed campaign; doubles up to MAX_BACKOFF
 MAX_BACKOFF = 5.0
 CLOSED = "elector is closed"
@@ -71,6 +73,7 @@ class Elector:
         on_elected: OnElected | None = None,
         on_lost: OnLost | None = None,
         on_jeopardy: OnElected | None = None,
+        on_new_leader: OnNewLeader | None = None,
         clock: Clock | None = None,
         renew_interval: float | None = None,
         margin: float | None = None,
@@ -85,6 +88,7 @@ class Elector:
             ("on_elected", on_elected),
             ("on_lost", on_lost),
             ("on_jeopardy", on_jeopardy),
+            ("on_new_leader", on_new_leader),
         ):
             check_callback(label, callback)
         check_clock(clock)
@@ -99,6 +103,8 @@ class Elector:
             shared.borrow(backend_or_url) if isinstance(backend_or_url, str) else backend_or_url
         )
         self._callbacks = (on_elected, on_lost, on_jeopardy)
+        self._on_new_leader = on_new_leader
+        self._follower: Follower | None = None  # the leader watch behind on_new_leader
         self._clock: Clock = clock or SYSTEM_CLOCK
         self._machine = ElectionMachine(self.name, self.identity, self.timing)
         self._lock = threading.RLock()
@@ -318,6 +324,8 @@ class Elector:
         try:
             exits.unregister(self)
             self.release()
+            if self._follower is not None:
+                self._follower.stop(self.timing.ttl)
             self._stop_callbacks()
             self._finished = True
             self._leave_threads()
@@ -429,6 +437,8 @@ class Elector:
             self._requests += 1
             if self._last_contact is None:  # the store is asked from now on (see health)
                 self._last_contact = self._clock.now()
+            if self._on_new_leader is not None and self._follower is None:
+                self._follower = Follower(self.backend, self.name, self._new_leader)
             self._stop.clear()
             if self._watched or self._resuming:
                 return started  # the tenure's end campaigns again (see _tick_tenure)
@@ -849,6 +859,15 @@ class Elector:
             self._dispatcher.submit(lambda: callback(lease), label)  # type: ignore[call-arg]
         else:
             self._dispatcher.submit(lambda: callback(lease, reason), label)  # type: ignore[call-arg]
+
+    def _new_leader(self, leader: Leader | None) -> None:
+        """A change the leader watch saw: ``on_new_leader`` in order with the other callbacks."""
+        callback = self._on_new_leader
+        if callback is None or self._callbacks_stopped:
+            return
+        if self._dispatcher is None:
+            self._dispatcher = Dispatcher(self.name, self._user_mask, self._fields)
+        self._dispatcher.submit(lambda: callback(leader), "on_new_leader")
 
     def _close_backend(self) -> None:
         if self._owns_backend:

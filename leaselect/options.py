@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from .clock import Clock
-from .elector import OnElected, OnLost
+from .elector import OnElected, OnLost, OnNewLeader
 
 
 class ElectorOptions(TypedDict, total=False):
@@ -29,6 +29,7 @@ class RunnerOptions(ElectorOptions, total=False):
     on_elected: OnElected | None
     on_lost: OnLost | None
     on_jeopardy: OnElected | None
+    on_new_leader: OnNewLeader | None
 
 
 class LeaderOptions(RunnerOptions, total=False):

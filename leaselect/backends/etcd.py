@@ -19,12 +19,14 @@ from collections.abc import Callable, Sequence
 from ..backend import Backend, Candidacy, Renewal, Session
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import BackendUnavailable, ConfigError, LeaselectError
+from ..leader_feed import LeaderFeed
 from ..lease import Leader, LostReason
 from ..logfields import store_log
 from ..signalmask import start_quiet
 from ..urls import StoreUrl, redact
 from .etcd_candidacy import EtcdCandidacy, Tenure
 from .etcd_deletes import DeleteFeed
+from .etcd_feed import EtcdLeaderFeed
 from .etcd_transport import (
     DEFAULT_BUDGET,
     Json,
@@ -138,6 +140,9 @@ class EtcdBackend(Backend):
             str(value.get("metadata", "")),
             expires_in,
         )
+
+    def leader_feed(self, names: Sequence[str]) -> LeaderFeed:
+        return EtcdLeaderFeed(self, names)
 
     def expire_lease(self, name: str) -> bool:
         directory = self.election_prefix(name)

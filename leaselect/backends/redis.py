@@ -24,6 +24,7 @@ import redis
 
 from ..backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
 from ..errors import BackendUnavailable, ConfigError, LeaselectError
+from ..leader_feed import LeaderFeed
 from ..lease import Leader, LostReason
 from ..urls import StoreUrl
 from .redis_client import (
@@ -34,6 +35,7 @@ from .redis_client import (
     mapped_errors,
     settings,
 )
+from .redis_feed import RedisLeaderFeed
 from .redis_scripts import ACQUIRE, ADVANCE_MARK, KEEP_ALIVE, RELEASE
 from .redis_wakes import Wakes
 
@@ -103,8 +105,16 @@ class RedisBackend(Backend):
         return Leader(record["i"], int(token), record["m"], pttl / 1000)
 
     def expire_lease(self, name: str) -> bool:
+        key = self.key(name, "lease")
         with self.talking():
-            return bool(self.client.delete(self.key(name, "lease")))
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(key)
+            pipe.publish(key, 0)
+            deleted, _listeners = pipe.execute()
+        return bool(deleted)
+
+    def leader_feed(self, names: Sequence[str]) -> LeaderFeed:
+        return RedisLeaderFeed(self, names)
 
     def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
         with self.talking():

@@ -7,6 +7,10 @@ Keys of one election share the hash tag ``{name}`` so they land in one Redis Clu
 ``<prefix>{name}:cands`` (hash: waiter id -> ``nonce|ttl ms|payload``, what it would lead with)
 and ``<prefix>{name}:wake:<waiter id>`` (a list a waiter blocks on with BLPOP).
 
+Every script that changes the leader (an acquire that takes the lease, a release that deletes
+it or hands it over) publishes on the channel named like the lease key, for leader watches
+(``redis_feed``); a lease that expires publishes nothing.
+
 A release hands the lease straight to one live waiter: it installs that waiter's record with a
 new token and pushes ``g|token|px|score`` to its wake list, where ``score`` is the refresh
 time the waiter's last registering request wrote. The waiter knows when it sent the request
@@ -66,6 +70,7 @@ if cur then
 end
 local token = next_token(KEYS[2])
 redis.call('SET', KEYS[1], mine .. token .. '|' .. ARGV[3], 'NX', 'PX', ARGV[2])
+redis.call('PUBLISH', KEYS[1], token)
 return {1, tonumber(token)}
 """
 )
@@ -83,6 +88,7 @@ RELEASE = (
     _NEXT_TOKEN
     + """
 local released = 0
+local handed = false
 local cur = redis.call('GET', KEYS[1])
 local mine = ARGV[1] .. '|'
 if cur and string.sub(cur, 1, #mine) == mine then
@@ -114,6 +120,7 @@ if not cur then
       if px > 0 then
         local token = next_token(KEYS[4])
         redis.call('SET', KEYS[1], nonce .. '|' .. token .. '|' .. payload, 'PX', px)
+        handed = true
         msg = 'g|' .. token .. '|' .. px .. '|' .. next[2]
       end
     end
@@ -123,6 +130,9 @@ if not cur then
       break
     end
   end
+end
+if released == 1 or handed then
+  redis.call('PUBLISH', KEYS[1], released)
 end
 return released
 """

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 
 from ..backend import Backend, Candidacy, Renewal, Session
 from ..errors import BackendUnavailable, ConfigError
+from ..leader_feed import LeaderFeed
 from ..lease import Leader
 from ..logfields import store_log
 from ..urls import StoreUrl
@@ -39,6 +40,7 @@ from .sqlite_files import (
     wake_directory,
 )
 from .sqlite_wakes import MailboxWatcher
+from .sqlite_watchers import WATCHER_TABLE, SqliteLeaderFeed, tell, watchers_of
 from .wakeup import Mailbox, WakeDir
 
 log = store_log("sqlite")
@@ -58,7 +60,7 @@ CREATE TABLE IF NOT EXISTS mark (
 CREATE TABLE IF NOT EXISTS waiter (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, address TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+""" + WATCHER_TABLE
 
 
 class SqliteBackend(Backend):
@@ -116,7 +118,13 @@ class SqliteBackend(Backend):
 
     def expire_lease(self, name: str) -> bool:
         with self.transaction() as db:
-            return db.execute("DELETE FROM lease WHERE name=?", (name,)).rowcount > 0
+            deleted = db.execute("DELETE FROM lease WHERE name=?", (name,)).rowcount > 0
+            watchers = watchers_of(db, name) if deleted else []
+        tell(self, watchers)
+        return deleted
+
+    def leader_feed(self, names: Sequence[str]) -> LeaderFeed:
+        return SqliteLeaderFeed(self, names)
 
     def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
         with self.transaction() as db:

@@ -23,6 +23,7 @@ from ..backend import Candidacy, Grant, Renewal, Waiting
 from ..lease import LostReason
 from .hostclock import boot_id, host_now
 from .sqlite_tokens import next_token, wall_microseconds
+from .sqlite_watchers import tell, watchers_of
 from .wakeup import HANDOVER_STEP, Delivery, Mailbox, send
 
 if TYPE_CHECKING:
@@ -77,7 +78,9 @@ class SqliteCandidacy(Candidacy):
                 self._queue_up(db)
                 return Waiting(min(ahead, HEAD_START_RANKS) * HANDOVER_STEP)
             token = self._take(db, now)
+            watchers = watchers_of(db, self.name)
         self._close_mailbox()  # a leader waits for nothing
+        tell(self.backend, watchers)
         return Grant(token, self.session.ttl, sent)
 
     def _still_queued(self) -> Waiting | None:
@@ -203,7 +206,9 @@ class SqliteCandidacy(Candidacy):
         mailbox = self._mailbox
         try:
             with self.backend.transaction() as db:
-                db.execute("DELETE FROM lease WHERE name=? AND holder=?", (self.name, self.holder))
+                removed = db.execute(
+                    "DELETE FROM lease WHERE name=? AND holder=?", (self.name, self.holder)
+                ).rowcount
                 if mailbox is not None:
                     db.execute("DELETE FROM waiter WHERE address=?", (mailbox.name,))
                 free = (
@@ -212,12 +217,14 @@ class SqliteCandidacy(Candidacy):
                 queue = db.execute(
                     "SELECT address FROM waiter WHERE name=? ORDER BY seq", (self.name,)
                 ).fetchall()
+                watchers = watchers_of(db, self.name) if removed else []
                 self.leading = False
                 self.holder = secrets.token_hex(16)
         finally:
             self._close_mailbox()  # even if the store failed: a row left behind is a dead waiter
         if free:
             self._wake_queue([address for (address,) in queue])
+        tell(self.backend, watchers)
 
     def _wake_queue(self, names: list[str]) -> None:
         """Wake every live waiter with its rank; drop the dead ones from the queue."""

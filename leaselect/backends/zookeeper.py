@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from ..backend import Backend, Session
 from ..errors import BackendUnavailable, ConfigError
+from ..leader_feed import LeaderFeed
 from ..lease import Leader
 from ..logfields import store_log
 from ..timing import Timing
@@ -26,6 +28,7 @@ from .zookeeper_anchor import gap
 from .zookeeper_candidacy import queue
 from .zookeeper_client import ClientConfig, mapped_errors
 from .zookeeper_connection import Connection
+from .zookeeper_feed import ZooKeeperLeaderFeed
 from .zookeeper_session import SLACK, ZooKeeperSession
 
 log = store_log("zk")
@@ -82,6 +85,9 @@ class ZooKeeperBackend(Backend):
             except NoNodeError:
                 pass
         return False
+
+    def leader_feed(self, names: Sequence[str]) -> LeaderFeed:
+        return ZooKeeperLeaderFeed(self, names)
 
     def observe(self, name: str) -> Leader | None:
         client = self.conn.client()

@@ -123,6 +123,11 @@ class Connection:
         """Call ``watcher(state)`` (non-blocking, on kazoo's thread) at every state change."""
         self._watchers.append(watcher)
 
+    def off_change(self, watcher: Callable[[str], None]) -> None:
+        """Undo ``on_change``."""
+        if watcher in self._watchers:
+            self._watchers.remove(watcher)
+
     def close(self) -> None:
         """Close the session (its ephemeral nodes go at once) and the client."""
         with self._lock:

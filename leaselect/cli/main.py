@@ -1,4 +1,4 @@
-"""``leaselect``: the console script (``run``, ``status``, ``demo``)."""
+"""``leaselect``: the console script (``run``, ``status``, ``watch``, ``demo``)."""
 
 from __future__ import annotations
 
@@ -136,6 +136,12 @@ def _parser() -> Parser:
     status = sub.add_parser("status", parents=[verbosity, store], help="show who leads NAME...")
     status.add_argument("names", nargs="+", metavar="NAME")
     status.add_argument("--json", action="store_true", help="print one JSON object per name")
+    watch = sub.add_parser(
+        "watch", parents=[verbosity, store], help="print every change of the leader of NAME..."
+    )
+    watch.add_argument("names", nargs="+", metavar="NAME")
+    watch.add_argument("--json", action="store_true", help="print one JSON object per change")
+    watch.add_argument("--timeout", type=seconds, help="stop after this many seconds")
     sub.add_parser("demo", parents=[verbosity], help="three local contenders, a crash, a handover")
     return parser
 
@@ -168,6 +174,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .status import status
 
         return status(url, args.names, args.json)
+    if args.command == "watch":
+        from .watch import watch
+
+        return watch(url, args.names, args.json, args.timeout)
     if not args.cmd:
         raise ConfigError("run needs a command: leaselect run NAME -- CMD [ARGS...]")
     from .run import RunOptions, run

@@ -1,0 +1,127 @@
+"""Leader watches of the etcd backend: one watch stream over the watched elections' keys.
+
+A candidate key goes when its holder resigns or its lease expires (etcd deletes the keys of an
+expired lease and reports the DELETE), and a new key comes with every campaign; any event under
+a watched election's directory hints that election (the read decides whether its leader
+changed). The stream spans the key range from the lowest watched directory to the end of the
+highest, and events of other elections in that range are skipped. It requires a leader (as in
+``etcd_watch``), and a stream silent for ``READ_TIMEOUT`` is opened again from the revision after
+the last one it reported, so nothing is missed and nothing is read again; a stream etcd cancels
+(no leader, a compacted revision) or that cannot be opened is opened anew with backoff, and
+every election is read again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import requests
+
+from ..leader_feed import Backoff, LeaderFeed
+from .etcd_deletes import READ_TIMEOUT
+from .etcd_transport import CONNECT_TIMEOUT, b64, prefix_end, unb64
+from .etcd_watch import REQUIRE_LEADER, shutdown_stream
+
+if TYPE_CHECKING:
+    from .etcd import EtcdBackend
+
+
+class EtcdLeaderFeed(LeaderFeed):
+    """Hints from one watch stream over the directories of ``names``."""
+
+    def __init__(self, backend: EtcdBackend, names: Sequence[str]) -> None:
+        super().__init__(names)
+        self._transport = backend.transport
+        self._directories = {backend.election_prefix(name): name for name in self.names}
+        self._low = min(self._directories)
+        self._high = max(prefix_end(directory) for directory in self._directories)
+        self._response: requests.Response | None = None
+        self._backoff = Backoff()
+        self._revision = 0  # the last revision the stream reported
+
+    def _run(self) -> None:
+        resume: int | None = None  # reopen at this revision (None: anew, reading every name)
+        while not self.closed:
+            response = self._open(resume)
+            if response is None:
+                resume = None
+                self._not_opened()
+                self._backoff.pause()
+                continue
+            self._response = response
+            try:
+                if self.closed:
+                    break
+                clean = self._read(response, fresh=resume is None)
+            finally:
+                self._response = None
+                response.close()
+            if clean:
+                resume = self._revision + 1
+            else:
+                resume = None
+                self._not_opened()
+                self._backoff.pause()
+
+    def _open(self, resume: int | None) -> requests.Response | None:
+        create: dict[str, str] = {"key": b64(self._low), "range_end": b64(self._high)}
+        if resume is not None:
+            create["start_revision"] = str(resume)
+        try:
+            response = self._transport.session.post(
+                self._transport.client.get_url("watch"),
+                json={"create_request": create},
+                stream=True,
+                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                headers=REQUIRE_LEADER,
+            )
+        except requests.RequestException:
+            return None
+        if response.status_code != 200:
+            response.close()
+            return None
+        return response
+
+    def _read(self, response: requests.Response, fresh: bool) -> bool | None:
+        """Hint what the stream reports until it ends: True if it went quiet or broke after it
+        was created (resume it), False if etcd cancelled it, None if it never was created."""
+        created = False
+        try:
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                message = json.loads(line)
+                result = message.get("result", {}) if isinstance(message, dict) else {}
+                if "error" in message or result.get("canceled") or "error" in result:
+                    return False if created else None
+                revision = int(result.get("header", {}).get("revision", 0) or 0)
+                if result.get("created") and not created:
+                    created = True
+                    self._backoff.reset()
+                    if fresh:
+                        self._revision = revision
+                        self._opened_now()
+                self._hint_events(result.get("events") or [])
+                self._revision = max(self._revision, revision)
+        except (requests.RequestException, OSError, ValueError, AttributeError):
+            pass
+        return True if created else None
+
+    def _hint_events(self, events: list[object]) -> None:
+        hinted = set()
+        for event in events:
+            kv = event.get("kv") if isinstance(event, dict) else None
+            key = unb64(kv.get("key", "")) if isinstance(kv, dict) else ""
+            for directory, name in self._directories.items():
+                if key.startswith(directory):
+                    hinted.add(name)
+        if hinted:
+            self.hint(*hinted)
+
+    def _close(self) -> None:
+        self._backoff.cancel()
+        response = self._response
+        if response is not None:
+            shutdown_stream(response)
