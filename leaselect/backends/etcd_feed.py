@@ -8,7 +8,8 @@ highest, and events of other elections in that range are skipped. It requires a 
 ``etcd_watch``), and a stream silent for ``READ_TIMEOUT`` is opened again from the revision after
 the last one it reported, so nothing is missed and nothing is read again; a stream etcd cancels
 (no leader, a compacted revision) or that cannot be opened is opened anew with backoff, and
-every election is read again.
+every election is read again: those reads fail over to a live member (``Transport.post``), and
+the stream opens on the member the reads moved to.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ class EtcdLeaderFeed(LeaderFeed):
             response = self._open(resume)
             if response is None:
                 resume = None
-                self._not_opened()
-                self._backoff.pause()
+                self._broken()
                 continue
             self._response = response
             try:
@@ -62,8 +62,14 @@ class EtcdLeaderFeed(LeaderFeed):
                 resume = self._revision + 1
             else:
                 resume = None
-                self._not_opened()
-                self._backoff.pause()
+                self._broken()
+
+    def _broken(self) -> None:
+        """The stream could not be opened or etcd ended it: read every election (the reads fail
+        over to another member, where the stream opens next), then pause."""
+        self._not_opened()
+        self.hint(*self.names)
+        self._backoff.pause()
 
     def _open(self, resume: int | None) -> requests.Response | None:
         create: dict[str, str] = {"key": b64(self._low), "range_end": b64(self._high)}
