@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
 
+from .errors import LeaselectError
 from .signalmask import start_quiet
 
 RETRY_FIRST, RETRY_MAX = 0.1, 2.0  # a broken push channel is reopened with this backoff
@@ -35,22 +36,37 @@ class LeaderFeed(ABC):
         self._interrupted = False
         self._opened = threading.Event()
         self._thread: threading.Thread | None = None
+        self.fatal: LeaselectError | None = None  # the store refuses the channel for good
         self.closed = False
 
     def wait(self, timeout: float) -> set[str]:
         """Block up to ``timeout`` seconds for hints; the names hinted (empty after a timeout or
         an interrupt). Every name right after the push channel was (re)opened: whatever
         happened while it was not open is read again. Never raises: a broken channel is
-        reopened with backoff; a store that cannot be read shows in the watch's reads."""
+        reopened with backoff; a store that cannot be read shows in the watch's reads. Raises
+        ``fatal`` once the store refused the channel for a reason retrying cannot fix."""
+        if self.fatal is not None:
+            raise self.fatal
         if self._arm():
             return set(self.names)
         return self._wait_hints(timeout)
 
     def _wait_hints(self, timeout: float) -> set[str]:
         with self._hinted:
-            self._hinted.wait_for(lambda: self._hints or self._interrupted, max(timeout, 0.0))
+            self._hinted.wait_for(
+                lambda: self._hints or self._interrupted or self.fatal, max(timeout, 0.0)
+            )
             hints, self._hints, self._interrupted = self._hints, set(), False
+        if self.fatal is not None:
+            raise self.fatal
         return hints
+
+    def _refused(self, error: LeaselectError) -> None:
+        """The store refuses the channel for good: the next (or current) wait raises it."""
+        with self._hinted:
+            self.fatal = error
+            self._opened.set()
+            self._hinted.notify_all()
 
     def hint(self, *names: str) -> None:
         """Mark ``names`` to be read again (any thread; what the store's pushes call)."""

@@ -50,7 +50,8 @@ class LeaderWatch(Iterator[LeaderChange]):
     Iteration ends after ``timeout`` seconds (None: never) or once ``stop()`` is called from any
     thread; its end releases the watch's connection, as ``close()`` (or ``with``) does. A store
     that cannot be read is retried with backoff (logged once per outage); a change it missed
-    meanwhile is reported when it answers again.
+    meanwhile is reported when it answers again. ``next`` raises ``ConfigError`` when the store
+    refuses the watch for good (a Redis user the ACL denies SUBSCRIBE).
     """
 
     def __init__(
@@ -111,7 +112,11 @@ class LeaderWatch(Iterator[LeaderChange]):
                 if ended or self._stopped.is_set() or self._feed.closed or self.backend.closing:
                     self.close()  # the end of the iteration releases the connection
                     raise StopIteration
-                self._step(now)
+                try:
+                    self._step(now)
+                except LeaselectError:  # the store refuses the watch for good (feed.fatal)
+                    self.close()
+                    raise
             return self._ready.popleft()
 
     def stop(self) -> None:
@@ -214,8 +219,11 @@ class Follower:
         start_quiet(self._thread)
 
     def _run(self) -> None:
-        for change in self._watch:
-            self._deliver(change.leader)
+        try:
+            for change in self._watch:
+                self._deliver(change.leader)
+        except LeaselectError as exc:  # the store refuses the watch: the election goes on
+            log.error("on_new_leader stops: %s", exc)
 
     def stop(self, timeout: float) -> None:
         """End the thread (waiting at most ``timeout`` seconds) and release the feed."""

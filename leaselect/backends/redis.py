@@ -26,6 +26,7 @@ from ..backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
 from ..errors import BackendUnavailable, ConfigError, LeaselectError
 from ..leader_feed import LeaderFeed
 from ..lease import Leader, LostReason
+from ..logfields import store_log
 from ..urls import StoreUrl
 from .redis_client import (
     MAX_BLOCK,
@@ -38,6 +39,8 @@ from .redis_client import (
 from .redis_feed import RedisLeaderFeed
 from .redis_scripts import ACQUIRE, ADVANCE_MARK, KEEP_ALIVE, RELEASE
 from .redis_wakes import Wakes
+
+log = store_log("redis")
 
 MIN_TTL = 0.01
 WAKE_MS = 60_000  # an unconsumed wake-up vanishes after this
@@ -59,6 +62,7 @@ class RedisBackend(Backend):
         self.conf = conf
         self.prefix = conf.prefix
         self.closed = False
+        self._untold = False  # warned that watches cannot be told
         self._checked = False  # the server's eviction policy, once, at the first request
         pool, blocking_pool = make_pools(conf)
         self.client = redis.Redis(connection_pool=pool)
@@ -115,6 +119,17 @@ class RedisBackend(Backend):
 
     def leader_feed(self, names: Sequence[str]) -> LeaderFeed:
         return RedisLeaderFeed(self, names)
+
+    def untold(self) -> None:
+        """A script could not publish a change (the ACL denies PUBLISH): say so once."""
+        if not self._untold:
+            self._untold = True
+            log.warning(
+                "redis %s: this user may not PUBLISH on the lease channels (%s{NAME}:lease), so "
+                "leader watches are not told of changes; grant +publish and those channels",
+                self.conf.redacted,
+                self.prefix,
+            )
 
     def advance_mark(self, name: str, mark: str, value: int, token: int) -> bool:
         with self.talking():
@@ -209,6 +224,8 @@ class RedisCandidacy(Candidacy):
             won, value, *score = self.backend.acquire_script(keys=keys, args=args)
         if won:
             self.leading = True
+            if score:
+                self.backend.untold()
             return Grant(int(value), ttl, sent)
         self._scores.wrote(int(score[0]), sent)
         expires_in = max(int(value), 0) / 1000
@@ -308,7 +325,8 @@ class RedisCandidacy(Candidacy):
             self.session.ttl_ms,
         ]
         with self.backend.talking():
-            self.backend.release_script(keys=keys, args=args)
+            if self.backend.release_script(keys=keys, args=args) >= 2:
+                self.backend.untold()
 
     def interrupt(self) -> None:
         self._interrupted.set()

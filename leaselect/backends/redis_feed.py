@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from ..errors import ConfigError
 from ..leader_feed import Backoff, LeaderFeed
 from ..logfields import store_log
 from .redis_client import MAX_BLOCK
@@ -63,6 +64,15 @@ class RedisLeaderFeed(LeaderFeed):
                     log.info("redis %s: the leader watch listens again", self._where)
                 self._opened_now()
                 self._listen(pubsub)
+            except redis.exceptions.NoPermissionError as exc:
+                channels = ", ".join(sorted(c.decode() for c in self._channels))
+                self._refused(
+                    ConfigError(
+                        f"redis {self._where}: this user may not SUBSCRIBE to {channels} "
+                        f"(grant +subscribe and those channels): {exc}"
+                    )
+                )
+                return
             except (redis.RedisError, OSError, AttributeError) as exc:
                 if not self.closed:
                     self._failed(exc)

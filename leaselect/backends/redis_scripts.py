@@ -20,6 +20,15 @@ acquire round trip is needed.
 
 from __future__ import annotations
 
+# Tell the leader watches of KEYS[1] (its channel). ``pcall``: a user the ACL denies PUBLISH (or
+# the channel) still campaigns and releases; the script's reply says the watches were not told.
+_TELL = """
+local function tell(message)
+  local told = redis.pcall('PUBLISH', KEYS[1], message)
+  return type(told) ~= 'table' or not told.err
+end
+"""
+
 # Server time in ms, the registration clock of the waiters' sorted set.
 _NOW = """
 local t = redis.call('TIME')
@@ -46,10 +55,12 @@ end
 # KEYS: lease, token, waiters, own wake list, cands.
 # ARGV: nonce, ttl ms, payload, waiter id. A registration lives ttl ms after its last refresh.
 # Returns {1, token} (we lead; also when a release handed us the lease) or
-# {0, pttl ms, registration score} (someone else leads; we are registered).
+# {0, pttl ms, registration score} (someone else leads; we are registered); {1, token, -1} when
+# the leader watches could not be told (the ACL denies PUBLISH).
 # Leading always leaves the queue, also a registration whose reply we never saw.
 ACQUIRE = (
     _NEXT_TOKEN
+    + _TELL
     + """
 local mine = ARGV[1] .. '|'
 local cur = redis.call('GET', KEYS[1])
@@ -70,7 +81,9 @@ if cur then
 end
 local token = next_token(KEYS[2])
 redis.call('SET', KEYS[1], mine .. token .. '|' .. ARGV[3], 'NX', 'PX', ARGV[2])
-redis.call('PUBLISH', KEYS[1], token)
+if not tell(token) then
+  return {1, tonumber(token), -1}
+end
 return {1, tonumber(token)}
 """
 )
@@ -83,9 +96,10 @@ return {1, tonumber(token)}
 # no longer than the waiter's own TTL, the releaser's TTL and what is left of the waiter's
 # registration: a waiter that died since its last refresh stalls the election no longer than
 # the releaser's TTL, whatever TTL it registered with.
-# Returns 1 if our lease was deleted, else 0.
+# Returns 1 if our lease was deleted, else 0; plus 2 if the leader watches could not be told.
 RELEASE = (
     _NEXT_TOKEN
+    + _TELL
     + """
 local released = 0
 local handed = false
@@ -131,8 +145,8 @@ if not cur then
     end
   end
 end
-if released == 1 or handed then
-  redis.call('PUBLISH', KEYS[1], released)
+if (released == 1 or handed) and not tell(released) then
+  return released + 2
 end
 return released
 """
