@@ -22,6 +22,7 @@ import requests
 
 import leaselect
 from leaselect.backends.etcd_transport import b64, prefix_end
+from tests.contract.test_watch import Recorder, led_by, nobody
 from tests.private import elect_and_hand_over, free_port, stop
 from tests.tls import Certs, make_certs
 
@@ -167,3 +168,21 @@ def test_an_untrusted_server_certificate_is_refused(mtls_etcd: SecureEtcd, tmp_p
 def test_a_missing_client_certificate_is_refused(mtls_etcd: SecureEtcd) -> None:
     with pytest.raises(leaselect.BackendUnavailable):
         leaselect.connect(mtls_etcd.url(cert="", key="")).observe("secure-job")
+
+
+def test_a_watch_over_tls_with_a_password_sees_the_hand_over(auth_etcd: SecureEtcd) -> None:
+    url = auth_etcd.url()
+    recorder = Recorder(url, "secure-watch")
+    a = leaselect.Elector(url, "secure-watch", ttl=3, identity="a")
+    b = leaselect.Elector(url, "secure-watch", ttl=3, identity="b")
+    try:
+        recorder.expect(nobody, within=5)
+        assert a.acquire(timeout=10) is not None
+        recorder.expect(led_by("a"), within=3)
+        b.start()
+        a.release()
+        recorder.expect(led_by("b"), within=3)
+    finally:
+        a.close()
+        b.close()
+        recorder.close()
