@@ -21,7 +21,7 @@ from celery.schedules import crontab, schedule
 
 from ..errors import ConfigError
 
-SEARCH_DAYS = 400  # a crontab with no minute in this many days has no slot (e.g. 30 February)
+SEARCH_DAYS = 400  # a crontab with no minute in this many days has no slot (29 February)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -56,39 +56,27 @@ def next_slot(kind: Any, now: datetime) -> datetime | None:
 
 def _crontab_slot(kind: crontab, start: datetime, step: int) -> datetime | None:
     """The first minute from ``start`` (included) going back (``step`` -1) or forward (1)
-    that ``kind`` matches, in its time zone; skips whole days and hours that cannot match."""
+    that ``kind`` matches in its time zone. The search moves in UTC (no wall-clock time that a
+    daylight-saving change skips or repeats is ever produced) and reads each instant in the
+    zone; whole hours and days that cannot match are skipped."""
     zone = kind.tz
-    moment = start.astimezone(zone).replace(second=0, microsecond=0)
-    limit = SEARCH_DAYS * 24 * 60
-    checked = 0
-    while checked < limit:
-        weekday = moment.isoweekday() % 7  # Celery's 0 is Sunday
+    moment = start.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    limit = moment + timedelta(days=SEARCH_DAYS * step)
+    while (moment - limit).total_seconds() * step < 0:
+        local = moment.astimezone(zone)
+        weekday = local.isoweekday() % 7  # Celery's 0 is Sunday
         if not (
-            moment.month in kind.month_of_year
-            and moment.day in kind.day_of_month
+            local.month in kind.month_of_year
+            and local.day in kind.day_of_month
             and weekday in kind.day_of_week
         ):
-            moment, skipped = _edge(moment, step, "day")
-        elif moment.hour not in kind.hour:
-            moment, skipped = _edge(moment, step, "hour")
-        elif moment.minute not in kind.minute:
-            moment, skipped = moment + timedelta(minutes=step), 1
+            into_day = local.hour * 60 + local.minute
+            skip = into_day + 1 if step < 0 else 24 * 60 - into_day
+        elif local.hour not in kind.hour:
+            skip = local.minute + 1 if step < 0 else 60 - local.minute
+        elif local.minute not in kind.minute:
+            skip = 1
         else:
-            return moment.astimezone(timezone.utc)
-        checked += skipped
+            return moment
+        moment += timedelta(minutes=skip * step)
     return None
-
-
-def _edge(moment: datetime, step: int, unit: str) -> tuple[datetime, int]:
-    """The last minute of the previous ``unit`` (step -1) or the first of the next (step 1),
-    and about how many minutes that skipped."""
-    if unit == "day":
-        start = moment.replace(hour=0, minute=0)
-        size = timedelta(days=1)
-    else:
-        start = moment.replace(minute=0)
-        size = timedelta(hours=1)
-    target = start - timedelta(minutes=1) if step < 0 else start + size
-    # wall-clock arithmetic in the zone: normalise through UTC so a DST change cannot loop
-    target = target.astimezone(timezone.utc).astimezone(moment.tzinfo)
-    return target, max(1, int(abs((target - moment).total_seconds()) // 60))
