@@ -62,6 +62,13 @@ ZK_CLASSPATH = (
     "/usr/share/java/slf4j-log4j12.jar",
     "/usr/share/java/log4j-1.2.jar",
 )
+# Newer servers, from Debian 13 packages unpacked into the state directory (never installed):
+# ``LEASELECT_ETCD_VERSION=3.5`` and ``LEASELECT_ZOOKEEPER_VERSION=3.9`` select them; unset, the
+# system's Debian 12 servers run (etcd 3.4, ZooKeeper 3.8). ZooKeeper 3.9's jars run on Debian
+# 12's Java and dependency jars (its manifest names them), ahead of the 3.8 jars on the path.
+NEWER = {"etcd": ("3.5", "etcd-server"), "zookeeper": ("3.9", "libzookeeper-java")}
+VERSION_ENV = {"etcd": "LEASELECT_ETCD_VERSION", "zookeeper": "LEASELECT_ZOOKEEPER_VERSION"}
+DEBIAN13_SOURCE = "deb http://deb.debian.org/debian trixie main"
 PACKAGES = {"redis": "redis-server", "etcd": "etcd-server", "zookeeper": "zookeeper"}
 # Debian services that a package install would start (we block that) and enable for boot.
 SYSTEM_SERVICES = {"redis-server": "redis-server", "etcd-server": "etcd"}
@@ -179,7 +186,55 @@ def _pid_file(member: Member) -> Path:
 
 
 def _data_dir(member: Member) -> Path:
-    return member_dir(member) / "data"
+    version = server_version(member.store)  # an older server cannot read a newer one's data
+    return member_dir(member) / ("data" if version is None else f"data-{version}")
+
+
+def server_version(store: str) -> str | None:
+    """The newer version selected for ``store`` (see ``NEWER``), or None for the system's."""
+    if store not in NEWER:
+        return None
+    wanted = os.environ.get(VERSION_ENV[store], "").strip()
+    if wanted in ("", "system"):
+        return None
+    if wanted != NEWER[store][0]:
+        raise BackendError(f"{VERSION_ENV[store]}={wanted!r}: use {NEWER[store][0]} or unset it")
+    return wanted
+
+
+def newer_root(store: str) -> Path:
+    """The unpacked Debian 13 package of ``store``'s newer server, fetched on first use with
+    apt's own client (its own sources list and lists directory under the state directory)."""
+    package = NEWER[store][1]
+    root = state_dir() / "debian13"
+    unpacked = root / package
+    if (unpacked / ".unpacked").exists():
+        return unpacked
+    lists, cache, etc = root / "lists", root / "cache", root / "etc"
+    for directory in (lists / "partial", cache / "archives" / "partial", etc):
+        directory.mkdir(parents=True, exist_ok=True)
+    (etc / "sources.list").write_text(DEBIAN13_SOURCE + "\n")
+    options = [
+        f"-oDir::Etc::SourceList={etc / 'sources.list'}",
+        "-oDir::Etc::SourceParts=/dev/null",
+        f"-oDir::State::Lists={lists}",
+        f"-oDir::Cache={cache}",
+        "-oAPT::Sandbox::User=root",
+    ]
+    for argv in (
+        ["apt-get", "-q", *options, "update"],
+        ["apt-get", "-q", *options, "download", package],
+    ):
+        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise BackendError(f"{' '.join(argv[:1] + argv[-2:])} failed: {done.stderr[-500:]}")
+    debs = sorted(root.glob(f"{package}_*.deb"))
+    if not debs:
+        raise BackendError(f"apt-get download {package} left no .deb in {root}")
+    shutil.rmtree(unpacked, ignore_errors=True)
+    subprocess.run(["dpkg", "-x", str(debs[-1]), str(unpacked)], check=True)
+    (unpacked / ".unpacked").write_text(debs[-1].name + "\n")
+    return unpacked
 
 
 def log_files(member: Member) -> list[Path]:
@@ -478,8 +533,11 @@ def _etcd_command(member: Member) -> list[str]:
     cluster = ",".join(f"{m.name}=http://{HOST}:{m.peer_ports[0]}" for m in members_of(["etcd"]))
     client_url = f"http://{HOST}:{member.port}"
     peer_url = f"http://{HOST}:{member.peer_ports[0]}"
+    binary = _which("etcd")
+    if server_version("etcd") is not None:
+        binary = str(newer_root("etcd") / "usr" / "bin" / "etcd")
     return [
-        _which("etcd"),
+        binary,
         f"--name={member.name}",
         f"--data-dir={data}",
         f"--listen-client-urls={client_url}",
@@ -526,10 +584,19 @@ def _zookeeper_command(member: Member) -> list[str]:
         "-Dzookeeper.log.file=zookeeper.log",
         f"-Dlog4j.configuration=file:{log4j}",
         "-cp",
-        ":".join(ZK_CLASSPATH),
+        ":".join(_zookeeper_classpath()),
         ZK_MAIN,
         str(config),
     ]
+
+
+def _zookeeper_classpath() -> list[str]:
+    """Debian 12's jars, or the newer ZooKeeper's (jute first: the manifest's path names the
+    system's zookeeper-jute.jar, which must not be found first)."""
+    if server_version("zookeeper") is None:
+        return list(ZK_CLASSPATH)
+    jars = newer_root("zookeeper") / "usr" / "share" / "java"
+    return [str(jars / "zookeeper-jute.jar"), str(jars / "zookeeper.jar"), *ZK_CLASSPATH[1:]]
 
 
 def _command(
