@@ -112,9 +112,10 @@ class SqliteCandidacy(Candidacy):
         ranks) and queues behind them. A queued campaign takes a free lease: a waiter that does not
         come (dead, stopped) costs a later one a head start once, never the lease."""
         mailbox = self._mailbox
-        if mailbox is not None and db.execute(
-            "SELECT 1 FROM waiter WHERE address=?", (mailbox.name,)
-        ).fetchone():
+        if (
+            mailbox is not None
+            and db.execute("SELECT 1 FROM waiter WHERE address=?", (mailbox.name,)).fetchone()
+        ):
             return 0
         row = db.execute("SELECT count(*) FROM waiter WHERE name=?", (self.name,)).fetchone()
         return int(row[0])

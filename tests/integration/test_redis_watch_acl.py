@@ -22,7 +22,7 @@ def limited(tmp_path: Path) -> Iterator[str]:
     """A Redis user that may run every command except PUBLISH and SUBSCRIBE."""
     server = PrivateRedis(tmp_path)
     admin = redis.Redis(port=server.port)
-    admin.execute_command(
+    admin.execute_command(  # type: ignore[no-untyped-call]
         "ACL", "SETUSER", "app", "on", f">{SECRET}", "~*", "&*", "+@all", "-publish", "-subscribe"
     )
     admin.close()
