@@ -22,7 +22,6 @@ fails, or etcd cancels the watch (no leader, a compacted revision), every intere
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ import requests
 from ..logfields import store_log
 from ..signalmask import start_quiet
 from .etcd_transport import CONNECT_TIMEOUT, Transport, b64, prefix_end, unb64
-from .etcd_watch import REQUIRE_LEADER, shutdown_stream
+from .etcd_watch import REQUIRE_LEADER, WatchCancelled, shutdown_stream, watch_results
 
 log = store_log("etcd")
 
@@ -237,16 +236,10 @@ class DeleteFeed:
         if response.status_code != 200:  # e.g. an expired token: the campaigns log in again
             return False
         try:
-            for line in response.iter_lines():
-                if not line.strip():
-                    continue
-                message = json.loads(line)
-                result = message.get("result", {}) if isinstance(message, dict) else {}
-                if "error" in message or result.get("canceled") or "error" in result:
-                    return False  # no leader, a compacted revision: start anew
+            for result in watch_results(response):
                 self._deliver(_deletes_in(result.get("events") or []))
-        except (requests.RequestException, OSError, ValueError, AttributeError):
-            pass
+        except WatchCancelled:
+            return False  # no leader, a compacted revision: start anew
         return not self._closed
 
     def _deliver(self, deletes: list[tuple[str, int]]) -> None:

@@ -14,7 +14,6 @@ the stream opens on the member the reads moved to.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ import requests
 from ..leader_feed import Backoff, LeaderFeed
 from .etcd_deletes import READ_TIMEOUT
 from .etcd_transport import CONNECT_TIMEOUT, b64, prefix_end, unb64
-from .etcd_watch import REQUIRE_LEADER, shutdown_stream
+from .etcd_watch import REQUIRE_LEADER, WatchCancelled, shutdown_stream, watch_results
 
 if TYPE_CHECKING:
     from .etcd import EtcdBackend
@@ -95,13 +94,7 @@ class EtcdLeaderFeed(LeaderFeed):
         was created (resume it), False if etcd cancelled it, None if it never was created."""
         created = False
         try:
-            for line in response.iter_lines():
-                if not line.strip():
-                    continue
-                message = json.loads(line)
-                result = message.get("result", {}) if isinstance(message, dict) else {}
-                if "error" in message or result.get("canceled") or "error" in result:
-                    return False if created else None
+            for result in watch_results(response):
                 revision = int(result.get("header", {}).get("revision", 0) or 0)
                 if result.get("created") and not created:
                     created = True
@@ -111,8 +104,8 @@ class EtcdLeaderFeed(LeaderFeed):
                         self._opened_now()
                 self._hint_events(result.get("events") or [])
                 self._revision = max(self._revision, revision)
-        except (requests.RequestException, OSError, ValueError, AttributeError):
-            pass
+        except WatchCancelled:
+            return False if created else None
         return True if created else None
 
     def _hint_events(self, events: list[object]) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import requests
 
@@ -124,6 +126,27 @@ def _read_until_delete(
     except (requests.RequestException, OSError, ValueError, AttributeError):
         pass  # timeout, interrupt or a broken stream: the caller campaigns again
     return None
+
+
+class WatchCancelled(Exception):
+    """etcd ended a watch stream itself: no leader, a compacted revision, a refusal."""
+
+
+def watch_results(response: requests.Response) -> Iterator[dict[str, Any]]:
+    """The ``result`` objects of a gateway watch stream, in order. Ends quietly when the stream
+    goes silent past its read timeout, is shut down or breaks; raises ``WatchCancelled`` when
+    etcd ends it with an error or a cancel (it is not worth resuming)."""
+    try:
+        for line in response.iter_lines():
+            if not line.strip():
+                continue
+            message = json.loads(line)
+            result = message.get("result", {}) if isinstance(message, dict) else {}
+            if "error" in message or result.get("canceled") or "error" in result:
+                raise WatchCancelled
+            yield result
+    except (requests.RequestException, OSError, ValueError, AttributeError):
+        return
 
 
 def _deleted_at(event: object, key: str) -> int | None:
