@@ -7,7 +7,6 @@ the default executor, and cancelling the awaiting task stops the watch at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from .backend import Backend
 from .clock import Clock
@@ -21,15 +20,8 @@ class _Ended(Exception):
 class AsyncLeaderWatch:
     """``async for change in leaselect.aio.watch(url, "jobs"): ...``; see ``LeaderWatch``."""
 
-    def __init__(
-        self,
-        backend_or_url: Backend | str,
-        names: Sequence[str],
-        *,
-        timeout: float | None = None,
-        clock: Clock | None = None,
-    ) -> None:
-        self.watch = LeaderWatch(backend_or_url, names, timeout=timeout, clock=clock)
+    def __init__(self, watch: LeaderWatch) -> None:
+        self.watch = watch
 
     def __aiter__(self) -> AsyncLeaderWatch:
         return self
@@ -72,4 +64,4 @@ def watch(
     clock: Clock | None = None,
 ) -> AsyncLeaderWatch:
     """An ``AsyncLeaderWatch`` over ``names``."""
-    return AsyncLeaderWatch(backend_or_url, names, timeout=timeout, clock=clock)
+    return AsyncLeaderWatch(LeaderWatch(backend_or_url, names, timeout=timeout, clock=clock))

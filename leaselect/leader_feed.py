@@ -42,9 +42,9 @@ class LeaderFeed(ABC):
     def wait(self, timeout: float) -> set[str]:
         """Block up to ``timeout`` seconds for hints; the names hinted (empty after a timeout or
         an interrupt). Every name right after the push channel was (re)opened: whatever
-        happened while it was not open is read again. Never raises: a broken channel is
-        reopened with backoff; a store that cannot be read shows in the watch's reads. Raises
-        ``fatal`` once the store refused the channel for a reason retrying cannot fix."""
+        happened while it was not open is read again. A broken channel is reopened with
+        backoff (a store that cannot be read shows in the watch's reads); only ``fatal``, a
+        refusal retrying cannot fix, is raised."""
         if self.fatal is not None:
             raise self.fatal
         if self._arm():
@@ -85,8 +85,7 @@ class LeaderFeed(ABC):
         """Stop listening; release the connection or sockets it holds; join the feed's thread
         (idempotent)."""
         self.closed = True
-        self.interrupt()
-        self._opened.set()
+        self.interrupt()  # also releases a first wait still waiting for the channel
         self._close()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
