@@ -16,13 +16,13 @@ import os
 import random
 import statistics
 
-from leaselect.backends import etcd_expiry
+from leaselect.backends.etcd import expiry
 from tests.contract.test_contract import kill_9_failover
 from tests.stores import STORES, configured_url
 
 
 class _ProofCounter(logging.Handler):
-    """Counts the waiter's "deleted its key" log lines (leaselect/backends/etcd_candidacy.py)."""
+    """Counts the waiter's "deleted its key" log lines (leaselect/backends/etcd/candidacy.py)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -34,7 +34,7 @@ class _ProofCounter(logging.Handler):
 
 def failover(url: str, ttl: float, probing: bool) -> float:
     """Seconds from a leader's kill -9 to the waiter's election."""
-    etcd_expiry.MIN_GRANTED = 3 if probing else 1 << 30
+    expiry.MIN_GRANTED = 3 if probing else 1 << 30
     name = f"bench-kill-{os.urandom(5).hex()}"
     return kill_9_failover(url, name, ttl, random.uniform(0, ttl / 3))
 

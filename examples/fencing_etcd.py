@@ -13,7 +13,7 @@ import sys
 
 import leaselect
 from leaselect.backends.etcd import EtcdBackend
-from leaselect.backends.etcd_fence import guarded_txn, owner_compare, put_op
+from leaselect.backends.etcd.fence import guarded_txn, owner_compare, put_op
 
 
 def main() -> None:

@@ -3,10 +3,10 @@ read (leaselect's own and those the client library takes from the URL), with the
 
 An unknown option is refused with the list of valid ones (a typo such as ``?timout=5`` must not
 be silently ignored). Each error is one ``ConfigError`` naming the parameter. The option lists
-follow the adapters: ``leaselect/backends/sqlite.py`` (``busy_timeout``, ``access``),
-``redis_client.py`` (``prefix``, ``timeout``, ``allow_eviction``; the rest goes to redis-py),
-``etcd.py`` and ``etcd_transport.py`` (``prefix``, ``timeout``, ``ca``, ``cert``, ``key``),
-``zookeeper_client.py`` (``root``, ``connect_timeout``, ``tick_time``, ``ca``, ``cert``,
+follow the adapters: ``leaselect/backends/sqlite/backend.py`` (``busy_timeout``, ``access``),
+``redis/client.py`` (``prefix``, ``timeout``, ``allow_eviction``; the rest goes to redis-py),
+``etcd/backend.py`` and ``etcd/transport.py`` (``prefix``, ``timeout``, ``ca``, ``cert``, ``key``),
+``zookeeper/client.py`` (``root``, ``connect_timeout``, ``tick_time``, ``ca``, ``cert``,
 ``key``, ``verify``). A ZooKeeper chroot and ``root=`` follow ZooKeeper's path rules.
 ``check_files`` (called by ``connect``, not by ``parse``) refuses a file option naming no readable
 file and a sqlite path that is a directory.

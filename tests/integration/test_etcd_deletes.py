@@ -20,8 +20,8 @@ import pytest
 import leaselect
 from backends.launch import get_member, member_pid
 from leaselect.backends.etcd import EtcdBackend
-from leaselect.backends.etcd_deletes import DeleteFeed, DeleteInterest
-from leaselect.backends.etcd_transport import b64
+from leaselect.backends.etcd.deletes import DeleteFeed, DeleteInterest
+from leaselect.backends.etcd.transport import b64
 from tests.cli.helpers import eventually
 from tests.integration.test_etcd_watch import killed, launch  # noqa: F401 (a fixture)
 

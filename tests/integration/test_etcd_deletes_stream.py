@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from leaselect.backends.etcd_deletes import RETRY, DeleteFeed, DeleteInterest
-from leaselect.backends.etcd_transport import Transport
+from leaselect.backends.etcd.deletes import RETRY, DeleteFeed, DeleteInterest
+from leaselect.backends.etcd.transport import Transport
 from leaselect.urls import parse
 
 

@@ -20,8 +20,8 @@ import pytest
 import leaselect
 from backends.launch import get_member
 from leaselect.backends.etcd import EtcdBackend
-from leaselect.backends.etcd_fence import guarded_txn, owner_compare, put_op
-from leaselect.backends.etcd_transport import seconds_left
+from leaselect.backends.etcd.fence import guarded_txn, owner_compare, put_op
+from leaselect.backends.etcd.transport import seconds_left
 from leaselect.clock import SYSTEM_CLOCK
 from tests.contract.test_contract import kill_9_failover
 from tests.stores import require_url
@@ -110,7 +110,7 @@ def test_kill_9_of_the_leader_fails_over_within_ttl_plus_200ms(
     url: str, timing_lock: None, trial: int
 ) -> None:
     """etcd 3.4 revokes expired leases only every 500 ms; the first waiter proves the expiry
-    from LeaseTimeToLive answers and deletes the leader key itself (etcd_expiry.py)."""
+    from LeaseTimeToLive answers and deletes the leader key itself (etcd/expiry.py)."""
     phase = random.uniform(0, TTL / 3)  # a kill at an arbitrary point of the keep-alive cycle
     failover = kill_9_failover(url, election(), TTL, phase)
     assert failover <= TTL + 0.2, f"failover {failover:.3f}s"

@@ -18,8 +18,8 @@ import pytest
 import leaselect
 from leaselect.backend import Grant, Waiting
 from leaselect.backends.etcd import EtcdBackend, EtcdSession
-from leaselect.backends.etcd_candidacy import EtcdCandidacy
-from leaselect.backends.etcd_transport import b64
+from leaselect.backends.etcd.candidacy import EtcdCandidacy
+from leaselect.backends.etcd.transport import b64
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.errors import BackendUnavailable
 from tests.stores import require_url

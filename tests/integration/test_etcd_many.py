@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import leaselect
-from leaselect.backends.etcd import MAX_TXN_OPS, EtcdBackend
-from leaselect.backends.etcd_transport import Json, TooManyOps
+from leaselect.backends.etcd.backend import MAX_TXN_OPS, EtcdBackend
+from leaselect.backends.etcd.transport import Json, TooManyOps
 from leaselect.lease import Lease, LostReason
 from tests.stores import require_url
 

@@ -17,8 +17,8 @@ import pytest
 import leaselect
 from leaselect.backend import Grant, Waiting
 from leaselect.backends.etcd import EtcdBackend
-from leaselect.backends.etcd_candidacy import EtcdCandidacy
-from leaselect.backends.etcd_transport import b64, granted_seconds
+from leaselect.backends.etcd.candidacy import EtcdCandidacy
+from leaselect.backends.etcd.transport import b64, granted_seconds
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_redis_handover import ReplyDropper

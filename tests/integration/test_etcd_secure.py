@@ -21,7 +21,7 @@ import pytest
 import requests
 
 import leaselect
-from leaselect.backends.etcd_transport import b64, prefix_end
+from leaselect.backends.etcd.transport import b64, prefix_end
 from tests.contract.test_watch import Recorder, led_by, nobody
 from tests.private import elect_and_hand_over, free_port, stop
 from tests.tls import Certs, make_certs

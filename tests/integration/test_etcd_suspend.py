@@ -16,9 +16,8 @@ import types
 import pytest
 
 import leaselect
-from leaselect.backends import etcd_candidacy, etcd_watch
-from leaselect.backends.etcd import EtcdBackend
-from leaselect.backends.etcd_transport import b64
+from leaselect.backends.etcd import EtcdBackend, candidacy, watch
+from leaselect.backends.etcd.transport import b64
 
 GRANTED = 5  # the leader's lease TTL, seconds
 
@@ -52,8 +51,8 @@ def test_a_suspend_between_two_zero_answers_never_deletes_a_live_leaders_key(
     key = f"{backend.election_prefix(name)}{int(lease):x}-leader"
     backend.post("kv/put", {"key": b64(key), "value": b64("{}"), "lease": lease})
     fake = types.SimpleNamespace(monotonic=SuspendedMonotonic(t0 + 4.4, 3.75).monotonic)
-    monkeypatch.setattr(etcd_candidacy, "time", fake, raising=False)
-    monkeypatch.setattr(etcd_watch, "time", fake, raising=False)
+    monkeypatch.setattr(candidacy, "time", fake, raising=False)
+    monkeypatch.setattr(watch, "time", fake, raising=False)
     waiter = leaselect.Elector(backend, name, ttl=float(GRANTED))
     waiter.start()
     try:

@@ -18,7 +18,7 @@ import pytest
 import leaselect
 from backends.launch import get_member
 from leaselect.backends.etcd import EtcdBackend
-from leaselect.backends.etcd_watch import DeleteWatch
+from leaselect.backends.etcd.watch import DeleteWatch
 from leaselect.clock import SYSTEM_CLOCK
 from tests.stores import require_url
 

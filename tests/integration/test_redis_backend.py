@@ -26,7 +26,7 @@ import redis
 import leaselect
 from leaselect.backend import Grant, Renewal, Waiting
 from leaselect.backends.redis import RedisBackend, RedisCandidacy
-from leaselect.backends.redis_scripts import ACQUIRE
+from leaselect.backends.redis.scripts import ACQUIRE
 from leaselect.lease import LostReason
 from tests.contract.test_contract import read_event, spawn
 from tests.private import elect_and_hand_over, free_port

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import leaselect
-from leaselect.backends.hostclock import clock_domain, describe_domain
-from leaselect.backends.sqlite_tokens import next_token
+from leaselect.backends.sqlite.hostclock import clock_domain, describe_domain
+from leaselect.backends.sqlite.tokens import next_token
 from leaselect.errors import ConfigError
 
 

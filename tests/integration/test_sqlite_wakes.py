@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from leaselect.backends.sqlite_wakes import MailboxWatcher
-from leaselect.backends.wakeup import HANDOVER_STEP, Mailbox, WakeDir, send
+from leaselect.backends.sqlite.wakes import MailboxWatcher
+from leaselect.backends.sqlite.wakeup import HANDOVER_STEP, Mailbox, WakeDir, send
 
 
 def wake_dir(tmp_path: Path) -> WakeDir:

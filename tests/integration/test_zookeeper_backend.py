@@ -24,8 +24,8 @@ from kazoo.exceptions import NoAuthError
 import leaselect
 from backends import launch
 from leaselect.backends.zookeeper import ZooKeeperBackend
-from leaselect.backends.zookeeper_client import ClientConfig
-from leaselect.backends.zookeeper_session import ZooKeeperSession
+from leaselect.backends.zookeeper.client import ClientConfig
+from leaselect.backends.zookeeper.session import ZooKeeperSession
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import LostReason
 from leaselect.testing import FakeClock

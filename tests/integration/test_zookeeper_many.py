@@ -14,8 +14,8 @@ import pytest
 from kazoo.client import KazooClient
 
 import leaselect
-from leaselect.backends.zookeeper_client import ClientConfig
-from leaselect.backends.zookeeper_session import ZooKeeperSession
+from leaselect.backends.zookeeper.client import ClientConfig
+from leaselect.backends.zookeeper.session import ZooKeeperSession
 from leaselect.lease import Lease, LostReason
 from leaselect.urls import parse
 from tests.integration.test_zookeeper_backend import submitted_requests, zk

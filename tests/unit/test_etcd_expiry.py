@@ -8,8 +8,8 @@ import random
 import pytest
 
 from leaselect.backends.etcd import EtcdBackend, EtcdSession
-from leaselect.backends.etcd_expiry import MIN_GRANTED, ExpiryProbe
-from leaselect.backends.etcd_transport import Transport
+from leaselect.backends.etcd.expiry import MIN_GRANTED, ExpiryProbe
+from leaselect.backends.etcd.transport import Transport
 from leaselect.errors import BackendUnavailable
 from leaselect.urls import parse
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leaselect.backends.etcd_transport import b64
-from leaselect.backends.etcd_watch import _read_until_delete
+from leaselect.backends.etcd.transport import b64
+from leaselect.backends.etcd.watch import _read_until_delete
 from leaselect.clock import SYSTEM_CLOCK
 
 PRED, OWN, OTHER = "/e/x/1-a", "/e/x/3-c", "/e/x/2-b"

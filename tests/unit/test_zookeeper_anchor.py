@@ -1,6 +1,6 @@
 """The ZooKeeper anchor rule against a simulated quorum leader and follower (fake clock).
 
-The model follows ZooKeeper 3.8's code paths named in ``leaselect/backends/zookeeper_anchor.py``:
+The model follows ZooKeeper 3.8's code paths named in ``leaselect/backends/zookeeper/anchor.py``:
 the leader queues a PING for the follower every tick/2 (up to tick/2 late); the follower handles
 leader packets in order, answering each PING with the sessions touched since its last answer;
 both directions are FIFO with random delays; the follower stops, dies or is cut off at a random
@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pytest
 
-from leaselect.backends.zookeeper_anchor import Answered, History, gap, proven
+from leaselect.backends.zookeeper.anchor import Answered, History, gap, proven
 
 TICK = 0.2
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient
 
-from leaselect.backends import kazoo_hooks
+from leaselect.backends.zookeeper import kazoo_hooks
 
 
 def test_the_installed_kazoo_has_every_internal_the_hooks_touch() -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from kazoo.exceptions import ConnectionLoss
 
-from leaselect.backends.zookeeper_client import DEFAULT_TICK, ClientConfig
-from leaselect.backends.zookeeper_connection import Connection
+from leaselect.backends.zookeeper.client import DEFAULT_TICK, ClientConfig
+from leaselect.backends.zookeeper.connection import Connection
 from leaselect.errors import BackendUnavailable
 from leaselect.urls import parse
 

@@ -15,12 +15,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..errors import LeaselectError
-from ..leader_feed import Backoff, LeaderFeed
+from ...errors import LeaselectError
+from ...leader_feed import Backoff, LeaderFeed
 from .wakeup import Delivery, Mailbox, send
 
 if TYPE_CHECKING:
-    from .sqlite import SqliteBackend
+    from .backend import SqliteBackend
 
 WATCHER_TABLE = """
 CREATE TABLE IF NOT EXISTS watcher (

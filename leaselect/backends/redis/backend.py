@@ -4,10 +4,10 @@ Acquire is one Lua script: ``SET NX PX`` of ``<prefix>{name}:lease`` to ``nonce|
 with the token from ``INCR <prefix>{name}:token`` (never expires). The nonce (16 random bytes,
 new each tenure) is the capability renew and release compare. A candidate that loses registers
 in ``<prefix>{name}:waiters`` and waits, for at most the holder's PTTL, for a push to its own
-wake list (the backend's one blocking connection watches every waiter's list: ``redis_wakes``);
+wake list (the backend's one blocking connection watches every waiter's list: ``wakes``);
 a release hands the lease to one waiter and pushes the grant to its list, so the next leader
 needs no round trip of its own. One script renews every lease (and waiter
-registration) of a session in one round trip. See ``redis_scripts`` for the keys.
+registration) of a session in one round trip. See ``scripts`` for the keys.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from contextlib import contextmanager
 
 import redis
 
-from ..backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
-from ..errors import BackendUnavailable, ConfigError, LeaselectError
-from ..leader_feed import LeaderFeed
-from ..lease import Leader, LostReason
-from ..logfields import store_log
-from ..urls import StoreUrl
-from .redis_client import (
+from ...backend import Backend, Candidacy, Grant, Renewal, Session, Waiting
+from ...errors import BackendUnavailable, ConfigError, LeaselectError
+from ...leader_feed import LeaderFeed
+from ...lease import Leader, LostReason
+from ...logfields import store_log
+from ...urls import StoreUrl
+from .client import (
     MAX_BLOCK,
     RedisSettings,
     check_eviction,
@@ -36,9 +36,9 @@ from .redis_client import (
     mapped_errors,
     settings,
 )
-from .redis_feed import RedisLeaderFeed
-from .redis_scripts import ACQUIRE, ADVANCE_MARK, KEEP_ALIVE, RELEASE
-from .redis_wakes import Wakes
+from .feed import RedisLeaderFeed
+from .scripts import ACQUIRE, ADVANCE_MARK, KEEP_ALIVE, RELEASE
+from .wakes import Wakes
 
 log = store_log("redis")
 

@@ -8,7 +8,7 @@ A time namespace (Linux 5.6+, ``unshare --time``) shifts CLOCK_BOOTTIME by a fix
 processes while the boot id stays the same, so lease times written by a process in one namespace
 mean something else to a process in another. ``clock_domain`` names the clock a process reads:
 the boot id plus its namespace's boottime offset. A store records the domain of its first user
-(per boot) and refuses every process whose domain differs (see ``sqlite_files``).
+(per boot) and refuses every process whose domain differs (see ``files``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 NS_PATH = "/proc/self/ns/time"

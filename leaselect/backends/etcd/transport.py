@@ -19,8 +19,8 @@ import requests
 from etcd3gw import exceptions as gw_errors
 from etcd3gw.client import Etcd3Client
 
-from ..errors import BackendUnavailable, ConfigError, LeaselectError
-from ..urls import StoreUrl
+from ...errors import BackendUnavailable, ConfigError, LeaselectError
+from ...urls import StoreUrl
 
 DEFAULT_PORT = 2379
 DEFAULT_BUDGET = 2.0

@@ -3,7 +3,7 @@
 One ``KazooClient`` (one ZooKeeper session) per backend. Its session timeout follows the TTL of
 the first session opened; the timeout the servers negotiated is captured at every (re)connect,
 because kazoo keeps only the requested one. The connection also numbers kazoo's connections
-(epochs), remembers answered requests for the anchor rule (``zookeeper_anchor``) and learns the
+(epochs), remembers answered requests for the anchor rule (``anchor``) and learns the
 ensemble's tickTime.
 """
 
@@ -26,8 +26,8 @@ from kazoo.exceptions import (
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.security import make_digest_acl
 
-from ..errors import BackendUnavailable, ConfigError
-from ..urls import StoreUrl
+from ...errors import BackendUnavailable, ConfigError
+from ...urls import StoreUrl
 
 DEFAULT_PORT = 2181
 DEFAULT_ROOT = "/leaselect"

@@ -1,7 +1,7 @@
 """Wake-ups between processes of one host: a datagram per waiter, no polling.
 
 Each waiting candidacy binds a Unix datagram socket in the store's ``-wake`` directory, which has
-the store's own permissions (see ``sqlite_files``): a user who may not open the store can neither
+the store's own permissions (see ``files``): a user who may not open the store can neither
 bind a waiter's address (so cannot squat the address of a crashed waiter and swallow its wake-up)
 nor send to a waiter (so cannot flood it). Filesystem sockets, unlike abstract ones, are reached
 from every network namespace that sees the directory.

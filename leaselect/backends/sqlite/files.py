@@ -12,7 +12,7 @@ store that other users can open is refused, unless the URL accepts it with ``acc
 
 The directory holding the database must not let untrusted users rename entries (writable by
 them without the sticky bit). ``FileId`` is the device and inode of the database file: a store
-whose path now names another file was deleted or replaced (see ``sqlite``).
+whose path now names another file was deleted or replaced (see ``backend``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 ACCESS_OPTION = "access"
 

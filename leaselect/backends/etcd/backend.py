@@ -16,18 +16,18 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 
-from ..backend import Backend, Candidacy, Renewal, Session
-from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import BackendUnavailable, ConfigError, LeaselectError
-from ..leader_feed import LeaderFeed
-from ..lease import Leader, LostReason
-from ..logfields import store_log
-from ..signalmask import start_quiet
-from ..urls import StoreUrl, redact
-from .etcd_candidacy import EtcdCandidacy, Tenure
-from .etcd_deletes import DeleteFeed
-from .etcd_feed import EtcdLeaderFeed
-from .etcd_transport import (
+from ...backend import Backend, Candidacy, Renewal, Session
+from ...clock import SYSTEM_CLOCK, Clock
+from ...errors import BackendUnavailable, ConfigError, LeaselectError
+from ...leader_feed import LeaderFeed
+from ...lease import Leader, LostReason
+from ...logfields import store_log
+from ...signalmask import start_quiet
+from ...urls import StoreUrl, redact
+from .candidacy import EtcdCandidacy, Tenure
+from .deletes import DeleteFeed
+from .feed import EtcdLeaderFeed
+from .transport import (
     DEFAULT_BUDGET,
     Json,
     LeaseNotFound,

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..logfields import store_log
-from ..signalmask import start_quiet
+from ...logfields import store_log
+from ...signalmask import start_quiet
 from .wakeup import HANDOVER_STEP, Mailbox
 
 log = store_log("sqlite")

@@ -4,7 +4,7 @@ A waiting candidacy waits for its predecessor's key to go (and, when the predece
 its own key not to go first: docs/etcd.md, "Handover without a read"). Instead of a stream and a
 thread each, the waiters of a backend register a ``DeleteInterest`` here: one thread keeps one
 watch open on the backend's whole prefix (DELETE events only, ``hasleader`` required as in
-``etcd_watch``) and hands each event to the interests in its keys.
+``watch``) and hands each event to the interests in its keys.
 
 No delete is missed. A stream opened at revision ``S`` replays every delete from ``S`` on, in
 revision order, with the events of one revision in one response. An interest covers deletes
@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 
 import requests
 
-from ..logfields import store_log
-from ..signalmask import start_quiet
-from .etcd_transport import CONNECT_TIMEOUT, Transport, b64, prefix_end, unb64
-from .etcd_watch import REQUIRE_LEADER, WatchCancelled, shutdown_stream, watch_results
+from ...logfields import store_log
+from ...signalmask import start_quiet
+from .transport import CONNECT_TIMEOUT, Transport, b64, prefix_end, unb64
+from .watch import REQUIRE_LEADER, WatchCancelled, shutdown_stream, watch_results
 
 log = store_log("etcd")
 

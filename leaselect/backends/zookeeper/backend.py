@@ -17,19 +17,19 @@ from collections.abc import Sequence
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from ..backend import Backend, Session
-from ..errors import BackendUnavailable, ConfigError
-from ..leader_feed import LeaderFeed
-from ..lease import Leader
-from ..logfields import store_log
-from ..timing import Timing
-from ..urls import StoreUrl
-from .zookeeper_anchor import gap
-from .zookeeper_candidacy import queue
-from .zookeeper_client import ClientConfig, mapped_errors
-from .zookeeper_connection import Connection
-from .zookeeper_feed import ZooKeeperLeaderFeed
-from .zookeeper_session import SLACK, ZooKeeperSession
+from ...backend import Backend, Session
+from ...errors import BackendUnavailable, ConfigError
+from ...leader_feed import LeaderFeed
+from ...lease import Leader
+from ...logfields import store_log
+from ...timing import Timing
+from ...urls import StoreUrl
+from .anchor import gap
+from .candidacy import queue
+from .client import ClientConfig, mapped_errors
+from .connection import Connection
+from .feed import ZooKeeperLeaderFeed
+from .session import SLACK, ZooKeeperSession
 
 log = store_log("zk")
 

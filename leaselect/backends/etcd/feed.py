@@ -5,7 +5,7 @@ expired lease and reports the DELETE), and a new key comes with every campaign; 
 a watched election's directory hints that election (the read decides whether its leader
 changed). The stream spans the key range from the lowest watched directory to the end of the
 highest, and events of other elections in that range are skipped. It requires a leader (as in
-``etcd_watch``), and a stream silent for ``READ_TIMEOUT`` is opened again from the revision after
+``watch``), and a stream silent for ``READ_TIMEOUT`` is opened again from the revision after
 the last one it reported, so nothing is missed and nothing is read again; a stream etcd cancels
 (no leader, a compacted revision) or that cannot be opened is opened anew with backoff, and
 every election is read again: those reads fail over to a live member (``Transport.post``), and
@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from ..leader_feed import Backoff, LeaderFeed
-from .etcd_deletes import READ_TIMEOUT
-from .etcd_transport import CONNECT_TIMEOUT, b64, prefix_end, unb64
-from .etcd_watch import REQUIRE_LEADER, WatchCancelled, shutdown_stream, watch_results
+from ...leader_feed import Backoff, LeaderFeed
+from .deletes import READ_TIMEOUT
+from .transport import CONNECT_TIMEOUT, b64, prefix_end, unb64
+from .watch import REQUIRE_LEADER, WatchCancelled, shutdown_stream, watch_results
 
 if TYPE_CHECKING:
-    from .etcd import EtcdBackend
+    from .backend import EtcdBackend
 
 
 class EtcdLeaderFeed(LeaderFeed):

@@ -18,11 +18,11 @@ from kazoo.client import KazooState
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
-from ..errors import LeaselectError
-from ..leader_feed import LeaderFeed
+from ...errors import LeaselectError
+from ...leader_feed import LeaderFeed
 
 if TYPE_CHECKING:
-    from .zookeeper import ZooKeeperBackend
+    from .backend import ZooKeeperBackend
 
 
 class ZooKeeperLeaderFeed(LeaderFeed):

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..clock import SYSTEM_CLOCK
-from ..logfields import store_log
+from ...clock import SYSTEM_CLOCK
+from ...logfields import store_log
 
 log = store_log("zk")
 

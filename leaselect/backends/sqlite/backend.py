@@ -2,8 +2,8 @@
 
 Local disk only (SQLite locking is unreliable on NFS). Lease times use CLOCK_BOOTTIME with the
 boot id, and the store refuses processes of another time namespace (see ``hostclock``); tokens
-follow the rule of ``sqlite_tokens``; the files are private unless the URL says otherwise (see
-``sqlite_files``). Waiters block on a datagram socket (see ``wakeup``): a release wakes the
+follow the rule of ``tokens``; the files are private unless the URL says otherwise (see
+``files``). Waiters block on a datagram socket (see ``wakeup``): a release wakes the
 queue in order at once; after a crash each waiter wakes when the lease's recorded expiry passes.
 
 Every transaction first checks that the path still names the file we opened. If the file was
@@ -21,15 +21,14 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from ..backend import Backend, Candidacy, Renewal, Session
-from ..errors import BackendUnavailable, ConfigError
-from ..leader_feed import LeaderFeed
-from ..lease import Leader
-from ..logfields import store_log
-from ..urls import StoreUrl
-from .hostclock import boot_id, clock_domain, describe_domain, host_now, require_linux
-from .sqlite_candidacy import SqliteCandidacy, left_behind, renew
-from .sqlite_files import (
+from ...backend import Backend, Candidacy, Renewal, Session
+from ...errors import BackendUnavailable, ConfigError
+from ...leader_feed import LeaderFeed
+from ...lease import Leader
+from ...logfields import store_log
+from ...urls import StoreUrl
+from .candidacy import SqliteCandidacy, left_behind, renew
+from .files import (
     ACCESS_OPTION,
     Access,
     FileId,
@@ -39,9 +38,10 @@ from .sqlite_files import (
     parse_access,
     wake_directory,
 )
-from .sqlite_wakes import MailboxWatcher
-from .sqlite_watchers import WATCHER_TABLE, SqliteLeaderFeed, tell, watchers_of
+from .hostclock import boot_id, clock_domain, describe_domain, host_now, require_linux
+from .wakes import MailboxWatcher
 from .wakeup import Mailbox, WakeDir
+from .watchers import WATCHER_TABLE, SqliteLeaderFeed, tell, watchers_of
 
 log = store_log("sqlite")
 

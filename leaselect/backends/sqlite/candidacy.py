@@ -19,15 +19,15 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..backend import Candidacy, Grant, Renewal, Waiting
-from ..lease import LostReason
+from ...backend import Candidacy, Grant, Renewal, Waiting
+from ...lease import LostReason
 from .hostclock import boot_id, host_now
-from .sqlite_tokens import next_token, wall_microseconds
-from .sqlite_watchers import tell, watchers_of
+from .tokens import next_token, wall_microseconds
 from .wakeup import HANDOVER_STEP, Delivery, Mailbox, send
+from .watchers import tell, watchers_of
 
 if TYPE_CHECKING:
-    from .sqlite import SqliteBackend, SqliteSession
+    from .backend import SqliteBackend, SqliteSession
 
 _LEASE = "SELECT holder, boot, expires, token FROM lease WHERE name=?"
 # a campaign that finds others queued for a free lease waits as long as this many ranks take

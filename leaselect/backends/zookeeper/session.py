@@ -1,7 +1,7 @@
 """The backend's ZooKeeper session: keep-alives that prove the quorum leader touched it.
 
 Every renewal anchors at a request the quorum leader is known to have recorded
-(``zookeeper_anchor``): an ``exists`` (of one leading node, and of each whose watch, which ends
+(``anchor``): an ``exists`` (of one leading node, and of each whose watch, which ends
 a tenure the moment the node goes, fired), then, a tick after its answer, a ``sync`` and a
 ``check`` multi over every leading node. The same round runs for a candidacy next in line
 (watching the leader) and the session keeps the touch it proved: a grant anchors there if it is
@@ -23,19 +23,19 @@ from typing import TYPE_CHECKING, Any
 from kazoo.client import KazooState
 from kazoo.exceptions import NoNodeError, RolledBackError, RuntimeInconsistency
 
-from .. import keeper
-from ..backend import Candidacy, Renewal, Session
-from ..clock import SYSTEM_CLOCK
-from ..errors import BackendUnavailable
-from ..lease import LostReason
-from ..logfields import store_log
-from ..signalmask import start_quiet
-from .zookeeper_anchor import Answered, gap, proven
-from .zookeeper_client import mapped_errors
-from .zookeeper_connection import Connection
+from ... import keeper
+from ...backend import Candidacy, Renewal, Session
+from ...clock import SYSTEM_CLOCK
+from ...errors import BackendUnavailable
+from ...lease import LostReason
+from ...logfields import store_log
+from ...signalmask import start_quiet
+from .anchor import Answered, gap, proven
+from .client import mapped_errors
+from .connection import Connection
 
 if TYPE_CHECKING:
-    from .zookeeper_candidacy import ZooKeeperCandidacy
+    from .candidacy import ZooKeeperCandidacy
 
 log = store_log("zk")
 
@@ -78,12 +78,12 @@ class ZooKeeperSession(Session):
         self._garbage_gone = threading.Condition(self._garbage_lock)  # a discarded node went
         self._proven: tuple[int, Answered] | None = None  # (session, touch) a round proved
         # the last first registration found its election's node missing: the next ones send
-        # their election's node ahead of their own (zookeeper_candidacy._register)
+        # their election's node ahead of their own (candidacy._register)
         self.new_elections = False
         self.conn.on_change(self._on_state)
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
-        from .zookeeper_candidacy import ZooKeeperCandidacy
+        from .candidacy import ZooKeeperCandidacy
 
         candidacy = ZooKeeperCandidacy(self, name, identity, metadata)
         self._candidacies.add(candidacy)
@@ -107,7 +107,7 @@ class ZooKeeperSession(Session):
     def lease_ttl(self, sid: int) -> float:
         return self.conn.lease_ttl(sid)
 
-    # -- proofs (zookeeper_anchor) ----------------------------------------------------------
+    # -- proofs (anchor) ---------------------------------------------------------------------
 
     def answered(self, epoch: int, sent: float) -> Answered:
         """Record our request sent at ``sent`` as answered now; raise if the connection changed."""
@@ -231,7 +231,7 @@ class ZooKeeperSession(Session):
         A round settles only the tenures it started with: a candidacy that resigned and led
         again meanwhile (a new node, a new tenure) gets no news from it, neither renewal nor
         loss, since the round looked at its old node."""
-        from .zookeeper_candidacy import ZooKeeperCandidacy
+        from .candidacy import ZooKeeperCandidacy
 
         leaders = [
             Round(c, c.tenure, c.path)

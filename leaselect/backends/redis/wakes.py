@@ -1,6 +1,6 @@
 """One blocking connection per backend waits on the wake lists of all its waiting candidacies.
 
-A release pushes the grant to the wake list of the waiter it picked (``redis_scripts``). Each
+A release pushes the grant to the wake list of the waiter it picked (``scripts``). Each
 waiting candidacy *watches* its list here; one thread blocks in ``BLPOP control k1 k2 ...``
 on a connection of its own and hands what it pops to the watcher of that key, so a thousand
 waiters cost one connection and no polling. A new watch that the BLPOP in flight does not
@@ -28,10 +28,10 @@ from typing import Any
 
 import redis
 
-from ..logfields import store_log
-from ..signalmask import start_quiet
-from ..urls import redact
-from .redis_client import MAX_BLOCK
+from ...logfields import store_log
+from ...signalmask import start_quiet
+from ...urls import redact
+from .client import MAX_BLOCK
 
 log = store_log("redis")
 

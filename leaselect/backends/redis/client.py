@@ -1,7 +1,7 @@
 """Connecting to Redis: URL to connection pools, and redis-py errors to leaselect errors.
 
 Two pools per backend: one for short commands (socket timeout ``timeout``) and one for the
-blocking pops of ``redis_wakes``, whose socket timeout exceeds the longest BLPOP we issue.
+blocking pops of ``wakes``, whose socket timeout exceeds the longest BLPOP we issue.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from urllib.parse import parse_qsl, urlencode
 
 import redis
 
-from ..errors import BackendUnavailable, ConfigError
-from ..logfields import store_log
-from ..urls import StoreUrl, redact
+from ...errors import BackendUnavailable, ConfigError
+from ...logfields import store_log
+from ...urls import StoreUrl, redact
 
 DEFAULT_PREFIX = "leaselect:"
 DEFAULT_TIMEOUT = 3.0
@@ -84,7 +84,7 @@ def make_pools(conf: RedisSettings) -> tuple[redis.ConnectionPool, redis.Connect
     The command pool holds at most ``max_connections`` (URL option, default
     ``MAX_CONNECTIONS``) and a command that finds them all busy waits for one up to the
     store timeout: a thousand campaigns at once queue instead of failing. The blocking pool
-    serves the one connection that waits for wake-ups (``redis_wakes``)."""
+    serves the one connection that waits for wake-ups (``wakes``)."""
 
     def pool(
         kind: type[redis.ConnectionPool], socket_timeout: float, **sizing: object

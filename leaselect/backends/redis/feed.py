@@ -1,7 +1,7 @@
 """Leader watches of the Redis backend: one subscribed connection per watch.
 
 The scripts that change a leader publish on the channel named like the election's lease key
-(``redis_scripts``); a watch subscribes to the channels of its elections on a connection of its
+(``scripts``); a watch subscribes to the channels of its elections on a connection of its
 own and hints the election whose channel spoke. A lease that expires publishes nothing, so the
 watch reads again when the lease it saw would expire (``expiry_pushed`` is False). A
 connection silent for ``MAX_BLOCK`` seconds is pinged once; no answer to that, or any error,
@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from ..errors import ConfigError
-from ..leader_feed import Backoff, LeaderFeed
-from ..logfields import store_log
-from .redis_client import MAX_BLOCK
+from ...errors import ConfigError
+from ...leader_feed import Backoff, LeaderFeed
+from ...logfields import store_log
+from .client import MAX_BLOCK
 
 if TYPE_CHECKING:
-    from .redis import RedisBackend
+    from .backend import RedisBackend
 
 log = store_log("redis")
 

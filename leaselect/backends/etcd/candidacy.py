@@ -9,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..backend import Candidacy, Grant, Renewal, Waiting
-from ..errors import LeaselectError
-from ..lease import LostReason
-from ..logfields import store_log
-from .etcd_deletes import DeleteInterest
-from .etcd_expiry import ExpiryProbe
-from .etcd_transport import (
+from ...backend import Candidacy, Grant, Renewal, Waiting
+from ...errors import LeaselectError
+from ...lease import LostReason
+from ...logfields import store_log
+from .deletes import DeleteInterest
+from .expiry import ExpiryProbe
+from .transport import (
     Json,
     LeaseNotFound,
     b64,
@@ -25,10 +25,10 @@ from .etcd_transport import (
     seconds_left,
     unb64,
 )
-from .etcd_watch import DeleteWatch
+from .watch import DeleteWatch
 
 if TYPE_CHECKING:
-    from .etcd import EtcdSession
+    from .backend import EtcdSession
 
 log = store_log("etcd")
 

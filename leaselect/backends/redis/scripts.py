@@ -9,7 +9,7 @@ and ``<prefix>{name}:wake:<waiter id>`` (a list a waiter blocks on with BLPOP).
 
 Every script that changes the leader (an acquire that takes the lease, a release that deletes
 it or hands it over) publishes on the channel named like the lease key, for leader watches
-(``redis_feed``); a lease that expires publishes nothing.
+(``feed``); a lease that expires publishes nothing.
 
 A release hands the lease straight to one live waiter: it installs that waiter's record with a
 new token and pushes ``g|token|px|score`` to its wake list, where ``score`` is the refresh

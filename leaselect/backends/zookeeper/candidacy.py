@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
-from ..backend import Candidacy, Grant, Waiting
-from ..clock import SYSTEM_CLOCK
-from ..errors import BackendUnavailable, ConfigError
-from .zookeeper_anchor import Answered
+from ...backend import Candidacy, Grant, Waiting
+from ...clock import SYSTEM_CLOCK
+from ...errors import BackendUnavailable, ConfigError
+from .anchor import Answered
 
 if TYPE_CHECKING:
-    from .zookeeper_session import ZooKeeperSession
+    from .session import ZooKeeperSession
 
 LOCK_MARK = "-lock-"
 MAX_CHECKS = 4  # predecessor vanished between listing and watching: list again, a few times

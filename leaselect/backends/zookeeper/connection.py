@@ -2,7 +2,7 @@
 
 kazoo reconnects on its own; every connection it makes is an *epoch*. The connection records,
 per epoch, the session timeout the server negotiated and the answered requests (kazoo's pings
-and the adapter's own) from which the anchor rule picks its touch (``zookeeper_anchor``). State
+and the adapter's own) from which the anchor rule picks its touch (``anchor``). State
 changes and their news reach the adapter through ``on_change``; waiters block in ``wait_news``.
 """
 
@@ -15,13 +15,13 @@ from typing import Any
 from kazoo.client import KazooClient, KazooState
 from kazoo.handlers.threading import KazooTimeoutError
 
-from ..clock import SYSTEM_CLOCK
-from ..errors import BackendUnavailable, ConfigError
-from ..logfields import store_log
-from ..signalmask import process_signals_blocked
+from ...clock import SYSTEM_CLOCK
+from ...errors import BackendUnavailable, ConfigError
+from ...logfields import store_log
+from ...signalmask import process_signals_blocked
 from . import kazoo_hooks
-from .zookeeper_anchor import SPACING, Answered, History
-from .zookeeper_client import DEFAULT_TICK, ClientConfig, mapped_errors
+from .anchor import SPACING, Answered, History
+from .client import DEFAULT_TICK, ClientConfig, mapped_errors
 
 log = store_log("zk")
 RETRY_CONF = 0.2  # seconds before asking conf again after no answer

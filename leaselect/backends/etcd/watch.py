@@ -21,8 +21,8 @@ from typing import Any
 
 import requests
 
-from ..clock import SYSTEM_CLOCK, Clock
-from .etcd_transport import CONNECT_TIMEOUT, Transport, b64
+from ...clock import SYSTEM_CLOCK, Clock
+from .transport import CONNECT_TIMEOUT, Transport, b64
 
 REQUIRE_LEADER = {"Grpc-Metadata-Hasleader": "true"}
 

@@ -1,0 +1,7 @@
+"""The embedded adapter (``sqlite://``): the backend in ``backend``, its host clock in
+``hostclock`` and its wake-up sockets in ``wakeup``."""
+
+from .backend import SqliteBackend, SqliteSession
+from .candidacy import SqliteCandidacy
+
+__all__ = ["SqliteBackend", "SqliteCandidacy", "SqliteSession"]
