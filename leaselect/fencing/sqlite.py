@@ -1,10 +1,7 @@
-"""A fenced resource: the one defence that survives paused leaders and late packets.
+"""A resource in a SQLite file that applies the token rule in the transaction of each write.
 
-A leader may act after its lease ended (a GC pause, a SIGSTOP, a delayed packet). The resource
-itself must therefore check the fencing token of every write: accept a token only if it is
-greater than every token seen, or equal to the highest and from the same holder. ``SqliteFence``
-is a small, copyable implementation on a SQLite table; the same rule as a Redis script or an
-etcd transaction is in ``examples/``.
+The file is the resource's, not the embedded store's: any leader (of any store) writes through
+it with its lease's token and identity. Standard library only.
 """
 
 from __future__ import annotations
@@ -15,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from .rule import StaleToken, admits
+
 T = TypeVar("T")
 
 _SCHEMA = """
@@ -23,19 +22,15 @@ CREATE TABLE IF NOT EXISTS fence (
 """
 
 
-class StaleToken(Exception):
-    """A write carried a token older than the newest one the resource has seen."""
-
-    def __init__(self, resource: str, token: int, newest: int) -> None:
-        super().__init__(f"{resource!r}: token {token} is stale (newest seen is {newest})")
-        self.resource, self.token, self.newest = resource, token, newest
-
-
 WAL_ATTEMPTS = 100  # x 50 ms: the connection's 5 s busy timeout
 
 
 class SqliteFence:
-    """Applies a write only if its token passes the fence, in the same transaction."""
+    """Applies a write only if its token passes the rule (``admits``), in the same transaction.
+
+    Its guarantee is the rule's: once a tenure has written, no earlier tenure's write is
+    applied again, in any process that writes through the same file.
+    """
 
     def __init__(self, path: str) -> None:
         self._db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
@@ -75,8 +70,8 @@ class SqliteFence:
         row = self._db.execute(
             "SELECT token, holder FROM fence WHERE resource=?", (resource,)
         ).fetchone()
-        if row is not None and (token < row[0] or (token == row[0] and holder != row[1])):
-            raise StaleToken(resource, token, row[0])
+        if not admits(None if row is None else (int(row[0]), str(row[1])), token, holder):
+            raise StaleToken(resource, token, int(row[0]))
         self._db.execute(
             "INSERT OR REPLACE INTO fence (resource, token, holder) VALUES (?, ?, ?)",
             (resource, token, holder),
