@@ -5,6 +5,8 @@ prevents that. The rule and ``StaleToken`` are in ``rule``; one fence per place 
 
 - ``SqliteFence``: a SQLite file; the token rule in the write's transaction.
 - ``RedisFence``: a Redis; the token rule in a Lua script (``FENCED_COMMAND``).
+- ``EtcdFence``: data kept in the etcd of the election; a transaction guarded by the tenure's
+  leader key keeping its create revision (the token).
 
 Each refuses with ``StaleToken``. The store fences load their client library on first use, so
 ``import leaselect.fencing`` needs none of them. What each one checks, and what it cannot:
@@ -20,20 +22,27 @@ from .rule import Guard, StaleToken, admits
 from .sqlite import SqliteFence
 
 if TYPE_CHECKING:
+    from .etcd import EtcdFence, delete_op, put_op
     from .redis import FENCED_COMMAND, RedisFence
 
 _LAZY = {
+    "EtcdFence": "etcd",
+    "put_op": "etcd",
+    "delete_op": "etcd",
     "FENCED_COMMAND": "redis",
     "RedisFence": "redis",
 }
 
 __all__ = [
     "FENCED_COMMAND",
+    "EtcdFence",
     "Guard",
     "RedisFence",
     "SqliteFence",
     "StaleToken",
     "admits",
+    "delete_op",
+    "put_op",
 ]
 
 

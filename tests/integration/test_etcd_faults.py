@@ -20,9 +20,10 @@ import pytest
 import leaselect
 from backends.launch import get_member
 from leaselect.backends.etcd import EtcdBackend
-from leaselect.backends.etcd.fence import guarded_txn, owner_compare, put_op
 from leaselect.backends.etcd.transport import seconds_left
+from leaselect.backends.etcd_fence import guarded_txn, owner_compare
 from leaselect.clock import SYSTEM_CLOCK
+from leaselect.fencing import EtcdFence, StaleToken, put_op
 from tests.contract.test_contract import kill_9_failover
 from tests.stores import require_url
 
@@ -163,16 +164,21 @@ def test_guarded_txn_fences_a_superseded_leader(url: str) -> None:
     lease = first.acquire(timeout=10)
     assert lease is not None
     key = f"/leaselect-test/{name}/config"
-    assert guarded_txn(first.backend, lease, [put_op(key, "from-first")])
+    fence = EtcdFence(first.backend)
+    fence.write(lease, [put_op(key, "from-first")])
+    guard = fence.guard(lease)
+    compare = owner_compare(first.backend, lease)  # the former API, kept for its users
     backend = first.backend
     assert isinstance(backend, EtcdBackend)
-    compare = owner_compare(backend, lease)
-    leader_key = backend.owned[(name, lease.token)]
-    backend.post("kv/deleterange", {"key": put_op(leader_key, "")["request_put"]["key"]})
+    assert backend.leader_key(name, lease.token) == guard.entry
+    backend.post("kv/deleterange", {"key": put_op(guard.entry, "")["request_put"]["key"]})
     second = leaselect.Elector(url, name, ttl=2.0)
-    assert second.acquire(timeout=10) is not None
-    stale = {"compare": [compare], "success": [put_op(key, "stale")], "failure": []}
-    assert not backend.post("kv/txn", stale).get("succeeded")  # etcd itself rejects the old leader
+    lease_2 = second.acquire(timeout=10)
+    assert lease_2 is not None
+    with pytest.raises(StaleToken) as stale:  # etcd itself rejects the old leader
+        fence.write(guard, [put_op(key, "stale")])
+    assert stale.value.newest == lease_2.token
+    assert not guarded_txn(backend, compare, [put_op(key, "stale")])
     with contextlib.suppress(leaselect.NotLeader):
         assert not guarded_txn(backend, lease, [put_op(key, "stale")])
     second.close()

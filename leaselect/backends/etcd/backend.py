@@ -63,7 +63,6 @@ class EtcdBackend(Backend):
         super().__init__()
         self.transport = transport
         self.prefix = prefix.rstrip("/")
-        self.owned: dict[tuple[str, int], str] = {}  # (name, token) -> our leader key
         self.max_txn_ops = MAX_TXN_OPS  # halved if the server's limit turns out lower
         # the clock of the waiters' expiry proof: it must count through a host suspend
         self.clock: Clock = SYSTEM_CLOCK
@@ -92,6 +91,17 @@ class EtcdBackend(Backend):
     def election_prefix(self, name: str) -> str:
         """The directory of election ``name``'s candidate keys."""
         return f"{self.prefix}/{name}/"
+
+    def leader_key(self, name: str, token: int) -> str | None:
+        """Our leader key of election ``name`` while this process leads it with ``token``, else
+        None: what ``leaselect.fencing.EtcdFence`` guards a write with."""
+        with self._sessions_lock:
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            key = session.leader_key(name, token) if isinstance(session, EtcdSession) else None
+            if key is not None:
+                return key
+        return None
 
     def post(self, path: str, body: Json) -> Json:
         """One request to the cluster."""
@@ -204,6 +214,16 @@ class EtcdSession(Session):
         with self._lock:
             self._members.add(candidacy)
         return candidacy
+
+    def leader_key(self, name: str, token: int) -> str | None:
+        """The key of the candidacy that leads ``name`` with ``token``, if one of ours does."""
+        with self._lock:
+            members = list(self._members)
+        for member in members:
+            tenure = member.tenure()
+            if member.name == name and tenure is not None and tenure.token == token:
+                return tenure.key
+        return None
 
     def lease(self, sent: float) -> tuple[int, float, float]:
         """(lease id, granted TTL, anchor) of a live lease, granting one if needed (one grant

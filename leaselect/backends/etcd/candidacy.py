@@ -141,7 +141,6 @@ class EtcdCandidacy(Candidacy):
     def _lead(self, ttl: float, anchor: float) -> Grant:
         self.leading = True
         self._predecessor = None
-        self.backend.owned[(self.name, self.token)] = self.key
         return Grant(self.token, ttl, anchor)
 
     def _queue(self) -> tuple[list[Json], int]:
@@ -312,7 +311,6 @@ class EtcdCandidacy(Candidacy):
         key = self.key
         self.leading = False
         self._since = None
-        self.backend.owned.pop((self.name, self.token), None)
         self.token = 0
         self._predecessor, self._expiry, self._vacated = None, None, None
         self._interrupted = self._probe_now = False  # the elector interrupted first: afresh
@@ -337,5 +335,4 @@ class EtcdCandidacy(Candidacy):
         if tenure is None or self.tenure() != tenure:
             return Renewal(None, None)
         self.leading = False
-        self.backend.owned.pop((self.name, self.token), None)
         return Renewal(None, reason)
