@@ -7,6 +7,8 @@ prevents that. The rule and ``StaleToken`` are in ``rule``; one fence per place 
 - ``RedisFence``: a Redis; the token rule in a Lua script (``FENCED_COMMAND``).
 - ``EtcdFence``: data kept in the etcd of the election; a transaction guarded by the tenure's
   leader key keeping its create revision (the token).
+- ``ZooKeeperFence``: data kept in the ZooKeeper of the election; a ``multi`` guarded by a
+  ``check`` of the tenure's leader node (whose czxid is the token).
 
 Each refuses with ``StaleToken``. The store fences load their client library on first use, so
 ``import leaselect.fencing`` needs none of them. What each one checks, and what it cannot:
@@ -24,6 +26,7 @@ from .sqlite import SqliteFence
 if TYPE_CHECKING:
     from .etcd import EtcdFence, delete_op, put_op
     from .redis import FENCED_COMMAND, RedisFence
+    from .zookeeper import ZooKeeperFence
 
 _LAZY = {
     "EtcdFence": "etcd",
@@ -31,6 +34,7 @@ _LAZY = {
     "delete_op": "etcd",
     "FENCED_COMMAND": "redis",
     "RedisFence": "redis",
+    "ZooKeeperFence": "zookeeper",
 }
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "RedisFence",
     "SqliteFence",
     "StaleToken",
+    "ZooKeeperFence",
     "admits",
     "delete_op",
     "put_op",

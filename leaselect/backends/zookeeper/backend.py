@@ -113,6 +113,18 @@ class ZooKeeperBackend(Backend):
                 pass
         return None
 
+    def leader_node(self, name: str, token: int) -> str | None:
+        """Our node of election ``name`` while this process leads it with ``token``, else None:
+        what ``leaselect.fencing.ZooKeeperFence`` guards a write with."""
+        with self._sessions_lock:
+            sessions = list(self._sessions.values())
+        for session in sessions:
+            if isinstance(session, ZooKeeperSession):
+                node = session.leader_node(name, token)
+                if node is not None:
+                    return node
+        return None
+
     def _given_up(self, path: str) -> bool:
         """A node of this process's that its candidacy gave up (not yet deleted)."""
         with self._sessions_lock:

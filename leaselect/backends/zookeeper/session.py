@@ -89,6 +89,16 @@ class ZooKeeperSession(Session):
         self._candidacies.add(candidacy)
         return candidacy
 
+    def leader_node(self, name: str, token: int) -> str | None:
+        """The node of the candidacy that leads ``name`` with ``token``, if one of ours does."""
+        for candidacy in list(self._candidacies):
+            with candidacy.flags:
+                leading = candidacy.leading
+            node = candidacy.node
+            if leading and candidacy.name == name and candidacy.token == token and node:
+                return f"{candidacy.parent}/{node}"
+        return None
+
     def live(self) -> tuple[Any, int]:
         """The client and its session id; ``BackendUnavailable`` while SUSPENDED (jeopardy)."""
         client = self.conn.client(self.ttl)
