@@ -142,7 +142,7 @@ class EtcdBackend(Backend):
         )
 
     def leader_feed(self, names: Sequence[str]) -> LeaderFeed:
-        return EtcdLeaderFeed(self, names)
+        return EtcdLeaderFeed(self.transport, self.election_prefix, names)
 
     def expire_lease(self, name: str) -> bool:
         directory = self.election_prefix(name)

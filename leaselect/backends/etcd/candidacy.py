@@ -7,17 +7,19 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ...backend import Candidacy, Grant, Renewal, Waiting
+from ...clock import Clock
 from ...errors import LeaselectError
 from ...lease import LostReason
 from ...logfields import store_log
-from .deletes import DeleteInterest
+from .deletes import DeleteFeed, DeleteInterest
 from .expiry import ExpiryProbe
 from .transport import (
     Json,
     LeaseNotFound,
+    Transport,
     b64,
     by_create,
     candidates,
@@ -27,10 +29,35 @@ from .transport import (
 )
 from .watch import DeleteWatch
 
-if TYPE_CHECKING:
-    from .backend import EtcdSession
-
 log = store_log("etcd")
+
+
+class Cluster(Protocol):
+    """What a candidacy uses of its backend (``EtcdBackend``)."""
+
+    @property
+    def transport(self) -> Transport: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def deletes(self) -> DeleteFeed: ...
+    @property
+    def owned(self) -> dict[tuple[str, int], str]: ...
+    def election_prefix(self, name: str) -> str: ...
+    def post(self, path: str, body: Json) -> Json: ...
+
+
+class SharedLease(Protocol):
+    """What a candidacy uses of its session (``EtcdSession``): the lease its key is bound to."""
+
+    @property
+    def ttl(self) -> float: ...
+    @property
+    def backend(self) -> Cluster: ...
+    def lease(self, sent: float) -> tuple[int, float, float]: ...
+    def refresh(self, lease: int, sent: float) -> float: ...
+    def lease_gone(self, lease: int) -> None: ...
+    def forsake(self, key: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +83,7 @@ class _Predecessor:
 class EtcdCandidacy(Candidacy):
     """One process's key in one election."""
 
-    def __init__(self, session: EtcdSession, name: str, identity: str, metadata: str) -> None:
+    def __init__(self, session: SharedLease, name: str, identity: str, metadata: str) -> None:
         super().__init__(name, identity, metadata)
         self.session = session
         self.backend = session.backend

@@ -87,7 +87,7 @@ class ZooKeeperBackend(Backend):
         return False
 
     def leader_feed(self, names: Sequence[str]) -> LeaderFeed:
-        return ZooKeeperLeaderFeed(self, names)
+        return ZooKeeperLeaderFeed(self.conn, names)
 
     def observe(self, name: str) -> Leader | None:
         client = self.conn.client()

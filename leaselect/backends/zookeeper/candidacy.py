@@ -11,7 +11,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
@@ -19,9 +19,7 @@ from ...backend import Candidacy, Grant, Waiting
 from ...clock import SYSTEM_CLOCK
 from ...errors import BackendUnavailable, ConfigError
 from .anchor import Answered
-
-if TYPE_CHECKING:
-    from .session import ZooKeeperSession
+from .connection import Connection
 
 LOCK_MARK = "-lock-"
 MAX_CHECKS = 4  # predecessor vanished between listing and watching: list again, a few times
@@ -42,6 +40,26 @@ def node_data(identity: str, metadata: str) -> bytes:
     return json.dumps({"identity": identity, "metadata": metadata}).encode()
 
 
+class Services(Protocol):
+    """What a candidacy uses of its session (``ZooKeeperSession``)."""
+
+    new_elections: bool  # the last new election's node was missing: send the next one's ahead
+
+    @property
+    def conn(self) -> Connection: ...
+    def live(self) -> tuple[Any, int]: ...
+    def result(self, pending: Any, what: str) -> Any: ...
+    def lease_ttl(self, sid: int) -> float: ...
+    def answered(self, epoch: int, sent: float) -> Answered: ...
+    def grant_anchor(
+        self, client: Any, sid: int, epoch: int, own: Answered | None, path: str
+    ) -> float: ...
+    def next_in_line(self) -> None: ...
+    def node_event(self, renew: bool = True) -> None: ...
+    def discard(self, path: str, owner: int) -> None: ...
+    def collect(self) -> None: ...
+
+
 class OwnRead(NamedTuple):
     """A read of our node in flight: for which node, session and connection, sent when."""
 
@@ -53,7 +71,7 @@ class OwnRead(NamedTuple):
 class ZooKeeperCandidacy(Candidacy):
     """One process's node in one election of a ZooKeeper store."""
 
-    def __init__(self, session: ZooKeeperSession, name: str, identity: str, metadata: str) -> None:
+    def __init__(self, session: Services, name: str, identity: str, metadata: str) -> None:
         super().__init__(name, identity, metadata)
         self.session = session
         self.parent = f"{session.conn.config.root}/{name}"

@@ -18,7 +18,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kazoo.client import KazooState
 from kazoo.exceptions import NoNodeError, RolledBackError, RuntimeInconsistency
@@ -31,11 +31,9 @@ from ...lease import LostReason
 from ...logfields import store_log
 from ...signalmask import start_quiet
 from .anchor import Answered, gap, proven
+from .candidacy import ZooKeeperCandidacy
 from .client import mapped_errors
 from .connection import Connection
-
-if TYPE_CHECKING:
-    from .candidacy import ZooKeeperCandidacy
 
 log = store_log("zk")
 
@@ -83,8 +81,6 @@ class ZooKeeperSession(Session):
         self.conn.on_change(self._on_state)
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
-        from .candidacy import ZooKeeperCandidacy
-
         candidacy = ZooKeeperCandidacy(self, name, identity, metadata)
         self._candidacies.add(candidacy)
         return candidacy
@@ -231,8 +227,6 @@ class ZooKeeperSession(Session):
         A round settles only the tenures it started with: a candidacy that resigned and led
         again meanwhile (a new node, a new tenure) gets no news from it, neither renewal nor
         loss, since the round looked at its old node."""
-        from .candidacy import ZooKeeperCandidacy
-
         leaders = [
             Round(c, c.tenure, c.path)
             for c in held
