@@ -31,8 +31,8 @@ import requests
 
 from ...logfields import store_log
 from ...signalmask import start_quiet
-from .transport import CONNECT_TIMEOUT, Transport, b64, prefix_end, unb64
-from .watch import REQUIRE_LEADER, WatchCancelled, shutdown_stream, watch_results
+from .transport import CONNECT_TIMEOUT, Transport, b64, prefix_end
+from .watch import REQUIRE_LEADER, WatchCancelled, deletes_in, shutdown_stream, watch_results
 
 log = store_log("etcd")
 
@@ -237,7 +237,7 @@ class DeleteFeed:
             return False
         try:
             for result in watch_results(response):
-                self._deliver(_deletes_in(result.get("events") or []))
+                self._deliver(deletes_in(result.get("events") or []))
         except WatchCancelled:
             return False  # no leader, a compacted revision: start anew
         return not self._closed
@@ -286,18 +286,3 @@ def _outcome(interest: DeleteInterest, seen: list[tuple[str, int]]) -> int | Non
     if own_at is not None and (key_at is None or own_at <= key_at):
         return None
     return key_at
-
-
-def _deletes_in(events: list[object]) -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
-    for event in events:
-        if not isinstance(event, dict) or event.get("type") != "DELETE":
-            continue
-        kv = event.get("kv")
-        if not isinstance(kv, dict):
-            continue
-        try:
-            found.append((unb64(kv["key"]), int(kv.get("mod_revision", 0))))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return found

@@ -17,7 +17,6 @@ import math
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -38,10 +37,11 @@ from .files import (
     parse_access,
     wake_directory,
 )
-from .hostclock import boot_id, clock_domain, describe_domain, host_now, require_linux
+from .hostclock import boot_id, host_now, require_linux
+from .schema import claim_clock, prepare
 from .wakes import MailboxWatcher
 from .wakeup import Mailbox, WakeDir
-from .watchers import WATCHER_TABLE, SqliteLeaderFeed, tell, watchers_of
+from .watchers import SqliteLeaderFeed, tell, watchers_of
 
 log = store_log("sqlite")
 
@@ -49,21 +49,6 @@ MIN_TTL = 0.1
 DEFAULT_BUSY_TIMEOUT = 2.0
 MAX_BUSY_TIMEOUT = 3600.0
 OPTIONS = ("busy_timeout", ACCESS_OPTION)
-_SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS lease (
-    name TEXT PRIMARY KEY, holder TEXT NOT NULL, identity TEXT NOT NULL,
-    metadata TEXT NOT NULL, token INTEGER NOT NULL, boot TEXT NOT NULL, expires REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, token INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS mark (
-    name TEXT NOT NULL, mark TEXT NOT NULL, token INTEGER NOT NULL, value INTEGER NOT NULL,
-    PRIMARY KEY (name, mark));
-CREATE TABLE IF NOT EXISTS waiter (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, address TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-    + WATCHER_TABLE
-)
 
 
 class SqliteBackend(Backend):
@@ -228,11 +213,11 @@ class SqliteBackend(Backend):
         except (OSError, sqlite3.Error) as exc:
             raise BackendUnavailable(f"cannot open sqlite store {self.path!r}: {exc}") from None
         try:
-            _prepare(db, self.busy_timeout)
+            prepare(db, self.busy_timeout)
             check_companions(self.path, self.access)
             if current_id(self.path) != file:
                 raise BackendUnavailable(f"sqlite store {self.path!r} was replaced while opening")
-            _claim_clock(db, self.path)
+            claim_clock(db, self.path)
             wake = WakeDir(wake_directory(self.path, self.access), self.access.file_mode)
         except (OSError, sqlite3.Error) as exc:
             db.close()
@@ -279,43 +264,6 @@ def _busy_timeout(url: StoreUrl) -> float:
             f"sqlite URL option busy_timeout must be seconds in [0, {MAX_BUSY_TIMEOUT:g}]"
         )
     return value
-
-
-def _prepare(db: sqlite3.Connection, busy_timeout: float) -> None:
-    """Switch to WAL and create the schema; retried while another process does the same
-    (changing the journal mode of a new file can fail with "locked" without a busy wait)."""
-    give_up = time.monotonic() + busy_timeout
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > give_up:
-                raise
-            time.sleep(0.01)
-
-
-def _claim_clock(db: sqlite3.Connection, path: str) -> None:
-    """Record our clock domain in a store without one for this boot; refuse another domain."""
-    ours = clock_domain()
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        row = db.execute("SELECT value FROM meta WHERE key='clock'").fetchone()
-        if row is None or row[0].partition("/")[0] != boot_id():
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('clock', ?)", (ours,))
-        elif row[0] != ours:
-            raise ConfigError(
-                f"sqlite store {path!r} is used from another time namespace "
-                f"({describe_domain(row[0])}; this process: {describe_domain(ours)}): lease times "
-                "would mean different instants. The embedded store serves one time namespace; "
-                "run every contender in the same one, or use a networked store"
-            )
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 class SqliteSession(Session):

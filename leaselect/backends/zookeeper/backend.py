@@ -25,11 +25,12 @@ from ...logfields import store_log
 from ...timing import Timing
 from ...urls import StoreUrl
 from .anchor import gap
-from .candidacy import queue
 from .client import ClientConfig, mapped_errors
 from .connection import Connection
 from .feed import ZooKeeperLeaderFeed
-from .session import SLACK, ZooKeeperSession
+from .nodes import queue
+from .proof import SLACK
+from .session import ZooKeeperSession
 
 log = store_log("zk")
 
