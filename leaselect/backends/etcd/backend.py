@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from ...backend import Backend, Session
-from ...clock import SYSTEM_CLOCK, Clock
+from ...clock import Clock
 from ...errors import BackendUnavailable, ConfigError
 from ...leader_feed import LeaderFeed
 from ...lease import Leader
@@ -54,9 +54,14 @@ class EtcdBackend(Backend):
         self.prefix = prefix.rstrip("/")
         self.owned: dict[tuple[str, int], str] = {}  # (name, token) -> our leader key
         self.max_txn_ops = MAX_TXN_OPS  # halved if the server's limit turns out lower
-        # the clock of the waiters' expiry proof: it must count through a host suspend
-        self.clock: Clock = SYSTEM_CLOCK
         self.deletes = DeleteFeed(transport, self.prefix)  # the parked waiters' one stream
+
+    @property
+    def clock(self) -> Clock:
+        """The adapter's one clock, injected with its transport: every deadline, and the
+        waiters' expiry proof, which needs a clock that counts through a host suspend
+        (``CLOCK_BOOTTIME``, the default)."""
+        return self.transport.clock
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> EtcdBackend:

@@ -23,7 +23,6 @@ fails, or etcd cancels the watch (no leader, a compacted revision), every intere
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -58,6 +57,7 @@ class DeleteFeed:
 
     def __init__(self, transport: Transport, prefix: str) -> None:
         self._transport = transport
+        self._clock = transport.clock
         self._prefix = prefix.rstrip("/") + "/"
         self._lock = threading.Condition()
         self._by_key: dict[str, set[DeleteInterest]] = {}
@@ -174,7 +174,7 @@ class DeleteFeed:
                 resume_from = None
                 self._pause()
                 continue
-            opened = time.monotonic()
+            opened = self._clock.now()
             early: list[DeleteInterest] = []
             with self._lock:
                 self._response = response
@@ -201,7 +201,7 @@ class DeleteFeed:
                     self._covers_from = None
             if not ended_cleanly:
                 self._answer_all(None)
-            elif time.monotonic() - opened < RETRY:
+            elif self._clock.now() - opened < RETRY:
                 self._pause()  # a stream that ends at once is not reopened in a tight loop
         self._answer_all(None)
 
@@ -245,7 +245,7 @@ class DeleteFeed:
     def _deliver(self, deletes: list[tuple[str, int]]) -> None:
         if not deletes:
             return
-        now = time.monotonic()
+        now = self._clock.now()
         answers: list[tuple[DeleteInterest, int | None]] = []
         with self._lock:
             hits: dict[DeleteInterest, list[tuple[str, int]]] = {}

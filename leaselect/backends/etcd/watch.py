@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from ...clock import SYSTEM_CLOCK, Clock
+from ...clock import Clock
 from .transport import CONNECT_TIMEOUT, Transport, b64, unb64
 
 REQUIRE_LEADER = {"Grpc-Metadata-Hasleader": "true"}
@@ -30,9 +30,9 @@ REQUIRE_LEADER = {"Grpc-Metadata-Hasleader": "true"}
 class DeleteWatch:
     """Waits for one key's DELETE event; reusable, one wait at a time."""
 
-    def __init__(self, transport: Transport, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, transport: Transport, clock: Clock | None = None) -> None:
         self._transport = transport
-        self._clock = clock
+        self._clock = transport.clock if clock is None else clock
         self._lock = threading.Lock()
         self._response: requests.Response | None = None
         self._interrupted = False

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import redis
 
 from ...backend import Backend, Candidacy, Renewal, Session
+from ...clock import SYSTEM_CLOCK, Clock
 from ...errors import BackendUnavailable, ConfigError
 from ...leader_feed import LeaderFeed
 from ...lease import Leader
@@ -52,9 +53,10 @@ class RedisBackend(Backend):
     scheme = "redis"
     max_ttl = 9.2e12  # SET PX: the expiry in ms (now + ttl) must fit a signed 64-bit integer
 
-    def __init__(self, conf: RedisSettings) -> None:
+    def __init__(self, conf: RedisSettings, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__()
         self.conf = conf
+        self.clock = clock  # every time the adapter reads (a holder's expiry, a wake-up's age)
         self.prefix = conf.prefix
         self.closed = False
         self._untold = False  # warned that watches cannot be told
@@ -66,7 +68,7 @@ class RedisBackend(Backend):
         self.release_script = self.client.register_script(RELEASE)
         self.keep_alive_script = self.client.register_script(KEEP_ALIVE)
         self.advance_mark_script = self.client.register_script(ADVANCE_MARK)
-        self.wakes = Wakes(self.client, blocking_pool, self.prefix, conf.redacted)
+        self.wakes = Wakes(self.client, blocking_pool, self.prefix, conf.redacted, clock)
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> RedisBackend:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
@@ -19,6 +18,7 @@ from typing import Protocol
 from redis.commands.core import Script
 
 from ...backend import Candidacy, Grant, Renewal, Waiting
+from ...clock import Clock
 from ...errors import LeaselectError
 from ...lease import LostReason
 from .client import MAX_BLOCK
@@ -37,6 +37,8 @@ class Server(Protocol):
     def release_script(self) -> Script: ...
     @property
     def wakes(self) -> Wakes: ...
+    @property
+    def clock(self) -> Clock: ...
     def talking(self) -> AbstractContextManager[None]: ...
     def key(self, name: str, part: str) -> str: ...
     def untold(self) -> None: ...
@@ -77,7 +79,7 @@ class RedisCandidacy(Candidacy):
         self.nonce = secrets.token_hex(16)
         self.leading = False
         self._payload = json.dumps({"i": identity, "m": metadata}, separators=(",", ":"))
-        self._wake_by = 0.0  # time.monotonic() before which the holder's key cannot expire
+        self._wake_by = 0.0  # the time (backend.clock) before which the holder's key cannot expire
         self._interrupted = threading.Event()  # ends a wait: interrupt() or a wake-up
         self._lock = threading.Lock()
         self._watching = False
@@ -94,7 +96,7 @@ class RedisCandidacy(Candidacy):
         k = self.keys
         keys = [k.lease, k.token, k.waiters, k.wake, k.cands]
         args: list[str | int] = [self.nonce, self.session.ttl_ms, self._payload, self.waiter_id]
-        asked = time.monotonic()
+        asked = self.backend.clock.now()
         with self.backend.talking():
             won, value, *score = self.backend.acquire_script(keys=keys, args=args)
         if won:
@@ -109,7 +111,7 @@ class RedisCandidacy(Candidacy):
 
     def wait(self, waiting: Waiting, timeout: float) -> None:
         if waiting.expires_in is not None:
-            timeout = min(timeout, self._wake_by - time.monotonic() + 0.001)
+            timeout = min(timeout, self._wake_by - self.backend.clock.now() + 0.001)
         timeout = min(timeout, MAX_BLOCK)
         try:
             if self._interrupted.is_set() or timeout <= 0:
@@ -132,7 +134,7 @@ class RedisCandidacy(Candidacy):
         """``wait`` without a thread: the wake-up thread's delivery, or ``interrupt``, calls
         ``resume``; the caller resumes at the holder's expiry otherwise."""
         if waiting.expires_in is not None:
-            timeout = min(timeout, self._wake_by - time.monotonic() + 0.001)
+            timeout = min(timeout, self._wake_by - self.backend.clock.now() + 0.001)
         timeout = min(timeout, MAX_BLOCK)
         with self._lock:
             if self._interrupted.is_set() or timeout <= 0:

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from ...backend import Backend, Candidacy, Renewal, Session
+from ...clock import SYSTEM_CLOCK, Clock
 from ...errors import BackendUnavailable, ConfigError
 from ...leader_feed import LeaderFeed
 from ...lease import Leader
@@ -37,7 +38,7 @@ from .files import (
     parse_access,
     wake_directory,
 )
-from .hostclock import boot_id, host_now, require_linux
+from .hostclock import boot_id, require_linux
 from .schema import claim_clock, prepare
 from .wakes import MailboxWatcher
 from .wakeup import Mailbox, WakeDir
@@ -57,10 +58,15 @@ class SqliteBackend(Backend):
     scheme = "sqlite"
 
     def __init__(
-        self, path: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, access: str | None = None
+        self,
+        path: str,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        access: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__()
         require_linux()
+        self.clock = clock  # every time read: CLOCK_BOOTTIME if processes share the file
         self.path = path
         self.busy_timeout = busy_timeout
         self.access: Access = parse_access(access)
@@ -71,7 +77,7 @@ class SqliteBackend(Backend):
         self._db: sqlite3.Connection | None = None
         self._file: FileId | None = None
         self._wake: WakeDir | None = None
-        self.wakes = MailboxWatcher()  # the parked waiters' mailboxes
+        self.wakes = MailboxWatcher(clock)  # the parked waiters' mailboxes
         try:  # open now if we can; else at first use, and the campaign retries like any store's
             self._follow_file()
         except BackendUnavailable as exc:
@@ -100,9 +106,10 @@ class SqliteBackend(Backend):
             row = db.execute(
                 "SELECT identity, token, metadata, boot, expires FROM lease WHERE name=?", (name,)
             ).fetchone()
-        if row is None or row[3] != boot_id() or row[4] <= host_now():
+        now = self.clock.now()
+        if row is None or row[3] != boot_id() or row[4] <= now:
             return None
-        return Leader(row[0], row[1], row[2], row[4] - host_now())
+        return Leader(row[0], row[1], row[2], row[4] - now)
 
     def expire_lease(self, name: str) -> bool:
         with self.transaction() as db:
@@ -213,7 +220,7 @@ class SqliteBackend(Backend):
         except (OSError, sqlite3.Error) as exc:
             raise BackendUnavailable(f"cannot open sqlite store {self.path!r}: {exc}") from None
         try:
-            prepare(db, self.busy_timeout)
+            prepare(db, self.busy_timeout, self.clock)
             check_companions(self.path, self.access)
             if current_id(self.path) != file:
                 raise BackendUnavailable(f"sqlite store {self.path!r} was replaced while opening")

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from ...backend import Candidacy, Grant, Renewal, Waiting
 from ...lease import LostReason
-from .hostclock import boot_id, host_now
+from .hostclock import boot_id
 from .store import Store, StoreSession
 from .tokens import next_token, wall_microseconds
 from .wakeup import HANDOVER_STEP, Delivery, Mailbox, send
@@ -64,7 +64,7 @@ class SqliteCandidacy(Candidacy):
         if queued is not None:
             return queued
         with self.backend.transaction() as db:
-            now = host_now()
+            now = self.backend.clock.now()
             row = db.execute(_LEASE, (self.name,)).fetchone()
             if self._held_by_other(row, now):
                 self.backend.saw_token(row[3])
@@ -89,7 +89,7 @@ class SqliteCandidacy(Candidacy):
         with self.backend.reading() as db:
             row = db.execute(_LEASE, (self.name,)).fetchone()
             queued = db.execute("SELECT 1 FROM waiter WHERE address=?", (mailbox.name,)).fetchone()
-        now = host_now()
+        now = self.backend.clock.now()
         if queued is None or generation != self.backend.generation:
             return None
         if not self._held_by_other(row, now):
@@ -278,7 +278,7 @@ def renew(db: sqlite3.Connection, candidacy: SqliteCandidacy, ttl: float) -> Ren
     gone = left_behind(candidacy)
     if gone is not None:
         return gone
-    now = host_now()
+    now = candidacy.backend.clock.now()
     updated = db.execute(
         "UPDATE lease SET expires=? WHERE name=? AND holder=? AND boot=? AND expires>?",
         (now + ttl, candidacy.name, candidacy.holder, boot_id(), now),

@@ -4,8 +4,9 @@ processes that use it (``hostclock``)."""
 from __future__ import annotations
 
 import sqlite3
-import time
+import threading
 
+from ...clock import Clock
 from ...errors import ConfigError
 from .hostclock import boot_id, clock_domain, describe_domain
 from .watchers import WATCHER_TABLE
@@ -27,10 +28,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )
 
 
-def prepare(db: sqlite3.Connection, busy_timeout: float) -> None:
+def prepare(db: sqlite3.Connection, busy_timeout: float, clock: Clock) -> None:
     """Switch to WAL and create the schema; retried while another process does the same
     (changing the journal mode of a new file can fail with "locked" without a busy wait)."""
-    give_up = time.monotonic() + busy_timeout
+    give_up = clock.now() + busy_timeout
     while True:
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -38,9 +39,9 @@ def prepare(db: sqlite3.Connection, busy_timeout: float) -> None:
             db.executescript(SCHEMA)
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > give_up:
+            if "locked" not in str(exc) or clock.now() > give_up:
                 raise
-            time.sleep(0.01)
+            clock.wait(threading.Event(), 0.01)
 
 
 def claim_clock(db: sqlite3.Connection, path: str) -> None:

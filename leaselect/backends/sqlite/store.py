@@ -7,12 +7,18 @@ import sqlite3
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from ...clock import Clock
 from .wakes import MailboxWatcher
 from .wakeup import Mailbox, WakeDir
 
 
 class Store(Protocol):
     """The store file the backend has open (``SqliteBackend``)."""
+
+    @property
+    def clock(self) -> Clock:
+        """The time of lease rows (the host's CLOCK_BOOTTIME, shared by its processes)."""
+        ...
 
     @property
     def generation(self) -> int:

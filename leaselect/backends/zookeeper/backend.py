@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from ...backend import Backend, Session
+from ...clock import SYSTEM_CLOCK, Clock
 from ...errors import BackendUnavailable, ConfigError
 from ...leader_feed import LeaderFeed
 from ...lease import Leader
@@ -45,9 +46,9 @@ class ZooKeeperBackend(Backend):
     scheme = "zk"
     max_ttl = MAX_TTL  # the servers' maxSessionTimeout may be lower: checked at connect
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(self, config: ClientConfig, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__()
-        self.conn = Connection(config)
+        self.conn = Connection(config, clock)  # its clock is the adapter's
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> ZooKeeperBackend:

@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from ...backend import Candidacy, Grant, Waiting
-from ...clock import SYSTEM_CLOCK
 from ...errors import BackendUnavailable
 from .anchor import Answered
 from .change import Change
@@ -71,7 +70,7 @@ class ZooKeeperCandidacy(Candidacy):
 
     def campaign(self, sent: float) -> Grant | Waiting:
         self._change.rearm()
-        started = SYSTEM_CLOCK.now()  # no earlier than ``sent``
+        started = self.session.conn.clock.now()  # no earlier than ``sent``
         client, sid = self.session.live()
         epoch = self.session.conn.epoch
         if self.owner not in (None, sid):  # that session is gone, and its node with it
@@ -109,8 +108,9 @@ class ZooKeeperCandidacy(Candidacy):
     def _lead(
         self, client: Any, sid: int, epoch: int, own: Answered | None, sent: float, started: float
     ) -> Grant:
-        """Lead from a proven anchor (SYSTEM_CLOCK), moved onto the elector's clock: ``sent``
-        was read before ``started``, so ``sent - (started - anchor)`` is no later than it."""
+        """Lead from a proven anchor (on the adapter's clock), moved onto the elector's (the
+        same one unless a test injects another): ``sent`` was read before ``started``, so
+        ``sent - (started - anchor)`` is no later than it."""
         anchor = self.session.grant_anchor(client, sid, epoch, own, self.path)
         with self.flags:
             self.tenure += 1
@@ -177,7 +177,7 @@ class ZooKeeperCandidacy(Candidacy):
         epoch, sid, client, node = conn.epoch, conn.session_id(), conn.current(), self.node
         if client is None or sid is None or node is None or self.owner != sid or not self.armed:
             return  # the campaign finds out what to do
-        asked = SYSTEM_CLOCK.now()
+        asked = self.session.conn.clock.now()
         try:
             pending = client.exists_async(f"{self.parent}/{node}")
         except Exception:  # the connection is going: the campaign reads (or registers) again

@@ -71,7 +71,13 @@ class ClientConfig:
         if (user is None) != (password is None):
             raise ConfigError("ZooKeeper digest auth needs both a user and a password")
         return cls(
-            hosts, root, url.redacted, _float(url, "connect_timeout"), user, password, _tls(url),
+            hosts,
+            root,
+            url.redacted,
+            _float(url, "connect_timeout"),
+            user,
+            password,
+            _tls(url),
             _tick(url),
         )
 
@@ -147,5 +153,3 @@ def mapped_errors(what: str, redacted: str) -> Iterator[None]:
     except (AuthFailedError, NoAuthError) as exc:
         detail = type(exc).__name__
         raise ConfigError(f"ZooKeeper {redacted}: {what}: not authorized ({detail})") from None
-
-

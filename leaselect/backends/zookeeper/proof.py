@@ -16,7 +16,6 @@ from kazoo.exceptions import NoNodeError, RolledBackError, RuntimeInconsistency
 
 from ... import keeper
 from ...backend import Session
-from ...clock import SYSTEM_CLOCK
 from ...errors import BackendUnavailable
 from .anchor import Answered, gap, proven
 from .client import mapped_errors
@@ -76,7 +75,7 @@ class ProvingSession(Session):
     ) -> tuple[float, list[bool]]:
         """Wait a tick after ``touch``'s answer, then ``sync`` and ``check`` each path.
 
-        Returns ``touch.sent`` (the proven anchor, SYSTEM_CLOCK) and, per path, whether the
+        Returns ``touch.sent`` (the proven anchor, on ``conn.clock``) and, per path, whether the
         quorum leader still had the node. Raises ``BackendUnavailable`` if the connection
         changes, ``Aborted`` as soon as ``gone()`` holds.
         """
@@ -87,14 +86,14 @@ class ProvingSession(Session):
                 raise Aborted()
             if self.conn.epoch != touch.epoch or self.conn.session_id() != sid:
                 self.answered(touch.epoch, touch.sent)  # raises: the connection changed
-            now = SYSTEM_CLOCK.now()
+            now = self.conn.clock.now()
             if now >= ready:
                 break
             self.conn.wait_news(generation, ready - now)
         synced = self.result(client.sync_async(paths[0]), "sync")
         sync = self.answered(touch.epoch, now)
         del synced
-        write_sent = SYSTEM_CLOCK.now()
+        write_sent = self.conn.clock.now()
         present = self._check_all(client, paths)
         write = self.answered(touch.epoch, write_sent)
         anchor = proven(touch, sync, write, self.conn.tick)
@@ -143,7 +142,7 @@ class ProvingSession(Session):
     def grant_anchor(
         self, client: Any, sid: int, epoch: int, own: Answered | None, path: str
     ) -> float:
-        """The proven anchor (SYSTEM_CLOCK) of a candidacy that just found itself first.
+        """The proven anchor (``conn.clock``) of a candidacy that just found itself first.
 
         The session's touch a keep-alive round proved, if recent enough for the keeper's next
         renewal to land before jeopardy (no round trip: docs/zookeeper.md, "next in line");
@@ -151,7 +150,7 @@ class ProvingSession(Session):
         campaign's round trip), else a fresh ``exists``, then proven. ``BackendUnavailable``
         if our node is gone then.
         """
-        now = SYSTEM_CLOCK.now()
+        now = self.conn.clock.now()
         oldest = now - self._proof_life()
         proof = self._proven
         kept = proof[1] if proof is not None and proof[0] == sid else None
@@ -161,7 +160,7 @@ class ProvingSession(Session):
         if touch is None or touch.sent < oldest:
             touch = own
         if touch is None:
-            started = SYSTEM_CLOCK.now()
+            started = self.conn.clock.now()
             self.result(client.exists_async(path), "exists")
             touch = self.answered(epoch, started)
         anchor, (present,) = self.prove(client, sid, touch, [path])
@@ -173,7 +172,7 @@ class ProvingSession(Session):
         """A candidacy is now next to lead: have a round prove a touch for its grant now,
         unless a recent one is kept."""
         proof = self._proven
-        if proof is None or proof[1].sent < SYSTEM_CLOCK.now() - self._prove_again_after():
+        if proof is None or proof[1].sent < self.conn.clock.now() - self._prove_again_after():
             keeper.wake(self)
 
     def node_event(self, renew: bool = True) -> None:

@@ -24,7 +24,6 @@ from kazoo.client import KazooState
 
 from ... import keeper
 from ...backend import Candidacy, Renewal
-from ...clock import SYSTEM_CLOCK
 from ...lease import LostReason
 from ...logfields import store_log
 from ...signalmask import start_quiet
@@ -117,7 +116,7 @@ class ZooKeeperSession(DiscardingSession):
         and, if any node was there, is kept for their grant."""
         if not leaders and not nexts:
             return {}
-        epoch, started = self.conn.epoch, SYSTEM_CLOCK.now()
+        epoch, started = self.conn.epoch, self.conn.clock.now()
         for leader in leaders:
             leader.candidacy.gone = False
         # One request touches the session for all; a node's watch is set again only once it
@@ -162,7 +161,7 @@ class ZooKeeperSession(DiscardingSession):
         if any(found):  # the session was alive at the quorum leader: keep the touch
             self._proven = (sid, touch)
             if nexts:
-                later = touch.sent + self._prove_again_after() - SYSTEM_CLOCK.now()
+                later = touch.sent + self._prove_again_after() - self.conn.clock.now()
                 keeper.renew_within(self, later)
         present = found[: len(alive)]
         ttl = self.lease_ttl(sid)
