@@ -68,13 +68,7 @@ class EtcdBackend(Backend):
         prefix = url.options.get("prefix", DEFAULT_PREFIX)
         if not prefix.startswith("/") or not prefix.strip("/") or not prefix.isprintable():
             raise ConfigError(f"etcd prefix must look like /name, got {prefix!r}")
-        try:
-            budget = float(url.options.get("timeout", DEFAULT_BUDGET))
-        except ValueError:
-            raise ConfigError("etcd timeout= must be a number of seconds") from None
-        if budget <= 0:
-            raise ConfigError("etcd timeout= must be positive")
-        return cls(Transport(url, budget), prefix)
+        return cls(Transport(url, url.number("timeout", DEFAULT_BUDGET)), prefix)
 
     def check_ttl(self, ttl: float) -> None:
         if ttl < MIN_TTL:

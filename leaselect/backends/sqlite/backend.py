@@ -13,7 +13,6 @@ lease held in the old file ends at its next renewal (reason ``unreachable``).
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import threading
@@ -48,7 +47,6 @@ log = store_log("sqlite")
 
 MIN_TTL = 0.1
 DEFAULT_BUSY_TIMEOUT = 2.0
-MAX_BUSY_TIMEOUT = 3600.0
 OPTIONS = ("busy_timeout", ACCESS_OPTION)
 
 
@@ -95,7 +93,8 @@ class SqliteBackend(Backend):
         if "\0" in url.path:
             raise ConfigError("sqlite URL path must not contain a NUL byte")
         path = "/" + url.path.lstrip("/")  # sqlite:///tmp/x.db and sqlite:////tmp/x.db alike
-        return cls(os.path.normpath(path), _busy_timeout(url), url.options.get(ACCESS_OPTION))
+        busy_timeout = url.number("busy_timeout", DEFAULT_BUSY_TIMEOUT)
+        return cls(os.path.normpath(path), busy_timeout, url.options.get(ACCESS_OPTION))
 
     def check_ttl(self, ttl: float) -> None:
         if ttl < MIN_TTL:
@@ -256,21 +255,6 @@ def _mapped(path: str) -> Iterator[None]:
         raise BackendUnavailable(f"sqlite store {path!r}: {exc}") from None
     except OSError as exc:
         raise BackendUnavailable(f"sqlite store {path!r}: {exc}") from None
-
-
-def _busy_timeout(url: StoreUrl) -> float:
-    text = url.options.get("busy_timeout")
-    if text is None:
-        return DEFAULT_BUSY_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= MAX_BUSY_TIMEOUT:
-        raise ConfigError(
-            f"sqlite URL option busy_timeout must be seconds in [0, {MAX_BUSY_TIMEOUT:g}]"
-        )
-    return value
 
 
 class SqliteSession(Session):
