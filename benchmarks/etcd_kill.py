@@ -22,7 +22,7 @@ from tests.stores import STORES, configured_url
 
 
 class _ProofCounter(logging.Handler):
-    """Counts the waiter's "deleted its key" log lines (leaselect/backends/etcd/candidacy.py)."""
+    """Counts the waiter's "deleted its key" log lines (leaselect/backends/etcd/predecessor.py)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)

@@ -9,7 +9,8 @@ follow the adapters: ``leaselect/backends/sqlite/backend.py`` (``busy_timeout``,
 ``zookeeper/client.py`` (``root``, ``connect_timeout``, ``tick_time``, ``ca``, ``cert``,
 ``key``, ``verify``). A ZooKeeper chroot and ``root=`` follow ZooKeeper's path rules.
 ``check_files`` (called by ``connect``, not by ``parse``) refuses a file option naming no readable
-file and a sqlite path that is a directory.
+file and a sqlite path that is a directory. The adapters read number options with
+``StoreUrl.number``, which applies the same rules (``check_option``).
 """
 
 from __future__ import annotations
@@ -159,20 +160,26 @@ def check(
     options: Mapping[str, str],
 ) -> None:
     """Refuse what ``scheme`` cannot use; unknown schemes are left to ``connect``."""
-    valid = OPTIONS.get(scheme)
-    if valid is None:
+    if scheme not in OPTIONS:
         return
     for key, value in options.items():
-        checker = valid.get(key)
-        if checker is None:
-            hint = f" ({_HINTS[key]})" if key in _HINTS else ""
-            raise ConfigError(
-                f"unknown option {key!r} in a {scheme}:// URL{hint}; valid options: "
-                f"{', '.join(sorted(valid))}"
-            )
-        checker(key, value)
+        check_option(scheme, key, value)
     _check_location(scheme, hosts, path, options)
     _warn_unverified(scheme, options)
+
+
+def check_option(scheme: str, key: str, text: str) -> None:
+    """Refuse ``text`` as the value of option ``key`` of a ``scheme`` URL, or an option the
+    scheme does not have: a ``ConfigError`` naming the option (``scheme`` must be known)."""
+    valid = OPTIONS[scheme]
+    checker = valid.get(key)
+    if checker is None:
+        hint = f" ({_HINTS[key]})" if key in _HINTS else ""
+        raise ConfigError(
+            f"unknown option {key!r} in a {scheme}:// URL{hint}; valid options: "
+            f"{', '.join(sorted(valid))}"
+        )
+    checker(key, text)
 
 
 _UNVERIFIED = {  # option -> the values that turn server verification off

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
+from typing import overload
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 from .errors import ConfigError
-from .url_options import OPTIONS, SECRET_OPTIONS, check, check_files
+from .url_options import OPTIONS, SECRET_OPTIONS, check, check_files, check_option
 
 MASK = "***"
 SECRET_ENV = ("LEASELECT_REDIS_PASSWORD", "REDIS_PASSWORD", "LEASELECT_ZK_PASSWORD")
@@ -51,6 +52,20 @@ class StoreUrl:
             for key, value in self.options.items()
         )
         return f"{self.scheme}://{user}{hosts}{quote(self.path)}" + (f"?{query}" if query else "")
+
+    @overload
+    def number(self, key: str, default: float) -> float: ...
+    @overload
+    def number(self, key: str, default: None = None) -> float | None: ...
+    def number(self, key: str, default: float | None = None) -> float | None:
+        """The number option ``key`` (seconds, or milliseconds for ``tick_time``), ``default``
+        when absent. Checked by the scheme's rule (``url_options``), whether or not ``parse``
+        made this URL: a ``ConfigError`` naming the option, as ``parse`` raises it."""
+        text = self.options.get(key)
+        if text is None:
+            return default
+        check_option(self.scheme, key, text)
+        return float(text)
 
     def host_list(self, default_port: int) -> list[tuple[str, int]]:
         """Hosts with ``default_port`` filled in."""

@@ -14,7 +14,8 @@ import pytest
 import leaselect
 from leaselect import Lease
 from leaselect.backends.zookeeper.anchor import gap
-from leaselect.backends.zookeeper.session import SLACK, ZooKeeperSession
+from leaselect.backends.zookeeper.proof import SLACK
+from leaselect.backends.zookeeper.session import ZooKeeperSession
 from leaselect.clock import SYSTEM_CLOCK
 from tests.integration.test_zookeeper_backend import zk
 from tests.stores import require_url

@@ -23,7 +23,6 @@ fails, or etcd cancels the watch (no leader, a compacted revision), every intere
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,8 +30,8 @@ import requests
 
 from ...logfields import store_log
 from ...signalmask import start_quiet
-from .transport import CONNECT_TIMEOUT, Transport, b64, prefix_end, unb64
-from .watch import REQUIRE_LEADER, WatchCancelled, shutdown_stream, watch_results
+from .transport import CONNECT_TIMEOUT, Transport, b64, prefix_end
+from .watch import REQUIRE_LEADER, WatchCancelled, deletes_in, shutdown_stream, watch_results
 
 log = store_log("etcd")
 
@@ -58,6 +57,7 @@ class DeleteFeed:
 
     def __init__(self, transport: Transport, prefix: str) -> None:
         self._transport = transport
+        self._clock = transport.clock
         self._prefix = prefix.rstrip("/") + "/"
         self._lock = threading.Condition()
         self._by_key: dict[str, set[DeleteInterest]] = {}
@@ -174,7 +174,7 @@ class DeleteFeed:
                 resume_from = None
                 self._pause()
                 continue
-            opened = time.monotonic()
+            opened = self._clock.now()
             early: list[DeleteInterest] = []
             with self._lock:
                 self._response = response
@@ -201,7 +201,7 @@ class DeleteFeed:
                     self._covers_from = None
             if not ended_cleanly:
                 self._answer_all(None)
-            elif time.monotonic() - opened < RETRY:
+            elif self._clock.now() - opened < RETRY:
                 self._pause()  # a stream that ends at once is not reopened in a tight loop
         self._answer_all(None)
 
@@ -237,7 +237,7 @@ class DeleteFeed:
             return False
         try:
             for result in watch_results(response):
-                self._deliver(_deletes_in(result.get("events") or []))
+                self._deliver(deletes_in(result.get("events") or []))
         except WatchCancelled:
             return False  # no leader, a compacted revision: start anew
         return not self._closed
@@ -245,7 +245,7 @@ class DeleteFeed:
     def _deliver(self, deletes: list[tuple[str, int]]) -> None:
         if not deletes:
             return
-        now = time.monotonic()
+        now = self._clock.now()
         answers: list[tuple[DeleteInterest, int | None]] = []
         with self._lock:
             hits: dict[DeleteInterest, list[tuple[str, int]]] = {}
@@ -286,18 +286,3 @@ def _outcome(interest: DeleteInterest, seen: list[tuple[str, int]]) -> int | Non
     if own_at is not None and (key_at is None or own_at <= key_at):
         return None
     return key_at
-
-
-def _deletes_in(events: list[object]) -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
-    for event in events:
-        if not isinstance(event, dict) or event.get("type") != "DELETE":
-            continue
-        kv = event.get("kv")
-        if not isinstance(kv, dict):
-            continue
-        try:
-            found.append((unb64(kv["key"]), int(kv.get("mod_revision", 0))))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return found

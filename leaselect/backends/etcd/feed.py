@@ -14,27 +14,25 @@ the stream opens on the member the reads moved to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 import requests
 
 from ...leader_feed import Backoff, LeaderFeed
 from .deletes import READ_TIMEOUT
-from .transport import CONNECT_TIMEOUT, b64, prefix_end, unb64
+from .transport import CONNECT_TIMEOUT, Transport, b64, prefix_end, unb64
 from .watch import REQUIRE_LEADER, WatchCancelled, shutdown_stream, watch_results
-
-if TYPE_CHECKING:
-    from .backend import EtcdBackend
 
 
 class EtcdLeaderFeed(LeaderFeed):
-    """Hints from one watch stream over the directories of ``names``."""
+    """Hints from one watch stream over the directories of ``names`` (``directory(name)``)."""
 
-    def __init__(self, backend: EtcdBackend, names: Sequence[str]) -> None:
+    def __init__(
+        self, transport: Transport, directory: Callable[[str], str], names: Sequence[str]
+    ) -> None:
         super().__init__(names)
-        self._transport = backend.transport
-        self._directories = {backend.election_prefix(name): name for name in self.names}
+        self._transport = transport
+        self._directories = {directory(name): name for name in self.names}
         self._low = min(self._directories)
         self._high = max(prefix_end(directory) for directory in self._directories)
         self._response: requests.Response | None = None

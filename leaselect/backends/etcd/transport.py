@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import os
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ import requests
 from etcd3gw import exceptions as gw_errors
 from etcd3gw.client import Etcd3Client
 
+from ...clock import SYSTEM_CLOCK, Clock
 from ...errors import BackendUnavailable, ConfigError, LeaselectError
 from ...urls import StoreUrl
 
@@ -107,11 +107,14 @@ def granted_seconds(reply: Json) -> int:
 class Transport:
     """Posts JSON to the gateway of the first reachable endpoint."""
 
-    def __init__(self, url: StoreUrl, budget: float = DEFAULT_BUDGET) -> None:
+    def __init__(
+        self, url: StoreUrl, budget: float = DEFAULT_BUDGET, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         hosts = url.host_list(DEFAULT_PORT)
         if not hosts:
             raise ConfigError(f"etcd URL needs at least one host: {url.redacted!r}")
         self.budget = budget
+        self.clock = clock  # the backend's: every deadline of the etcd adapter reads it
         self.session = requests.Session()
         protocol = "https" if url.scheme == "etcds" else "http"
         if protocol == "https":
@@ -143,20 +146,20 @@ class Transport:
 
     def post(self, path: str, body: Json) -> Json:
         """POST ``body`` to ``/v3/<path>``, failing over between endpoints within the budget."""
-        deadline = time.monotonic() + self.budget
+        deadline = self.clock.now() + self.budget
         with self._lock:
             start = self._current
         errors: list[str] = []
         count = len(self.clients)
         for attempt in range(count):
             index = (start + attempt) % count
-            left = deadline - time.monotonic()
+            left = deadline - self.clock.now()  # then a real socket timeout: its share
             timeout = max(MIN_ATTEMPT, left / (count - attempt))
             try:
                 result = self._post_once(self.clients[index], path, body, timeout)
             except BackendUnavailable as exc:
                 errors.append(str(exc))
-                if time.monotonic() >= deadline:
+                if self.clock.now() >= deadline:
                     break
                 continue
             with self._lock:

@@ -21,8 +21,8 @@ from typing import Any
 
 import requests
 
-from ...clock import SYSTEM_CLOCK, Clock
-from .transport import CONNECT_TIMEOUT, Transport, b64
+from ...clock import Clock
+from .transport import CONNECT_TIMEOUT, Transport, b64, unb64
 
 REQUIRE_LEADER = {"Grpc-Metadata-Hasleader": "true"}
 
@@ -30,9 +30,9 @@ REQUIRE_LEADER = {"Grpc-Metadata-Hasleader": "true"}
 class DeleteWatch:
     """Waits for one key's DELETE event; reusable, one wait at a time."""
 
-    def __init__(self, transport: Transport, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, transport: Transport, clock: Clock | None = None) -> None:
         self._transport = transport
-        self._clock = clock
+        self._clock = transport.clock if clock is None else clock
         self._lock = threading.Lock()
         self._response: requests.Response | None = None
         self._interrupted = False
@@ -160,6 +160,22 @@ def _deleted_at(event: object, key: str) -> int | None:
         return int(kv.get("mod_revision", 0)) or None
     except (TypeError, ValueError):
         return None
+
+
+def deletes_in(events: list[object]) -> list[tuple[str, int]]:
+    """(key, revision) of each DELETE among a watch response's ``events`` (others skipped)."""
+    found: list[tuple[str, int]] = []
+    for event in events:
+        if not isinstance(event, dict) or event.get("type") != "DELETE":
+            continue
+        kv = event.get("kv")
+        if not isinstance(kv, dict):
+            continue
+        try:
+            found.append((unb64(kv["key"]), int(kv.get("mod_revision", 0))))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return found
 
 
 def shutdown_stream(response: requests.Response) -> None:

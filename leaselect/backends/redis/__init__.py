@@ -1,5 +1,6 @@
 """The Redis adapter (``redis://``, ``rediss://``, ``unix://``): the backend in ``backend``."""
 
-from .backend import RedisBackend, RedisCandidacy, RedisSession
+from .backend import RedisBackend, RedisSession
+from .candidacy import RedisCandidacy
 
 __all__ = ["RedisBackend", "RedisCandidacy", "RedisSession"]

@@ -6,7 +6,6 @@ blocking pops of ``wakes``, whose socket timeout exceeds the longest BLPOP we is
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,7 +47,7 @@ def settings(url: StoreUrl) -> RedisSettings:
     prefix = url.options.get("prefix", DEFAULT_PREFIX)
     if not prefix or not prefix.isprintable() or any(c in prefix for c in "{} "):
         raise ConfigError(f"redis prefix must be printable, without spaces or braces: {prefix!r}")
-    timeout = _number(url.options.get("timeout"), DEFAULT_TIMEOUT, "timeout")
+    timeout = url.number("timeout", DEFAULT_TIMEOUT)
     password = url.password
     if password is None:
         password = next((os.environ[k] for k in PASSWORD_ENV if os.environ.get(k)), None)
@@ -58,18 +57,6 @@ def settings(url: StoreUrl) -> RedisSettings:
     return RedisSettings(
         _strip_options(url.raw), url.redacted, prefix, timeout, password, allow in _YES
     )
-
-
-def _number(text: str | None, default: float, what: str) -> float:
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"redis {what}= must be a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"redis {what}= must be positive, got {text!r}")
-    return value
 
 
 def _strip_options(raw: str) -> str:

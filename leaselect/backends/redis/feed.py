@@ -13,19 +13,28 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import redis
 
 from ...errors import ConfigError
 from ...leader_feed import Backoff, LeaderFeed
 from ...logfields import store_log
-from .client import MAX_BLOCK
-
-if TYPE_CHECKING:
-    from .backend import RedisBackend
+from .client import MAX_BLOCK, RedisSettings
 
 log = store_log("redis")
+
+
+class WatchSource(Protocol):
+    """What a watch uses of its backend (``RedisBackend``)."""
+
+    @property
+    def conf(self) -> RedisSettings: ...
+    @property
+    def blocking_pool(self) -> redis.ConnectionPool: ...
+    @property
+    def closed(self) -> bool: ...
+    def key(self, name: str, part: str) -> str: ...
 
 
 class RedisLeaderFeed(LeaderFeed):
@@ -33,7 +42,7 @@ class RedisLeaderFeed(LeaderFeed):
 
     expiry_pushed = False
 
-    def __init__(self, backend: RedisBackend, names: Sequence[str]) -> None:
+    def __init__(self, backend: WatchSource, names: Sequence[str]) -> None:
         super().__init__(names)
         self._backend = backend
         self._client = redis.Redis(connection_pool=backend.blocking_pool)

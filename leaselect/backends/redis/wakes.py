@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import redis
 
+from ...clock import SYSTEM_CLOCK, Clock
 from ...logfields import store_log
 from ...signalmask import start_quiet
 from ...urls import redact
@@ -44,11 +44,17 @@ class Wakes:
     """The wake-list watcher of one Redis backend (see the module docstring)."""
 
     def __init__(
-        self, client: redis.Redis, pool: redis.ConnectionPool, prefix: str, where: str
+        self,
+        client: redis.Redis,
+        pool: redis.ConnectionPool,
+        prefix: str,
+        where: str,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._client = client  # for control pushes (short commands)
         self._pool = pool  # for the blocking connection
         self._where = where  # the redacted URL, for the log
+        self._clock = clock
         self.control = f"{prefix}wakes:{secrets.token_hex(8)}"
         self._lock = threading.Condition()
         self._watched: dict[str, Callable[[bytes], None]] = {}
@@ -72,7 +78,7 @@ class Wakes:
                 start_quiet(self._thread)
             self._lock.notify_all()
             covered = key in self._covered
-        if kept is not None and time.monotonic() - kept[1] < UNCLAIMED_S:
+        if kept is not None and self._clock.now() - kept[1] < UNCLAIMED_S:
             deliver(kept[0])
         if not covered:
             pipe = self._client.pipeline(transaction=False)
@@ -146,7 +152,7 @@ class Wakes:
     def _keep(self, key: str, message: bytes) -> None:
         """Keep a message nobody watched for its key's next watch (under the lock); drop
         those kept too long (their waiters resigned or campaigned it in)."""
-        now = time.monotonic()
+        now = self._clock.now()
         for old in [k for k, (_, at) in self._unclaimed.items() if now - at >= UNCLAIMED_S]:
             del self._unclaimed[old]
         self._unclaimed[key] = (message, now)

@@ -13,15 +13,14 @@ lease held in the old file ends at its next renewal (reason ``unreachable``).
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from ...backend import Backend, Candidacy, Renewal, Session
+from ...clock import SYSTEM_CLOCK, Clock
 from ...errors import BackendUnavailable, ConfigError
 from ...leader_feed import LeaderFeed
 from ...lease import Leader
@@ -38,32 +37,17 @@ from .files import (
     parse_access,
     wake_directory,
 )
-from .hostclock import boot_id, clock_domain, describe_domain, host_now, require_linux
+from .hostclock import boot_id, require_linux
+from .schema import claim_clock, prepare
 from .wakes import MailboxWatcher
 from .wakeup import Mailbox, WakeDir
-from .watchers import WATCHER_TABLE, SqliteLeaderFeed, tell, watchers_of
+from .watchers import SqliteLeaderFeed, tell, watchers_of
 
 log = store_log("sqlite")
 
 MIN_TTL = 0.1
 DEFAULT_BUSY_TIMEOUT = 2.0
-MAX_BUSY_TIMEOUT = 3600.0
 OPTIONS = ("busy_timeout", ACCESS_OPTION)
-_SCHEMA = (
-    """
-CREATE TABLE IF NOT EXISTS lease (
-    name TEXT PRIMARY KEY, holder TEXT NOT NULL, identity TEXT NOT NULL,
-    metadata TEXT NOT NULL, token INTEGER NOT NULL, boot TEXT NOT NULL, expires REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, token INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS mark (
-    name TEXT NOT NULL, mark TEXT NOT NULL, token INTEGER NOT NULL, value INTEGER NOT NULL,
-    PRIMARY KEY (name, mark));
-CREATE TABLE IF NOT EXISTS waiter (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, address TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-    + WATCHER_TABLE
-)
 
 
 class SqliteBackend(Backend):
@@ -72,10 +56,15 @@ class SqliteBackend(Backend):
     scheme = "sqlite"
 
     def __init__(
-        self, path: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, access: str | None = None
+        self,
+        path: str,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        access: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         super().__init__()
         require_linux()
+        self.clock = clock  # every time read: CLOCK_BOOTTIME if processes share the file
         self.path = path
         self.busy_timeout = busy_timeout
         self.access: Access = parse_access(access)
@@ -86,7 +75,7 @@ class SqliteBackend(Backend):
         self._db: sqlite3.Connection | None = None
         self._file: FileId | None = None
         self._wake: WakeDir | None = None
-        self.wakes = MailboxWatcher()  # the parked waiters' mailboxes
+        self.wakes = MailboxWatcher(clock)  # the parked waiters' mailboxes
         try:  # open now if we can; else at first use, and the campaign retries like any store's
             self._follow_file()
         except BackendUnavailable as exc:
@@ -104,7 +93,8 @@ class SqliteBackend(Backend):
         if "\0" in url.path:
             raise ConfigError("sqlite URL path must not contain a NUL byte")
         path = "/" + url.path.lstrip("/")  # sqlite:///tmp/x.db and sqlite:////tmp/x.db alike
-        return cls(os.path.normpath(path), _busy_timeout(url), url.options.get(ACCESS_OPTION))
+        busy_timeout = url.number("busy_timeout", DEFAULT_BUSY_TIMEOUT)
+        return cls(os.path.normpath(path), busy_timeout, url.options.get(ACCESS_OPTION))
 
     def check_ttl(self, ttl: float) -> None:
         if ttl < MIN_TTL:
@@ -115,9 +105,10 @@ class SqliteBackend(Backend):
             row = db.execute(
                 "SELECT identity, token, metadata, boot, expires FROM lease WHERE name=?", (name,)
             ).fetchone()
-        if row is None or row[3] != boot_id() or row[4] <= host_now():
+        now = self.clock.now()
+        if row is None or row[3] != boot_id() or row[4] <= now:
             return None
-        return Leader(row[0], row[1], row[2], row[4] - host_now())
+        return Leader(row[0], row[1], row[2], row[4] - now)
 
     def expire_lease(self, name: str) -> bool:
         with self.transaction() as db:
@@ -228,11 +219,11 @@ class SqliteBackend(Backend):
         except (OSError, sqlite3.Error) as exc:
             raise BackendUnavailable(f"cannot open sqlite store {self.path!r}: {exc}") from None
         try:
-            _prepare(db, self.busy_timeout)
+            prepare(db, self.busy_timeout, self.clock)
             check_companions(self.path, self.access)
             if current_id(self.path) != file:
                 raise BackendUnavailable(f"sqlite store {self.path!r} was replaced while opening")
-            _claim_clock(db, self.path)
+            claim_clock(db, self.path)
             wake = WakeDir(wake_directory(self.path, self.access), self.access.file_mode)
         except (OSError, sqlite3.Error) as exc:
             db.close()
@@ -264,58 +255,6 @@ def _mapped(path: str) -> Iterator[None]:
         raise BackendUnavailable(f"sqlite store {path!r}: {exc}") from None
     except OSError as exc:
         raise BackendUnavailable(f"sqlite store {path!r}: {exc}") from None
-
-
-def _busy_timeout(url: StoreUrl) -> float:
-    text = url.options.get("busy_timeout")
-    if text is None:
-        return DEFAULT_BUSY_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= MAX_BUSY_TIMEOUT:
-        raise ConfigError(
-            f"sqlite URL option busy_timeout must be seconds in [0, {MAX_BUSY_TIMEOUT:g}]"
-        )
-    return value
-
-
-def _prepare(db: sqlite3.Connection, busy_timeout: float) -> None:
-    """Switch to WAL and create the schema; retried while another process does the same
-    (changing the journal mode of a new file can fail with "locked" without a busy wait)."""
-    give_up = time.monotonic() + busy_timeout
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > give_up:
-                raise
-            time.sleep(0.01)
-
-
-def _claim_clock(db: sqlite3.Connection, path: str) -> None:
-    """Record our clock domain in a store without one for this boot; refuse another domain."""
-    ours = clock_domain()
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        row = db.execute("SELECT value FROM meta WHERE key='clock'").fetchone()
-        if row is None or row[0].partition("/")[0] != boot_id():
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('clock', ?)", (ours,))
-        elif row[0] != ours:
-            raise ConfigError(
-                f"sqlite store {path!r} is used from another time namespace "
-                f"({describe_domain(row[0])}; this process: {describe_domain(ours)}): lease times "
-                "would mean different instants. The embedded store serves one time namespace; "
-                "run every contender in the same one, or use a networked store"
-            )
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 class SqliteSession(Session):

@@ -17,17 +17,14 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ...backend import Candidacy, Grant, Renewal, Waiting
 from ...lease import LostReason
-from .hostclock import boot_id, host_now
+from .hostclock import boot_id
+from .store import Store, StoreSession
 from .tokens import next_token, wall_microseconds
 from .wakeup import HANDOVER_STEP, Delivery, Mailbox, send
 from .watchers import tell, watchers_of
-
-if TYPE_CHECKING:
-    from .backend import SqliteBackend, SqliteSession
 
 _LEASE = "SELECT holder, boot, expires, token FROM lease WHERE name=?"
 # a campaign that finds others queued for a free lease waits as long as this many ranks take
@@ -38,7 +35,7 @@ HEAD_START_RANKS = 3
 class SqliteCandidacy(Candidacy):
     """One process's place in one election of a SQLite store."""
 
-    def __init__(self, session: SqliteSession, name: str, identity: str, metadata: str) -> None:
+    def __init__(self, session: StoreSession, name: str, identity: str, metadata: str) -> None:
         super().__init__(name, identity, metadata)
         self.session = session
         self.holder = secrets.token_hex(16)
@@ -53,7 +50,7 @@ class SqliteCandidacy(Candidacy):
         self._resume_lock = threading.Lock()
 
     @property
-    def backend(self) -> SqliteBackend:
+    def backend(self) -> Store:
         return self.session.backend
 
     def campaign(self, sent: float) -> Grant | Waiting:
@@ -67,7 +64,7 @@ class SqliteCandidacy(Candidacy):
         if queued is not None:
             return queued
         with self.backend.transaction() as db:
-            now = host_now()
+            now = self.backend.clock.now()
             row = db.execute(_LEASE, (self.name,)).fetchone()
             if self._held_by_other(row, now):
                 self.backend.saw_token(row[3])
@@ -92,7 +89,7 @@ class SqliteCandidacy(Candidacy):
         with self.backend.reading() as db:
             row = db.execute(_LEASE, (self.name,)).fetchone()
             queued = db.execute("SELECT 1 FROM waiter WHERE address=?", (mailbox.name,)).fetchone()
-        now = host_now()
+        now = self.backend.clock.now()
         if queued is None or generation != self.backend.generation:
             return None
         if not self._held_by_other(row, now):
@@ -281,7 +278,7 @@ def renew(db: sqlite3.Connection, candidacy: SqliteCandidacy, ttl: float) -> Ren
     gone = left_behind(candidacy)
     if gone is not None:
         return gone
-    now = host_now()
+    now = candidacy.backend.clock.now()
     updated = db.execute(
         "UPDATE lease SET expires=? WHERE name=? AND holder=? AND boot=? AND expires>?",
         (now + ttl, candidacy.name, candidacy.holder, boot_id(), now),

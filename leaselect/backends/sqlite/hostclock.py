@@ -1,14 +1,16 @@
-"""The embedded store's lease clock: CLOCK_BOOTTIME, the boot id and the time namespace.
+"""Which clock the embedded store's lease times are on: CLOCK_BOOTTIME, the boot id and the
+time namespace.
 
-CLOCK_BOOTTIME is shared by every process of a host, never goes backwards and keeps counting
-through suspend. It restarts at each boot, so every lease row records the boot id: a row from an
-earlier boot is expired by definition.
+Lease times are read from the backend's clock, ``leaselect.clock.SYSTEM_CLOCK`` by default,
+which is CLOCK_BOOTTIME on Linux (``require_linux``): shared by every process of a host, never
+going backwards, counting through suspend. It restarts at each boot, so every lease row records
+the boot id: a row from an earlier boot is expired by definition.
 
 A time namespace (Linux 5.6+, ``unshare --time``) shifts CLOCK_BOOTTIME by a fixed offset for its
 processes while the boot id stays the same, so lease times written by a process in one namespace
 mean something else to a process in another. ``clock_domain`` names the clock a process reads:
 the boot id plus its namespace's boottime offset. A store records the domain of its first user
-(per boot) and refuses every process whose domain differs (see ``files``).
+(per boot) and refuses every process whose domain differs (see ``schema``).
 """
 
 from __future__ import annotations
@@ -27,14 +29,9 @@ OFFSETS_PATH = "/proc/self/timens_offsets"
 
 
 def require_linux() -> None:
-    """The embedded store needs CLOCK_BOOTTIME and a boot id."""
+    """The embedded store needs CLOCK_BOOTTIME (then ``SYSTEM_CLOCK`` reads it) and a boot id."""
     if not sys.platform.startswith("linux") or not hasattr(time, "CLOCK_BOOTTIME"):
         raise ConfigError("the sqlite:// backend needs Linux (CLOCK_BOOTTIME and a boot id)")
-
-
-def host_now() -> float:
-    """Seconds since boot, including suspend."""
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
 
 
 @functools.cache

@@ -17,10 +17,10 @@ import os
 import selectors
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ...clock import SYSTEM_CLOCK, Clock
 from ...logfields import store_log
 from ...signalmask import start_quiet
 from .wakeup import HANDOVER_STEP, Mailbox
@@ -32,13 +32,14 @@ log = store_log("sqlite")
 class _Watch:
     mailbox: Mailbox
     deliver: Callable[[], None]
-    due: float | None = None  # time.monotonic() of a pending head start's end
+    due: float | None = None  # when a pending head start ends (the watcher's clock)
 
 
 class MailboxWatcher:
     """The parked waiters' mailboxes of one sqlite backend (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._watches: dict[Mailbox, _Watch] = {}  # applied to the selector by the thread
@@ -120,9 +121,9 @@ class MailboxWatcher:
                     rank = watch.mailbox.take()
                     if rank is None:
                         continue
-                    end = time.monotonic() + rank * HANDOVER_STEP
+                    end = self._clock.now() + rank * HANDOVER_STEP
                     watch.due = end if watch.due is None else min(watch.due, end)
-                now = time.monotonic()
+                now = self._clock.now()
                 due = [w for w in watches.values() if w.due is not None and w.due <= now]
                 for watch in due:
                     del watches[watch.mailbox]
@@ -167,10 +168,9 @@ class MailboxWatcher:
             return mailbox if old is not None else None  # a second watch: one use ends
         return mailbox if old is not None else None
 
-    @staticmethod
-    def _timeout(watches: dict[Mailbox, _Watch]) -> float | None:
+    def _timeout(self, watches: dict[Mailbox, _Watch]) -> float | None:
         dues = [w.due for w in watches.values() if w.due is not None]
-        return None if not dues else max(0.0, min(dues) - time.monotonic())
+        return None if not dues else max(0.0, min(dues) - self._clock.now())
 
 
 def _drain(sock: socket.socket) -> None:

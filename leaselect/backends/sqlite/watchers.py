@@ -13,14 +13,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ...errors import LeaselectError
 from ...leader_feed import Backoff, LeaderFeed
+from .store import Store
 from .wakeup import Delivery, Mailbox, send
-
-if TYPE_CHECKING:
-    from .backend import SqliteBackend
 
 WATCHER_TABLE = """
 CREATE TABLE IF NOT EXISTS watcher (
@@ -33,7 +30,7 @@ def watchers_of(db: sqlite3.Connection, name: str) -> list[str]:
     return [row[0] for row in db.execute("SELECT address FROM watcher WHERE name=?", (name,))]
 
 
-def tell(backend: SqliteBackend, addresses: Sequence[str]) -> None:
+def tell(backend: Store, addresses: Sequence[str]) -> None:
     """Send each watch a wake-up (after the commit); forget the watches that are gone."""
     if not addresses:
         return
@@ -52,7 +49,7 @@ class SqliteLeaderFeed(LeaderFeed):
 
     expiry_pushed = False
 
-    def __init__(self, backend: SqliteBackend, names: Sequence[str]) -> None:
+    def __init__(self, backend: Store, names: Sequence[str]) -> None:
         super().__init__(names)
         self._backend = backend
         self._mailbox: Mailbox | None = None

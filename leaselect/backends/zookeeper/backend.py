@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from ...backend import Backend, Session
+from ...clock import SYSTEM_CLOCK, Clock
 from ...errors import BackendUnavailable, ConfigError
 from ...leader_feed import LeaderFeed
 from ...lease import Leader
@@ -25,11 +26,12 @@ from ...logfields import store_log
 from ...timing import Timing
 from ...urls import StoreUrl
 from .anchor import gap
-from .candidacy import queue
 from .client import ClientConfig, mapped_errors
 from .connection import Connection
 from .feed import ZooKeeperLeaderFeed
-from .session import SLACK, ZooKeeperSession
+from .nodes import queue
+from .proof import SLACK
+from .session import ZooKeeperSession
 
 log = store_log("zk")
 
@@ -44,9 +46,9 @@ class ZooKeeperBackend(Backend):
     scheme = "zk"
     max_ttl = MAX_TTL  # the servers' maxSessionTimeout may be lower: checked at connect
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(self, config: ClientConfig, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__()
-        self.conn = Connection(config)
+        self.conn = Connection(config, clock)  # its clock is the adapter's
 
     @classmethod
     def from_url(cls, url: StoreUrl) -> ZooKeeperBackend:
@@ -87,7 +89,7 @@ class ZooKeeperBackend(Backend):
         return False
 
     def leader_feed(self, names: Sequence[str]) -> LeaderFeed:
-        return ZooKeeperLeaderFeed(self, names)
+        return ZooKeeperLeaderFeed(self.conn, names)
 
     def observe(self, name: str) -> Leader | None:
         client = self.conn.client()

@@ -1,45 +1,28 @@
 """One candidacy in a ZooKeeper election: an ephemeral sequential node, lowest sequence leads.
 
-The node is ``<root>/<name>/<guid>-lock-<sequence>``: the GUID lets a create whose reply was lost
-be found again on retry. A waiter watches only its predecessor (no herd). The fencing token is
-the leader node's czxid, which increases across tenures even if the parent is recreated.
+The node is ``<root>/<name>/<guid>-lock-<sequence>`` (``nodes``): the GUID lets a create whose
+reply was lost be found again on retry. A waiter watches only its predecessor (no herd). The
+fencing token is the leader node's czxid, which increases across tenures even if the parent is
+recreated.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from ...backend import Candidacy, Grant, Waiting
-from ...clock import SYSTEM_CLOCK
-from ...errors import BackendUnavailable, ConfigError
+from ...errors import BackendUnavailable
 from .anchor import Answered
+from .change import Change
+from .discards import DiscardingSession
+from .nodes import create_candidate, find_created, make_parent, queue
 
-if TYPE_CHECKING:
-    from .session import ZooKeeperSession
-
-LOCK_MARK = "-lock-"
 MAX_CHECKS = 4  # predecessor vanished between listing and watching: list again, a few times
-
-
-def sequence_of(child: str) -> str:
-    """The sequence suffix of a node name (zero-padded, so it sorts as text)."""
-    return child.rsplit(LOCK_MARK, 1)[1]
-
-
-def queue(children: list[str]) -> list[str]:
-    """The candidates' node names in election order."""
-    return sorted((c for c in children if LOCK_MARK in c), key=sequence_of)
-
-
-def node_data(identity: str, metadata: str) -> bytes:
-    """What a candidate's node holds: who it is, for ``observe``."""
-    return json.dumps({"identity": identity, "metadata": metadata}).encode()
 
 
 class OwnRead(NamedTuple):
@@ -53,7 +36,7 @@ class OwnRead(NamedTuple):
 class ZooKeeperCandidacy(Candidacy):
     """One process's node in one election of a ZooKeeper store."""
 
-    def __init__(self, session: ZooKeeperSession, name: str, identity: str, metadata: str) -> None:
+    def __init__(self, session: DiscardingSession, name: str, identity: str, metadata: str) -> None:
         super().__init__(name, identity, metadata)
         self.session = session
         self.parent = f"{session.conn.config.root}/{name}"
@@ -66,10 +49,7 @@ class ZooKeeperCandidacy(Candidacy):
         self._guid = uuid.uuid4().hex
         self._guid_given_up = self._guid
         self._pending: int | None = None  # a create was sent in this session; reply unseen
-        self._changed = threading.Event()
-        self._interrupted = False
-        self._resume: Callable[[], None] | None = None  # of a parked wait (see park)
-        self._resume_lock = threading.Lock()
+        self._change = Change()  # ends a wait
         self._head: str | None = None  # the predecessor we watch, when it is the leader
         self._head_gone = False
         self._own_read: OwnRead | None = None  # sent when the leader's node went (_on_event)
@@ -89,10 +69,8 @@ class ZooKeeperCandidacy(Candidacy):
         return f"{self.parent}/{self.node}"
 
     def campaign(self, sent: float) -> Grant | Waiting:
-        self._changed.clear()
-        if self._interrupted:
-            self._changed.set()
-        started = SYSTEM_CLOCK.now()  # no earlier than ``sent``
+        self._change.rearm()
+        started = self.session.conn.clock.now()  # no earlier than ``sent``
         client, sid = self.session.live()
         epoch = self.session.conn.epoch
         if self.owner not in (None, sid):  # that session is gone, and its node with it
@@ -124,14 +102,15 @@ class ZooKeeperCandidacy(Candidacy):
                 if self._head is not None:
                     self.session.next_in_line()
                 return Waiting()
-        self._changed.set()  # keep going: campaign again right away
+        self._change.again()  # keep going: campaign again right away
         return Waiting()
 
     def _lead(
         self, client: Any, sid: int, epoch: int, own: Answered | None, sent: float, started: float
     ) -> Grant:
-        """Lead from a proven anchor (SYSTEM_CLOCK), moved onto the elector's clock: ``sent``
-        was read before ``started``, so ``sent - (started - anchor)`` is no later than it."""
+        """Lead from a proven anchor (on the adapter's clock), moved onto the elector's (the
+        same one unless a test injects another): ``sent`` was read before ``started``, so
+        ``sent - (started - anchor)`` is no later than it."""
         anchor = self.session.grant_anchor(client, sid, epoch, own, self.path)
         with self.flags:
             self.tenure += 1
@@ -141,39 +120,21 @@ class ZooKeeperCandidacy(Candidacy):
         return Grant(self.token, self.session.lease_ttl(sid), sent - max(0.0, started - anchor))
 
     def wait(self, waiting: Waiting, timeout: float) -> None:
-        self._changed.wait(timeout)
-        self._interrupted = False
+        self._change.wait(timeout)
 
     def park(self, waiting: Waiting, timeout: float, resume: Callable[[], None]) -> float:
-        """The watches that set ``_changed`` call ``resume`` instead of waking a thread."""
-        with self._resume_lock:
-            if not self._changed.is_set():
-                self._resume = resume
-                return timeout
-        self._interrupted = False
-        return 0.0
+        """The watches that end a ``wait`` call ``resume`` instead of waking a thread."""
+        return self._change.park(timeout, resume)
 
     def unpark(self) -> None:
-        with self._resume_lock:
-            self._resume = None
-        self._interrupted = False
+        self._change.unpark()
 
     def interrupt(self) -> None:
-        self._interrupted = True
-        self._change()
+        self._change.interrupt()
 
     def wake(self) -> None:
         """The connection changed or our predecessor did: campaign again (kazoo's thread)."""
-        self._change()
-
-    def _change(self) -> None:
-        """Something worth a campaign happened: end the wait (or resume the parked one)."""
-        self._changed.set()
-        with self._resume_lock:
-            resume, self._resume = self._resume, None
-        if resume is not None:
-            self._interrupted = False
-            resume()
+        self._change.fire()
 
     def resign(self) -> None:
         """Give our node up: the session deletes it now or as soon as it is connected again,
@@ -205,7 +166,7 @@ class ZooKeeperCandidacy(Candidacy):
         if event.type == "DELETED" and event.path == self._head:
             self._head_gone = True
             self._read_own_node()
-        self._change()
+        self._change.fire()
 
     def _read_own_node(self) -> None:
         """Send the read of our node that decides whether we lead (see ``campaign``) from
@@ -216,7 +177,7 @@ class ZooKeeperCandidacy(Candidacy):
         epoch, sid, client, node = conn.epoch, conn.session_id(), conn.current(), self.node
         if client is None or sid is None or node is None or self.owner != sid or not self.armed:
             return  # the campaign finds out what to do
-        asked = SYSTEM_CLOCK.now()
+        asked = self.session.conn.clock.now()
         try:
             pending = client.exists_async(f"{self.parent}/{node}")
         except Exception:  # the connection is going: the campaign reads (or registers) again
@@ -262,7 +223,7 @@ class ZooKeeperCandidacy(Candidacy):
             self._pending = sid
             if self.session.new_elections:  # likely new too: its node first, same round trip
                 parent = client.create_async(self.parent)
-            created = self._create(client)
+            created = self._create_node(client)
         elif not self.armed:  # the watch fired or the connection changed: set it again first
             self._arm(client)
         listed = client.get_children_async(self.parent)
@@ -273,7 +234,8 @@ class ZooKeeperCandidacy(Candidacy):
                 path, stat = self.session.result(created, "create candidate node")
             except NoNodeError:  # a new election: make its node, then ours (and list again)
                 self.session.new_elections = True
-                self._make_parent(client)
+                hosts = self.session.conn.config.hosts
+                make_parent(self.session.result, client, self.parent, self.name, hosts)
                 path, stat = self._create_again(client)
                 listed = client.get_children_async(self.parent)
             self._adopt(path.rsplit("/", 1)[1], stat)
@@ -287,22 +249,13 @@ class ZooKeeperCandidacy(Candidacy):
             raise BackendUnavailable(f"candidate node of {self.name!r} vanished; registering again")
         return order, order.index(self.node)
 
-    def _create(self, client: Any) -> Any:
-        """Send the create of our node (its parent must exist: on a new election the create
-        fails at once, and ``_make_parent`` then costs one more round trip, where kazoo's
-        ``makepath`` cost three and two more reads)."""
-        return client.create_async(
-            f"{self.parent}/{self._guid}{LOCK_MARK}",
-            node_data(self.identity, self.metadata),
-            ephemeral=True,
-            sequence=True,
-            include_data=True,
-        )
+    def _create_node(self, client: Any) -> Any:
+        return create_candidate(client, self.parent, self._guid, self.identity, self.metadata)
 
     def _settle_parent(self, parent: Any) -> None:
         """The answer to the election node's create sent ahead of ours: made, or there already
         (the elections are not new after all: the next registrations stop sending it), or its
-        own parent is missing (our create fails too, and ``_make_parent`` makes both)."""
+        own parent is missing (our create fails too, and ``make_parent`` makes both)."""
         try:
             self.session.result(parent, "create election node")
         except NodeExistsError:
@@ -315,7 +268,7 @@ class ZooKeeperCandidacy(Candidacy):
         (an operator) fails this attempt as the store's trouble, not as kazoo's error."""
         try:
             created: tuple[str, Any] = self.session.result(
-                self._create(client), "create candidate node"
+                self._create_node(client), "create candidate node"
             )
         except NoNodeError as exc:
             raise BackendUnavailable(
@@ -324,41 +277,12 @@ class ZooKeeperCandidacy(Candidacy):
             ) from exc
         return created
 
-    def _make_parent(self, client: Any) -> None:
-        """Create the election's node (and the root above it if that is missing too); a
-        chroot that does not exist is the user's to create (kazoo cannot from inside it)."""
-        try:
-            try:
-                self.session.result(client.create_async(self.parent), "create election node")
-            except NoNodeError:
-                made = client.create_async(self.parent, makepath=True)
-                self.session.result(made, "create election node")
-        except NodeExistsError:
-            pass  # another candidate made it meanwhile
-        except NoNodeError:
-            if self.session.result(client.exists_async("/"), "stat chroot") is None:
-                chroot = self.session.conn.config.hosts.partition("/")[2]
-                raise ConfigError(
-                    f"ZooKeeper chroot /{chroot} does not exist: create it, or leave the "
-                    "chroot out of the URL and use ?root= (leaselect creates that)"
-                ) from None
-            raise BackendUnavailable(
-                f"a node above election {self.name!r} was deleted while we made it; "
-                "registering again"
-            ) from None
-
     def _find_lost_create(self, client: Any, sid: int) -> None:
-        try:
-            children = self.session.result(client.get_children_async(self.parent), "list")
-        except NoNodeError:
-            children = []
-        for child in children:
-            if child.startswith(self._guid):
-                stat = self.session.result(client.exists_async(f"{self.parent}/{child}"), "stat")
-                if stat is not None:
-                    self._adopt(child, stat)
-                    return
-        self._pending = None
+        found = find_created(self.session.result, client, self.parent, self._guid)
+        if found is None:
+            self._pending = None
+        else:
+            self._adopt(*found)
 
     def _adopt(self, node: str, stat: Any) -> None:
         """Our node, owned by the session that created it (a request queued across a reconnect

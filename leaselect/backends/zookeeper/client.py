@@ -71,8 +71,14 @@ class ClientConfig:
         if (user is None) != (password is None):
             raise ConfigError("ZooKeeper digest auth needs both a user and a password")
         return cls(
-            hosts, root, url.redacted, _float(url, "connect_timeout"), user, password, _tls(url),
-            _tick(url),
+            hosts,
+            root,
+            url.redacted,
+            url.number("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+            user,
+            password,
+            _tls(url),
+            _tick(url.number("tick_time")),
         )
 
     def client_kwargs(self, timeout: float) -> dict[str, Any]:
@@ -98,27 +104,9 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _float(url: StoreUrl, key: str) -> float:
-    try:
-        value = float(url.options.get(key, DEFAULT_CONNECT_TIMEOUT))
-    except ValueError:
-        raise ConfigError(f"ZooKeeper option {key} must be a number of seconds") from None
-    if value <= 0:
-        raise ConfigError(f"ZooKeeper option {key} must be positive")
-    return value
-
-
-def _tick(url: StoreUrl) -> float | None:
-    """``tick_time`` in milliseconds, as ``tickTime`` in zoo.cfg."""
-    if "tick_time" not in url.options:
-        return None
-    try:
-        value = int(url.options["tick_time"])
-    except ValueError:
-        raise ConfigError("ZooKeeper option tick_time must be whole milliseconds") from None
-    if value <= 0:
-        raise ConfigError("ZooKeeper option tick_time must be positive")
-    return value / 1000.0
+def _tick(milliseconds: float | None) -> float | None:
+    """``tick_time`` (milliseconds, as ``tickTime`` in zoo.cfg) in seconds."""
+    return None if milliseconds is None else milliseconds / 1000.0
 
 
 def _tls(url: StoreUrl) -> dict[str, Any]:
@@ -147,5 +135,3 @@ def mapped_errors(what: str, redacted: str) -> Iterator[None]:
     except (AuthFailedError, NoAuthError) as exc:
         detail = type(exc).__name__
         raise ConfigError(f"ZooKeeper {redacted}: {what}: not authorized ({detail})") from None
-
-

@@ -15,7 +15,7 @@ from typing import Any
 from kazoo.client import KazooClient, KazooState
 from kazoo.handlers.threading import KazooTimeoutError
 
-from ...clock import SYSTEM_CLOCK
+from ...clock import SYSTEM_CLOCK, Clock
 from ...errors import BackendUnavailable, ConfigError
 from ...logfields import store_log
 from ...signalmask import process_signals_blocked
@@ -32,8 +32,9 @@ OBSERVER_TIMEOUT = 10.0  # session timeout of a client opened only to observe
 class Connection:
     """One kazoo client, started lazily, with its connection state tracked for the adapter."""
 
-    def __init__(self, config: ClientConfig) -> None:
+    def __init__(self, config: ClientConfig, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
+        self.clock = clock  # the adapter's: every time it reads (answers, proofs, anchors)
         self._lock = threading.Lock()
         self._client: Any = None
         self._requested: float | None = None
@@ -90,11 +91,11 @@ class Connection:
         return None if client_id is None else int(client_id[0])
 
     def answered(self, epoch: int, sent: float) -> Answered | None:
-        """Record a request of ours sent at ``sent`` (SYSTEM_CLOCK) in ``epoch`` and answered
+        """Record a request of ours sent at ``sent`` (``clock``) in ``epoch`` and answered
         now; None if the connection changed meanwhile (then it proves nothing)."""
         if self.epoch != epoch or not self._connected.is_set():
             return None
-        answer = Answered(epoch, sent, SYSTEM_CLOCK.now())
+        answer = Answered(epoch, sent, self.clock.now())
         with self._news:
             self.history.add(answer, self.tick * SPACING)
         return answer
@@ -136,7 +137,10 @@ class Connection:
     def _start_locked(self, timeout: float) -> None:
         client = KazooClient(**self.config.client_kwargs(timeout))
         self._hooked = kazoo_hooks.install(
-            client, lambda started, granted: self._on_handshake(client, granted), self._on_ping
+            client,
+            lambda started, granted: self._on_handshake(client, granted),
+            self._on_ping,
+            self.clock,
         )
         client.add_listener(self._on_state)
         with mapped_errors("connect", self.config.redacted):
@@ -210,7 +214,7 @@ class Connection:
         (a TTL the real tick allows would be refused forever)."""
         conf = self._conf(client)
         if conf is None:
-            SYSTEM_CLOCK.wait(threading.Event(), RETRY_CONF)
+            self.clock.wait(threading.Event(), RETRY_CONF)
             conf = self._conf(client)
         if conf is None and not client.connected:
             raise BackendUnavailable(

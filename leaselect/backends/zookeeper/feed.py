@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kazoo.client import KazooState
 from kazoo.exceptions import KazooException, NoNodeError
@@ -20,18 +20,16 @@ from kazoo.handlers.threading import KazooTimeoutError
 
 from ...errors import LeaselectError
 from ...leader_feed import LeaderFeed
-
-if TYPE_CHECKING:
-    from .backend import ZooKeeperBackend
+from .connection import Connection
 
 
 class ZooKeeperLeaderFeed(LeaderFeed):
     """Hints from child watches on the nodes of ``names``."""
 
-    def __init__(self, backend: ZooKeeperBackend, names: Sequence[str]) -> None:
+    def __init__(self, conn: Connection, names: Sequence[str]) -> None:
         super().__init__(names)
-        self._conn = backend.conn
-        root = backend.conn.config.root
+        self._conn = conn
+        root = conn.config.root
         self._nodes = {f"{root}/{name}": name for name in self.names}
         self._unarmed = set(self._nodes)  # nodes without a watch set
         self._lock = threading.Lock()

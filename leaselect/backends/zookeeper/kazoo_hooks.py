@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...clock import SYSTEM_CLOCK
+from ...clock import SYSTEM_CLOCK, Clock
 from ...logfields import store_log
 
 log = store_log("zk")
@@ -28,8 +28,8 @@ log = store_log("zk")
 CONNECTION_ATTRIBUTES = ("_connect", "_send_ping", "_read_socket", "ping_outstanding")
 _warned = False
 
-OnHandshake = Callable[[float, float], None]  # handshake start (SYSTEM_CLOCK), negotiated s
-OnPing = Callable[[float, float], None]  # ping sent, answer read (SYSTEM_CLOCK)
+OnHandshake = Callable[[float, float], None]  # handshake start (clock), negotiated s
+OnPing = Callable[[float, float], None]  # ping sent, answer read (clock)
 
 
 def missing(client: Any) -> list[str]:
@@ -42,8 +42,11 @@ def missing(client: Any) -> list[str]:
     ]
 
 
-def install(client: Any, on_handshake: OnHandshake, on_ping: OnPing) -> bool:
-    """Hook ``client``'s handshake and pings; False (and one WARNING) if kazoo lacks them."""
+def install(
+    client: Any, on_handshake: OnHandshake, on_ping: OnPing, clock: Clock = SYSTEM_CLOCK
+) -> bool:
+    """Hook ``client``'s handshake and pings (times read from ``clock``); False (and one
+    WARNING) if kazoo lacks them."""
     absent = missing(client)
     if absent:
         _warn_once(absent)
@@ -57,21 +60,21 @@ def install(client: Any, on_handshake: OnHandshake, on_ping: OnPing) -> bool:
     ping_sent = [0.0]
 
     def connect(host: str, hostip: str, port: int) -> Sequence[float]:
-        started = SYSTEM_CLOCK.now()
+        started = clock.now()
         ping_sent[0] = 0.0
         read_timeout, connect_timeout = handshake(host, hostip, port)
         on_handshake(started, round(read_timeout * 1.5) / 1000.0)
         return read_timeout, connect_timeout
 
     def ping(connect_timeout: float) -> None:
-        ping_sent[0] = SYSTEM_CLOCK.now()
+        ping_sent[0] = clock.now()
         send_ping(connect_timeout)
 
     def read(read_timeout: float) -> Any:
         waiting = connection.ping_outstanding.is_set()
         result = read_socket(read_timeout)
         if waiting and not connection.ping_outstanding.is_set() and ping_sent[0]:
-            on_ping(ping_sent[0], SYSTEM_CLOCK.now())
+            on_ping(ping_sent[0], clock.now())
         return result
 
     connection._connect, connection._send_ping, connection._read_socket = connect, ping, read

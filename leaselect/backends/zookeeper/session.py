@@ -8,39 +8,31 @@ a tenure the moment the node goes, fired), then, a tick after its answer, a ``sy
 recent (no round trip on a hand-over), else on kazoo's latest ping that is a tick old (two round
 trips), else on the campaign's own round trip.
 
-The session also owns the nodes its candidacies gave up: they are deleted as soon as the
-connection allows, whether or not a campaign thread still runs, and ``observe`` skips them.
+The layers below keep the rest: the proofs of touches (``proof``), the nodes the candidacies
+gave up (``discards``).
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kazoo.client import KazooState
-from kazoo.exceptions import NoNodeError, RolledBackError, RuntimeInconsistency
 
 from ... import keeper
-from ...backend import Candidacy, Renewal, Session
-from ...clock import SYSTEM_CLOCK
-from ...errors import BackendUnavailable
+from ...backend import Candidacy, Renewal
 from ...lease import LostReason
 from ...logfields import store_log
 from ...signalmask import start_quiet
-from .anchor import Answered, gap, proven
-from .client import mapped_errors
+from .candidacy import ZooKeeperCandidacy
 from .connection import Connection
-
-if TYPE_CHECKING:
-    from .candidacy import ZooKeeperCandidacy
+from .discards import DiscardingSession
+from .proof import Aborted
 
 log = store_log("zk")
-
-SLACK = 0.05  # seconds: a proof's round trips and scheduling
-CHECKS_PER_MULTI = 1000  # check operations per multi (well below jute.maxbuffer's 1 MB)
 
 
 @dataclass(frozen=True)
@@ -60,31 +52,15 @@ class Round:
         return self.candidacy.leading and self.candidacy.tenure == self.tenure
 
 
-class Aborted(Exception):
-    """A proof stopped waiting: one of the nodes it was proving is gone."""
-
-
-class ZooKeeperSession(Session):
+class ZooKeeperSession(DiscardingSession):
     """The backend's ZooKeeper session; one keep-alive checks every leading node at once."""
 
     def __init__(self, conn: Connection, ttl: float) -> None:
-        super().__init__(ttl)
-        self.conn = conn
-        self.request_timeout = ttl / 3
+        super().__init__(conn, ttl)
         self._candidacies: weakref.WeakSet[ZooKeeperCandidacy] = weakref.WeakSet()
-        self._garbage: dict[str, int] = {}  # path of a node given up -> the session that owns it
-        self._garbage_lock = threading.Lock()
-        self._deleting: set[str] = set()  # discarded paths whose delete is in flight
-        self._garbage_gone = threading.Condition(self._garbage_lock)  # a discarded node went
-        self._proven: tuple[int, Answered] | None = None  # (session, touch) a round proved
-        # the last first registration found its election's node missing: the next ones send
-        # their election's node ahead of their own (candidacy._register)
-        self.new_elections = False
         self.conn.on_change(self._on_state)
 
     def candidacy(self, name: str, identity: str, metadata: str) -> Candidacy:
-        from .candidacy import ZooKeeperCandidacy
-
         candidacy = ZooKeeperCandidacy(self, name, identity, metadata)
         self._candidacies.add(candidacy)
         return candidacy
@@ -99,138 +75,6 @@ class ZooKeeperSession(Session):
                 return f"{candidacy.parent}/{node}"
         return None
 
-    def live(self) -> tuple[Any, int]:
-        """The client and its session id; ``BackendUnavailable`` while SUSPENDED (jeopardy)."""
-        client = self.conn.client(self.ttl)
-        sid = self.conn.session_id()
-        if sid is None:
-            raise BackendUnavailable(
-                f"ZooKeeper {self.conn.config.redacted}: connection suspended, reconnecting"
-            )
-        return client, sid
-
-    def result(self, pending: Any, what: str) -> Any:
-        """Wait for one pipelined request, mapping kazoo's errors."""
-        with mapped_errors(what, self.conn.config.redacted):
-            return pending.get(timeout=self.request_timeout)
-
-    def lease_ttl(self, sid: int) -> float:
-        return self.conn.lease_ttl(sid)
-
-    # -- proofs (anchor) ---------------------------------------------------------------------
-
-    def answered(self, epoch: int, sent: float) -> Answered:
-        """Record our request sent at ``sent`` as answered now; raise if the connection changed."""
-        answer = self.conn.answered(epoch, sent)
-        if answer is None:
-            raise BackendUnavailable(
-                f"ZooKeeper {self.conn.config.redacted}: connection changed during a renewal"
-            )
-        return answer
-
-    def prove(
-        self,
-        client: Any,
-        sid: int,
-        touch: Answered,
-        paths: Sequence[str],
-        gone: Callable[[], bool] = lambda: False,
-    ) -> tuple[float, list[bool]]:
-        """Wait a tick after ``touch``'s answer, then ``sync`` and ``check`` each path.
-
-        Returns ``touch.sent`` (the proven anchor, SYSTEM_CLOCK) and, per path, whether the
-        quorum leader still had the node. Raises ``BackendUnavailable`` if the connection
-        changes, ``Aborted`` as soon as ``gone()`` holds.
-        """
-        ready = touch.received + gap(self.conn.tick)
-        while True:
-            generation = self.conn.generation
-            if gone():
-                raise Aborted()
-            if self.conn.epoch != touch.epoch or self.conn.session_id() != sid:
-                self.answered(touch.epoch, touch.sent)  # raises: the connection changed
-            now = SYSTEM_CLOCK.now()
-            if now >= ready:
-                break
-            self.conn.wait_news(generation, ready - now)
-        synced = self.result(client.sync_async(paths[0]), "sync")
-        sync = self.answered(touch.epoch, now)
-        del synced
-        write_sent = SYSTEM_CLOCK.now()
-        present = self._check_all(client, paths)
-        write = self.answered(touch.epoch, write_sent)
-        anchor = proven(touch, sync, write, self.conn.tick)
-        if anchor is None:  # cannot happen: the waits above are the rule's conditions
-            raise BackendUnavailable("ZooKeeper renewal proof incomplete")
-        return anchor, present
-
-    def _check_all(self, client: Any, paths: Sequence[str]) -> list[bool]:
-        """Whether the quorum leader still has each node: ``check`` operations in multis of at
-        most ``CHECKS_PER_MULTI``, sent together (one quorum write for up to that many
-        leaders). A multi fails whole: the node it names as missing is absent, and the others
-        of that multi are checked again (so a round costs one more write per missing node).
-        Every successful multi was sent after the sync's answer, as the proof requires."""
-        present: dict[str, bool] = {}
-        pending = list(paths)
-        while pending:
-            chunks = [
-                pending[i : i + CHECKS_PER_MULTI] for i in range(0, len(pending), CHECKS_PER_MULTI)
-            ]
-            sent = [(chunk, self._multi_check(client, chunk)) for chunk in chunks]
-            pending = []
-            for chunk, request in sent:
-                results = self.result(request, "check")
-                missing = {p for p, r in zip(chunk, results, strict=True) if _absent(r)}
-                errors = [r for r in results if isinstance(r, Exception)]
-                other = [r for r in errors if not _absent(r) and not _rolled_back(r)]
-                if other or (errors and not missing):  # anything but "no node" proves nothing
-                    cause = type((other or errors)[0]).__name__
-                    raise BackendUnavailable(f"ZooKeeper check failed ({cause})")
-                for path in chunk:
-                    if path in missing:
-                        present[path] = False
-                    elif missing:
-                        pending.append(path)  # rolled back with the missing one: ask again
-                    else:
-                        present[path] = True
-        return [present[path] for path in paths]
-
-    @staticmethod
-    def _multi_check(client: Any, paths: Sequence[str]) -> Any:
-        transaction = client.transaction()
-        for path in paths:
-            transaction.check(path, -1)
-        return transaction.commit_async()
-
-    def grant_anchor(
-        self, client: Any, sid: int, epoch: int, own: Answered | None, path: str
-    ) -> float:
-        """The proven anchor (SYSTEM_CLOCK) of a candidacy that just found itself first.
-
-        The session's touch a keep-alive round proved, if recent enough for the keeper's next
-        renewal to land before jeopardy (no round trip: docs/zookeeper.md, "next in line");
-        else kazoo's latest ping answered a tick ago if recent enough, else ``own`` (the
-        campaign's round trip), else a fresh ``exists``, then proven. ``BackendUnavailable``
-        if our node is gone then.
-        """
-        now = SYSTEM_CLOCK.now()
-        oldest = now - self._proof_life()
-        proof = self._proven
-        kept = proof[1] if proof is not None and proof[0] == sid else None
-        if kept is not None and kept.epoch == epoch and kept.sent >= oldest:
-            return kept.sent  # proven by a keep-alive round: no round trip to lead
-        touch = self.conn.latest(epoch, now - gap(self.conn.tick))
-        if touch is None or touch.sent < oldest:
-            touch = own
-        if touch is None:
-            started = SYSTEM_CLOCK.now()
-            self.result(client.exists_async(path), "exists")
-            touch = self.answered(epoch, started)
-        anchor, (present,) = self.prove(client, sid, touch, [path])
-        if not present:
-            raise BackendUnavailable("our candidate node vanished before we could lead")
-        return anchor
-
     # -- keep-alive ---------------------------------------------------------------------------
 
     def keep_alive(self, held: Sequence[Candidacy], sent: float) -> list[Renewal]:
@@ -241,8 +85,6 @@ class ZooKeeperSession(Session):
         A round settles only the tenures it started with: a candidacy that resigned and led
         again meanwhile (a new node, a new tenure) gets no news from it, neither renewal nor
         loss, since the round looked at its old node."""
-        from .candidacy import ZooKeeperCandidacy
-
         leaders = [
             Round(c, c.tenure, c.path)
             for c in held
@@ -268,24 +110,6 @@ class ZooKeeperSession(Session):
             self._prove_for_next(heads)
         return [renewals[id(c)] for c in held]
 
-    def next_in_line(self) -> None:
-        """A candidacy is now next to lead: have a round prove a touch for its grant now,
-        unless a recent one is kept."""
-        proof = self._proven
-        if proof is None or proof[1].sent < SYSTEM_CLOCK.now() - self._prove_again_after():
-            keeper.wake(self)
-
-    def _proof_life(self) -> float:
-        """How long a kept touch serves a grant: the keeper's next renewal must land before
-        jeopardy (docs/zookeeper.md, "Next in line")."""
-        return self.ttl / 2 - 1.5 * gap(self.conn.tick) - SLACK
-
-    def _prove_again_after(self) -> float:
-        """While a candidacy is next in line, a new round starts this long after the kept
-        touch, so its proof (a gap and a few round trips later) is kept before the old one
-        ages out: no grant then has to prove its own."""
-        return max(self.ttl / 6, self._proof_life() - gap(self.conn.tick) - 2 * SLACK)
-
     def _prove_for_next(self, heads: list[ZooKeeperCandidacy]) -> None:
         """No leader, but candidacies next in line: a round proves a touch of the session for
         their grant (a failure here ends nothing: their campaign proves its own)."""
@@ -302,7 +126,7 @@ class ZooKeeperSession(Session):
         and, if any node was there, is kept for their grant."""
         if not leaders and not nexts:
             return {}
-        epoch, started = self.conn.epoch, SYSTEM_CLOCK.now()
+        epoch, started = self.conn.epoch, self.conn.clock.now()
         for leader in leaders:
             leader.candidacy.gone = False
         # One request touches the session for all; a node's watch is set again only once it
@@ -347,7 +171,7 @@ class ZooKeeperSession(Session):
         if any(found):  # the session was alive at the quorum leader: keep the touch
             self._proven = (sid, touch)
             if nexts:
-                later = touch.sent + self._prove_again_after() - SYSTEM_CLOCK.now()
+                later = touch.sent + self._prove_again_after() - self.conn.clock.now()
                 keeper.renew_within(self, later)
         present = found[: len(alive)]
         ttl = self.lease_ttl(sid)
@@ -373,69 +197,6 @@ class ZooKeeperSession(Session):
             leader.candidacy.leading = False
         return Renewal(None, reason)
 
-    def node_event(self, renew: bool = True) -> None:
-        """One of our nodes changed or went (kazoo's thread): stop any proof wait, and renew
-        now if it was a leader's."""
-        self.conn.notify()
-        if renew:
-            keeper.wake(self)
-
-    # -- nodes given up -----------------------------------------------------------------------
-
-    def discard(self, path: str, owner: int) -> None:
-        """Delete ``path`` (a node of session ``owner`` we no longer want) as soon as we can.
-
-        While connected, waits for the delete (up to a request timeout), so that once a
-        ``release()`` returns the store no longer names this process; while suspended it
-        returns at once and the next CONNECTED deletes it; while the backend closes it sends
-        nothing (closing the session deletes every node of ours at once)."""
-        with self._garbage_lock:
-            self._garbage[path] = owner
-        if self.closing:
-            return  # the session's close deletes it with every other node of ours
-        self.collect()
-        if self.conn.session_id() != owner:
-            return
-        with self._garbage_gone:
-            self._garbage_gone.wait_for(lambda: path not in self._garbage, self.request_timeout)
-
-    def discarded(self, path: str) -> bool:
-        with self._garbage_lock:
-            return path in self._garbage
-
-    def collect(self) -> None:
-        """Send a delete for every discarded node of the current session that has none in
-        flight (non-blocking). Once per node: 50 resigns at once sent 50 deletes each before."""
-        sid, client = self.conn.session_id(), self.conn.current()
-        if sid is None or client is None:
-            return  # suspended: the next CONNECTED collects
-        with self._garbage_lock:
-            for path, owner in list(self._garbage.items()):
-                if owner != sid:  # that session is gone, and its ephemeral nodes with it
-                    del self._garbage[path]
-            paths = [path for path in self._garbage if path not in self._deleting]
-            self._deleting.update(paths)
-        for path in paths:
-            try:
-                client.delete_async(path).rawlink(lambda done, p=path: self._deleted(p, done))
-            except Exception:  # the connection dropped: the next CONNECTED sends it again
-                with self._garbage_lock:
-                    self._deleting.discard(path)
-
-    def _deleted(self, path: str, done: Any) -> None:
-        try:
-            done.get_nowait()
-        except NoNodeError:
-            pass
-        except Exception:  # the connection dropped: the next CONNECTED sends it again
-            with self._garbage_lock:
-                self._deleting.discard(path)
-            return
-        with self._garbage_lock:
-            self._garbage.pop(path, None)
-            self._deleting.discard(path)
-            self._garbage_gone.notify_all()
-
     def _on_state(self, state: str) -> None:
         """A connection state change (kazoo's thread). SUSPENDED and LOST: renew now, which
         puts leaders in jeopardy or ends their tenure at once. CONNECTED: delete what we gave
@@ -446,9 +207,7 @@ class ZooKeeperSession(Session):
         self._proven = None  # a grant after a reconnect proves its own
         keeper.wake(self)
         if state == KazooState.CONNECTED:
-            with self._garbage_lock:
-                self._deleting.clear()  # sent on the old connection: send them again
-                given_up = bool(self._garbage)
+            given_up = self._reconnected()
             # not on kazoo's thread: each request wakes that thread through a socket pair it
             # alone reads, so a few hundred sent from here fill it and the thread blocks on
             # itself for good (and no thread at all when nothing was given up)
@@ -461,12 +220,3 @@ class ZooKeeperSession(Session):
                 candidacy.wake()  # its campaign would fail: no need to cut a retry pause short
             else:
                 candidacy.interrupt()
-
-
-def _absent(result: object) -> bool:
-    return isinstance(result, NoNodeError)
-
-
-def _rolled_back(result: object) -> bool:
-    """A multi's other operations when one failed: before it (OK, rolled back) or after it."""
-    return isinstance(result, RolledBackError | RuntimeInconsistency)
