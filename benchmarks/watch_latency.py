@@ -30,13 +30,8 @@ import time
 from typing import Any
 
 import leaselect
+from backends.testbed.env_names import URL_VARIABLES
 from leaselect.clock import SYSTEM_CLOCK
-
-ENV = {
-    "redis": "LEASELECT_TEST_REDIS_URL",
-    "etcd": "LEASELECT_TEST_ETCD_URL",
-    "zookeeper": "LEASELECT_TEST_ZK_URL",
-}
 
 
 def worker(url: str, name: str, ttl: float, rounds: int, hold: float) -> None:
@@ -170,9 +165,10 @@ def percentile(values: list[float], q: float) -> float:
 def url_of(store: str, directory: str) -> str:
     if store == "sqlite":
         return f"sqlite:///{directory}/watch.db"
-    url = os.environ.get(ENV[store])
+    variable = URL_VARIABLES[store]
+    url = os.environ.get(variable)
     if not url:
-        raise SystemExit(f"{ENV[store]} is not set: python3 backends/launch.py up {store}")
+        raise SystemExit(f"{variable} is not set: python3 backends/launch.py up {store}")
     return url
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from dotenv import dotenv_values
 
+from backends.testbed import env_names
+
 ENV_FILES = (".env", ".backends-state/test.env")
 
 
@@ -22,9 +24,9 @@ class Store:
 
 STORES = {
     "sqlite": Store("sqlite", None, "sqlite:////nonexistent-dir/leaselect/x.db", 1.0),
-    "redis": Store("redis", "LEASELECT_TEST_REDIS_URL", "redis://127.0.0.1:1/0", 1.0),
-    "etcd": Store("etcd", "LEASELECT_TEST_ETCD_URL", "etcd://127.0.0.1:1", 2.0),
-    "zookeeper": Store("zookeeper", "LEASELECT_TEST_ZK_URL", "zk://127.0.0.1:1", 2.0),
+    "redis": Store("redis", env_names.REDIS_URL, "redis://127.0.0.1:1/0", 1.0),
+    "etcd": Store("etcd", env_names.ETCD_URL, "etcd://127.0.0.1:1", 2.0),
+    "zookeeper": Store("zookeeper", env_names.ZK_URL, "zk://127.0.0.1:1", 2.0),
 }
 
 

@@ -4,13 +4,13 @@ partition can cut one member off together with a contender that runs beside it.
 
 Each namespace has its own network stack, so every member uses its store's standard ports on
 its own address (10.207.1.N) without touching the shared test servers. The servers are the
-ones ``backends/launch.py`` installs, with its configuration (zoo.cfg.in, java.env, etcd.env).
+ones ``backends/launch.py`` installs, with its configuration (zoo.cfg.in, java.env, etcd.env)
+and its command lines (``backends.testbed``'s ``etcd`` and ``zookeeper`` modules).
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import socket
 import subprocess
@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends import launch
+from backends.testbed import etcd, zookeeper
+from backends.testbed.envfile import read_env_file, server_env
+from backends.testbed.install import which
 
 from .netns import Host, Net
 
@@ -57,7 +59,7 @@ class HostedCluster:
                         stdin=subprocess.DEVNULL,
                         stdout=out,
                         stderr=subprocess.STDOUT,
-                        env=launch._server_env(self._env()),
+                        env=server_env(self._env()),
                         start_new_session=True,
                     )
                 self.members.append(Member(index, host, proc))
@@ -109,48 +111,24 @@ class HostedCluster:
         if self.store == "etcd":
             client, peer = f"http://{host.address}:2379", f"http://{host.address}:2380"
             cluster = ",".join(f"m{i}=http://{h.address}:2380" for i, h in enumerate(hosts, 1))
-            return [
-                launch._which("etcd"),
-                f"--name=m{index}",
-                f"--data-dir={data}",
-                f"--listen-client-urls={client}",
-                f"--advertise-client-urls={client}",
-                f"--listen-peer-urls={peer}",
-                f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster={cluster}",
-            ]
+            return [which("etcd"), *etcd.flags(f"m{index}", data, client, peer, cluster)]
         (data / "myid").write_text(f"{index}\n")
-        values = {
-            "DATA_DIR": str(data),
-            "CLIENT_PORT": "2181",
-            "CLIENT_ADDRESS": host.address,
-            **{f"HOST_{i}": h.address for i, h in enumerate(hosts, 1)},
-            **{f"QUORUM_{i}": "2888" for i in (1, 2, 3)},
-            **{f"ELECTION_{i}": "3888" for i in (1, 2, 3)},
-        }
-        text = (launch.BACKENDS_DIR / "zookeeper" / "zoo.cfg.in").read_text()
-        for key, value in values.items():
-            text = text.replace("{{" + key + "}}", value)
+        text = zookeeper.fill_config(
+            {
+                "DATA_DIR": str(data),
+                "CLIENT_PORT": "2181",
+                "CLIENT_ADDRESS": host.address,
+                **{f"HOST_{i}": h.address for i, h in enumerate(hosts, 1)},
+                **{f"QUORUM_{i}": "2888" for i in (1, 2, 3)},
+                **{f"ELECTION_{i}": "3888" for i in (1, 2, 3)},
+            }
+        )
         config = data / "zoo.cfg"
         config.write_text(text)
-        java_env = launch._read_env_file(launch.BACKENDS_DIR / "zookeeper" / "java.env")
-        log4j = launch.BACKENDS_DIR / "zookeeper" / "log4j.properties"
-        return [
-            launch._which("java"),
-            *shlex.split(java_env.get("SERVER_JVMFLAGS", "")),
-            f"-Dzookeeper.log.dir={data}",
-            "-Dzookeeper.log.file=zookeeper.log",
-            f"-Dlog4j.configuration=file:{log4j}",
-            "-cp",
-            ":".join(launch.ZK_CLASSPATH),
-            launch.ZK_MAIN,
-            str(config),
-        ]
+        return zookeeper.java_command(config, data, zookeeper.CLASSPATH)
 
     def _env(self) -> dict[str, str]:
-        if self.store != "etcd":
-            return {}
-        return launch._read_env_file(launch.BACKENDS_DIR / "etcd" / "etcd.env")
+        return read_env_file(etcd.SETTINGS) if self.store == "etcd" else {}
 
     def _is_leader(self, member: Member) -> bool:
         if self.store == "zookeeper":

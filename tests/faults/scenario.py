@@ -24,7 +24,7 @@ def plan(store: str) -> tuple[list[Nemesis], list[str]]:
     """The applicable nemeses of ``store`` (one round) and the kinds that do not apply."""
     if store == "sqlite":
         return [*PROCESS_FAULTS, nemesis.db_file_replaced], list(NOT_NETWORKED)
-    from .store_faults import STORE_NEMESES  # imports backends.launch
+    from .store_faults import STORE_NEMESES  # imports backends.testbed
 
     return PROCESS_FAULTS + NETWORK_FAULTS + STORE_NEMESES[store], []
 
@@ -93,9 +93,9 @@ def run_store(
     misbehaving callbacks and (networked stores) the store down when the contenders start."""
     one_round, not_applicable = plan(store)
     if store != "sqlite":
-        from backends import launch
+        from backends.testbed import control
 
-        launch.up([store])
+        control.up([store])
     # Data loss last: afterwards the counter restarts below the fence's newest token.
     nemeses = sorted(one_round * rounds, key=lambda n: n.__name__.endswith(("_off", "replaced")))
     phases = [run_phase(store, url, ttl, run_dir / "main", nemeses, log=log, net=net)]

@@ -1,4 +1,4 @@
-"""Faults of the store itself, through ``backends/launch.py``: member loss, Redis restarts."""
+"""Faults of the store itself, through ``backends.testbed``: member loss, Redis restarts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 import time
 from collections.abc import Callable
 
-from backends import launch
+from backends.testbed import control, health, topology
 
 from .cluster import Cluster, Contender
 from .nemesis import Fault, Nemesis
@@ -27,19 +27,19 @@ def _store_of(cluster: Cluster) -> str:
 def _member_fault(pick_leader: bool, kill: bool) -> Nemesis:
     def fault(cluster: Cluster) -> Fault | None:
         store = _store_of(cluster)
-        launch.up([store])
+        control.up([store])
         if cluster.await_leader(cluster.ttl + 5) is None:
             return None
-        leader = launch.leader_of(store)
+        leader = health.leader_of(store)
         names = [m for m in MEMBERS[store] if (m == leader) == pick_leader]
         if not names:
             return None
         member = names[0]
         start = time.monotonic()
-        (launch.kill_member if kill else launch.stop_member)(member)
+        (control.kill_member if kill else control.stop_member)(member)
         time.sleep(cluster.ttl + 1.0)
         end = time.monotonic()
-        launch.start_member(member)
+        control.start_member(member)
         time.sleep(1.0)
         what = ("kill" if kill else "stop") + (" store leader" if pick_leader else " follower")
         return Fault(what, f"store:{member}", start, end, True, False, True)
@@ -52,7 +52,7 @@ def _redis_restart(persistence: str) -> Nemesis:
         if cluster.await_leader(cluster.ttl + 5) is None:
             return None
         start = time.monotonic()
-        launch.restart_redis(persistence)
+        control.restart_redis(persistence)
         end = time.monotonic()
         time.sleep(cluster.ttl + 1.0)
         inside = persistence != "off"
@@ -65,7 +65,7 @@ def _redis_restart(persistence: str) -> Nemesis:
 
 def _connected_member(cluster: Cluster, leader: Contender, store: str) -> str | None:
     """The store member the leader's client talks to: the one whose proxy answered last."""
-    by_port = {launch.get_member(m).port: m for m in MEMBERS[store]}
+    by_port = {topology.get_member(m).port: m for m in MEMBERS[store]}
     talking = max(leader.proxies, key=lambda p: p.last_reply, default=None)
     return None if talking is None else by_port.get(talking.target[1])
 
@@ -77,25 +77,25 @@ def _connected_follower_fault(at_reply: bool) -> Nemesis:
 
     def fault(cluster: Cluster) -> Fault | None:
         store = _store_of(cluster)
-        launch.up([store])
+        control.up([store])
         leader = cluster.await_leader(cluster.ttl + 5)
         if leader is None:
             return None
         member = _connected_member(cluster, leader, store)
         if member is None:
             return None
-        proxy = next(p for p in leader.proxies if p.target[1] == launch.get_member(member).port)
+        proxy = next(p for p in leader.proxies if p.target[1] == topology.get_member(member).port)
         if at_reply:
             proxy.replied.clear()
             proxy.replied.wait(cluster.ttl)
         else:
             time.sleep(random.uniform(0, cluster.ttl / 3))
-        role = "leader" if launch.leader_of(store) == member else "follower"
+        role = "leader" if health.leader_of(store) == member else "follower"
         start = time.monotonic()
-        launch.kill_member(member)
+        control.kill_member(member)
         time.sleep(cluster.ttl + 1.0)
         end = time.monotonic()
-        launch.start_member(member)
+        control.start_member(member)
         time.sleep(1.0)
         when = "right after its reply" if at_reply else "at a random point"
         return Fault(
@@ -127,9 +127,9 @@ def restore(store: str) -> Callable[[], None]:
 
     def undo() -> None:
         if store == "redis":
-            launch.restart_redis("everysec")
+            control.restart_redis("everysec")
         else:
-            launch.up([store])
+            control.up([store])
 
     return undo
 
@@ -138,8 +138,8 @@ def store_down_at_start(store: str) -> Callable[[Cluster], None]:
     """The whole store down while the contenders start; back after 2 x TTL."""
 
     def down(cluster: Cluster) -> None:
-        launch.down([store])
+        control.down([store])
         time.sleep(2 * cluster.ttl)
-        launch.up([store])
+        control.up([store])
 
     return down

@@ -26,11 +26,6 @@ from .summary import table
 TTL = 2.0
 ROUNDS = int(os.environ.get("LEASELECT_FAULT_ROUNDS", "5"))
 STORES = ("sqlite", "redis", "etcd", "zookeeper")
-ENV = {
-    "redis": "LEASELECT_TEST_REDIS_URL",
-    "etcd": "LEASELECT_TEST_ETCD_URL",
-    "zookeeper": "LEASELECT_TEST_ZK_URL",
-}
 _reports: dict[str, Report] = {}
 SUMMARIES: list[Path] = []  # printed by conftest.pytest_terminal_summary
 
@@ -43,8 +38,9 @@ def store_url(store: str, tmp_path: Path) -> str:
     """The store URL: a temp file for sqlite, else LEASELECT_TEST_*_URL (env or test.env)."""
     if store == "sqlite":
         return f"sqlite:///{tmp_path}/store.db"
-    url = configured_url(STORE_INFO[store])
-    assert url, f"{store}: backend exists but {ENV[store]} is not set (run backends/launch.py up)"
+    info = STORE_INFO[store]
+    url = configured_url(info)
+    assert url, f"{store}: backend exists but {info.env} is not set (run backends/launch.py up)"
     return url
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from backends import launch
+from backends.testbed import topology
 from tests.integration.test_sqlite_worker import Worker
 
 from . import netns
@@ -49,7 +49,7 @@ def cluster(
     request: pytest.FixtureRequest, net: netns.Net, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[HostedCluster]:
     store: str = request.param
-    if not launch._installed(store):
+    if not topology.kind_of(store).installed():
         assert os.environ.get("CI") != "true", f"CI must install {store}"
         pytest.skip(f"{store} is not installed (python3 backends/launch.py up)")
     hosted = HostedCluster(net, store, tmp_path_factory.mktemp(f"hosted-{store}"))

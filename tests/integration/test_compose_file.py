@@ -3,16 +3,15 @@ launcher: the same client ports, and configs that exist where the services read 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
+
+from backends.testbed.topology import members_at
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -39,26 +38,8 @@ def test_a_broken_compose_file_is_caught_by_the_schema() -> None:
     assert list(jsonschema.Draft7Validator(schema).iter_errors(broken))
 
 
-def launcher_members() -> dict[str, Any]:
-    """``backends/launch.py``'s members (name -> Member), with no port offset."""
-    spec = importlib.util.spec_from_file_location(
-        "leaselect_launch", ROOT / "backends" / "launch.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    saved = os.environ.pop("LEASELECT_BACKENDS_PORT_OFFSET", None)
-    try:
-        members: dict[str, Any] = module._define_members()
-    finally:
-        if saved is not None:
-            os.environ["LEASELECT_BACKENDS_PORT_OFFSET"] = saved
-    return members
-
-
 def test_each_service_is_a_launcher_member_on_the_same_ports() -> None:
-    members = launcher_members()
+    members = members_at(0)  # the launcher's members with no port offset
     services = compose()["services"]
     assert set(services) == set(members)
     for name, service in services.items():

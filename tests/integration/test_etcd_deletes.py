@@ -18,7 +18,8 @@ import uuid
 import pytest
 
 import leaselect
-from backends.launch import get_member, member_pid
+from backends.testbed.control import member_pid
+from backends.testbed.topology import get_member
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd.deletes import DeleteFeed, DeleteInterest
 from leaselect.backends.etcd.transport import b64

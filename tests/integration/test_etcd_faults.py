@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 import leaselect
-from backends.launch import get_member
+from backends.testbed.topology import get_member
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd.transport import seconds_left
 from leaselect.backends.etcd_fence import guarded_txn, owner_compare

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 import leaselect
-from backends.launch import get_member
+from backends.testbed.topology import get_member
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd.watch import DeleteWatch
 from leaselect.clock import SYSTEM_CLOCK

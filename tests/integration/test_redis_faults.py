@@ -14,7 +14,7 @@ import pytest
 import redis
 
 import leaselect
-from backends import launch
+from backends.testbed import control
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.contract.test_contract import read_event, spawn
@@ -31,7 +31,7 @@ def url() -> str:
 @pytest.fixture
 def restore_redis() -> Iterator[None]:
     yield
-    launch.restart_redis("everysec")
+    control.restart_redis("everysec")
 
 
 class Watched:
@@ -54,7 +54,7 @@ def test_restart_without_persistence_loses_the_lease_by_the_local_deadline(
     holder = Watched(url, name)
     lease = holder.elector.acquire(timeout=10)
     assert lease is not None
-    launch.restart_redis("off", kill=True)  # a crash of a Redis that keeps nothing
+    control.restart_redis("off", kill=True)  # a crash of a Redis that keeps nothing
     deadline = lease.deadline  # read after the restart: the last renewal may have moved it
     assert holder.done.wait(TTL + 2), "the holder never saw its lease end"
     assert holder.lost_at is not None and holder.lost_at <= deadline + 0.05
@@ -74,7 +74,7 @@ def test_restart_with_aof_never_repeats_a_token(
     holder = Watched(url, name)
     first = holder.elector.acquire(timeout=10)
     assert first is not None
-    launch.restart_redis("everysec")  # SIGTERM: Redis writes its AOF before exiting
+    control.restart_redis("everysec")  # SIGTERM: Redis writes its AOF before exiting
     if holder.done.wait(TTL + 1):  # the restart outlasted the lease: lost by the deadline
         assert holder.reason in (LostReason.EXPIRED, LostReason.UNREACHABLE)
     else:  # back in time: the key kept our nonce, the lease goes on

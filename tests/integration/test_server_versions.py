@@ -12,7 +12,8 @@ import urllib.request
 
 import pytest
 
-from backends import launch
+from backends.testbed import topology
+from backends.testbed.errors import BackendError
 from tests.stores import require_url
 
 
@@ -42,9 +43,7 @@ def test_zookeeper_runs_the_selected_version() -> None:
 
 def test_an_unknown_version_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEASELECT_ETCD_VERSION", "3.6")
-    with pytest.raises(
-        launch.BackendError, match=re.escape("LEASELECT_ETCD_VERSION='3.6': use 3.5")
-    ):
-        launch.server_version("etcd")
+    with pytest.raises(BackendError, match=re.escape("LEASELECT_ETCD_VERSION='3.6': use 3.5")):
+        topology.server_version("etcd")
     monkeypatch.setenv("LEASELECT_ETCD_VERSION", "system")
-    assert launch.server_version("etcd") is None
+    assert topology.server_version("etcd") is None

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 import leaselect
-from backends import launch
+from backends.testbed import control, topology
 from leaselect.backends.etcd import EtcdBackend
 from tests.contract.test_watch import Recorder, led_by, nobody
 from tests.stores import require_url
@@ -62,7 +62,7 @@ def test_redis_crash_the_lost_lease_and_the_next_leader_are_reported(
         assert holder.acquire(timeout=10) is not None
         recorder.expect(led_by("a"), within=5)
         restarted.append("redis")
-        launch.restart_redis("off", kill=True)  # comes back empty: the lease is gone
+        control.restart_redis("off", kill=True)  # comes back empty: the lease is gone
         recorder.expect(nobody, within=5)
         holder.close()
         successor = leaselect.Elector(url, name, ttl=3.0, identity="b")
@@ -75,7 +75,7 @@ def test_redis_crash_the_lost_lease_and_the_next_leader_are_reported(
     finally:
         holder.close()
         recorder.close()
-        launch.restart_redis("everysec")
+        control.restart_redis("everysec")
         restarted.clear()
 
 
@@ -93,7 +93,7 @@ def test_etcd_the_member_of_the_watch_stream_dies_and_the_change_is_still_report
         recorder.expect(led_by("a"), within=5)
         port = watcher.transport.client.port
         member = next(
-            m for m in ("etcd-1", "etcd-2", "etcd-3") if launch.get_member(m).port == port
+            m for m in ("etcd-1", "etcd-2", "etcd-3") if topology.get_member(m).port == port
         )
         restarted.append(member)
         launch_cli("kill", member)
@@ -112,7 +112,7 @@ def test_zookeeper_a_watch_whose_session_expired_reports_what_changed_meanwhile(
     timing_lock: None, restarted: list[str]
 ) -> None:
     url, name = require_url("zookeeper"), election()
-    only = f"zk://127.0.0.1:{launch.get_member('zookeeper-1').port}"
+    only = f"zk://127.0.0.1:{topology.get_member('zookeeper-1').port}"
     recorder = Recorder(only, name)  # its session lives on zookeeper-1 alone
     a = leaselect.Elector(url, name, ttl=4.0, identity="a")
     b = leaselect.Elector(url, name, ttl=4.0, identity="b")

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 import leaselect
-from backends import launch
+from backends.testbed import zookeeper
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.errors import ConfigError
@@ -39,7 +39,7 @@ from tests.private import free_port, stop
 pytestmark = pytest.mark.slow
 
 TICK_MS = 200
-LOG4J = launch.BACKENDS_DIR / "zookeeper" / "log4j.properties"
+LOG4J = zookeeper.CONFIG_DIR / "log4j.properties"
 TTL = 3.0
 JVM_FLAGS = (
     "-Xms32m",
@@ -81,8 +81,8 @@ class Ensemble:
                 f"-Dzookeeper.log.file={log.name}",
                 f"-Dlog4j.configuration=file:{LOG4J}",
                 "-cp",
-                ":".join(launch.ZK_CLASSPATH),
-                launch.ZK_MAIN,
+                ":".join(zookeeper.CLASSPATH),
+                zookeeper.MAIN_CLASS,
                 str(member.directory / "zoo.cfg"),
             ],
             stdout=subprocess.DEVNULL,
@@ -145,7 +145,7 @@ reconfigEnabled=false
 
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ensemble]:
-    if not all(Path(jar).is_file() for jar in launch.ZK_CLASSPATH):
+    if not all(Path(jar).is_file() for jar in zookeeper.CLASSPATH):
         pytest.skip("needs Debian's zookeeper jars")
     root = tmp_path_factory.mktemp("zk-anchor")
     members = {

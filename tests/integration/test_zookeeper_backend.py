@@ -22,7 +22,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
 import leaselect
-from backends import launch
+from backends.testbed import zookeeper as testbed_zookeeper
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.backends.zookeeper.client import ClientConfig
 from leaselect.backends.zookeeper.session import ZooKeeperSession
@@ -318,7 +318,7 @@ def test_a_new_elections_node_made_by_another_candidate_meanwhile_orphans_no_nod
 # netty-codec every TLS connection dies with NoClassDefFoundError ByteToMessageDecoder.
 NETTY_MISSING = ("codec", "resolver", "transport-native-unix-common")
 ZK_TLS_CLASSPATH = (
-    *launch.ZK_CLASSPATH,
+    *testbed_zookeeper.CLASSPATH,
     *(f"/usr/share/java/netty-{jar}.jar" for jar in NETTY_MISSING),
 )
 ZK_JVM_FLAGS = (
@@ -381,10 +381,10 @@ preAllocSize=4096
             *ZK_JVM_FLAGS,
             f"-Dzookeeper.log.dir={tmp_path}",
             f"-Dzookeeper.log.file={log.name}",
-            f"-Dlog4j.configuration=file:{launch.BACKENDS_DIR / 'zookeeper' / 'log4j.properties'}",
+            f"-Dlog4j.configuration=file:{testbed_zookeeper.CONFIG_DIR / 'log4j.properties'}",
             "-cp",
             ":".join(ZK_TLS_CLASSPATH),
-            launch.ZK_MAIN,
+            testbed_zookeeper.MAIN_CLASS,
             str(config),
         ],
         stdout=subprocess.DEVNULL,

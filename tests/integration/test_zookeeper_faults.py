@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import leaselect
-from backends import launch
+from backends.testbed import control, health, topology
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
@@ -29,7 +29,7 @@ from tests.stores import require_url
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEMBERS = ("zookeeper-1", "zookeeper-2", "zookeeper-3")
-PORTS = {name: launch.get_member(name).port for name in MEMBERS}
+PORTS = {name: topology.get_member(name).port for name in MEMBERS}
 TICK = 0.2  # tickTime of the test ensemble (backends/zookeeper/zoo.cfg.in)
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def url() -> Iterator[str]:
 
 
 def launch_cli(*args: str) -> None:
-    """Start servers through the CLI in a child that closes our fds: ``launch.start_member``
+    """Start servers through the CLI in a child that closes our fds: ``control.start_member``
     (posix_spawn) would hand the server our inherited fds, such as the bench ``flock``."""
     subprocess.run(
         [sys.executable, "backends/launch.py", *args], cwd=ROOT, check=True, capture_output=True
@@ -90,13 +90,13 @@ def hold_through(url: str, fault: str, ttl: float = 6.0) -> None:
         member = (
             connected_member(elector.backend)
             if fault == "connected"
-            else launch.leader_of("zookeeper")
+            else health.leader_of("zookeeper")
         )
         assert member is not None, "the ensemble has no leader"
         if fault == "leader":
-            launch.kill_member(member)
+            control.kill_member(member)
         else:
-            launch.stop_member(member)
+            control.stop_member(member)
         time.sleep(2 * ttl)
         assert elector.is_leader and not record.lost, f"spurious step-down: {record.lost}"
         launch_cli("start", member)
