@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .aio_watch import AsyncLeaderWatch as AsyncLeaderWatch
 from .aio_watch import watch as watch
 from .backend import Backend
+from .callbacks import Callbacks
 from .clock import SYSTEM_CLOCK, Clock
 from .elector import Elector
 from .errors import ElectionTimeout, LeaseLost
@@ -41,10 +42,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leaselect")
 
-_NAMES = ("on_elected", "on_lost", "on_jeopardy", "on_new_leader")
 _LOOP_CHECK = 1.0  # seconds between checks that the loop still runs while a callback is awaited
 
 AsyncOnElected = Callable[[Lease], "Awaitable[None] | None"]
+AsyncOnJeopardy = Callable[[Lease], "Awaitable[None] | None"]
 AsyncOnLost = Callable[[Lease, LostReason], "Awaitable[None] | None"]
 AsyncOnNewLeader = Callable[[Leader | None], "Awaitable[None] | None"]
 
@@ -98,13 +99,15 @@ class AsyncElector:
         *,
         on_elected: AsyncOnElected | None = None,
         on_lost: AsyncOnLost | None = None,
-        on_jeopardy: AsyncOnElected | None = None,
+        on_jeopardy: AsyncOnJeopardy | None = None,
         on_new_leader: AsyncOnNewLeader | None = None,
         clock: Clock | None = None,
         **options: Unpack[ElectorOptions],
     ) -> None:
         self._clock = clock or SYSTEM_CLOCK
-        self._callbacks = (on_elected, on_lost, on_jeopardy, on_new_leader)
+        callbacks: Callbacks[Awaitable[None] | None] = Callbacks(
+            on_elected, on_lost, on_jeopardy, on_new_leader
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._guard: _DeadlineGuard | None = None
         self._in_block = False  # an ``async with`` body is entering or running
@@ -112,10 +115,14 @@ class AsyncElector:
             backend_or_url,
             name,
             clock=self._clock,
-            on_elected=lambda lease: self._in_loop(0, lease),
-            on_lost=lambda lease, reason: self._in_loop(1, lease, reason),
-            on_jeopardy=lambda lease: self._in_loop(2, lease),
-            on_new_leader=(lambda leader: self._in_loop(3, leader)) if on_new_leader else None,
+            on_elected=lambda lease: self._in_loop(callbacks.on_elected, "on_elected", lease),
+            on_lost=lambda lease, why: self._in_loop(callbacks.on_lost, "on_lost", lease, why),
+            on_jeopardy=lambda lease: self._in_loop(callbacks.on_jeopardy, "on_jeopardy", lease),
+            on_new_leader=(
+                (lambda leader: self._in_loop(callbacks.on_new_leader, "on_new_leader", leader))
+                if on_new_leader
+                else None
+            ),
             **options,
         )
         self.elector._observe(self._observe)
@@ -266,11 +273,10 @@ class AsyncElector:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             loop.call_soon_threadsafe(settle)
 
-    def _in_loop(self, which: int, *args: Any) -> None:
-        """On the elector's callback thread: run callback ``which`` in the loop and block until
-        it (and the coroutine it returned) completed, so callbacks stay serialized per tenure and
+    def _in_loop(self, callback: Callable[..., Any] | None, label: str, *args: Any) -> None:
+        """On the elector's callback thread: run ``callback`` in the loop and block until it
+        (and the coroutine it returned) completed, so callbacks stay serialized per tenure and
         the elector campaigns again only once ``on_lost`` has returned, as with ``Elector``."""
-        callback: Callable[..., Any] | None = self._callbacks[which]
         loop = self._loop
         if callback is None:
             return
@@ -296,7 +302,7 @@ class AsyncElector:
             except concurrent.futures.CancelledError:
                 return
             except Exception:
-                log.exception("callback %s of %r raised", _NAMES[which], self.name)
+                log.exception("callback %s of %r raised", label, self.name)
                 return
 
     def _observe(self, effect: Effect) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -10,14 +11,15 @@ from collections.abc import Callable
 
 from . import events, exits, pool, shared
 from .backend import Backend, Candidacy, Grant, Renewal, Waiting
-from .checks import check_callback, check_clock, check_flag, check_store_ttl, check_timeout
+from .callbacks import Callbacks, OnElected, OnJeopardy, OnLost, OnNewLeader
+from .checks import check_clock, check_flag, check_store_ttl, check_timeout
 from .clock import SYSTEM_CLOCK, Clock
 from .deferred import later
 from .dispatch import Dispatcher
 from .errors import ConfigError, ElectionTimeout, LeaselectError
 from .health import Health, Snapshot, assess
 from .keeper import Holder, Keeper, keeper_for
-from .lease import Leader, Lease, LostReason
+from .lease import Leader, Lease
 from .logfields import election_fields, with_fields
 from .machine import Effect, Elected, ElectionMachine, Jeopardy, Lost, Phase, Recovered
 from .names import validate_identity, validate_metadata, validate_name
@@ -30,9 +32,6 @@ from .watching import Follower
 
 log = logging.getLogger("leaselect")
 
-OnElected = Callable[[Lease], None]
-OnLost = Callable[[Lease, LostReason], None]
-OnNewLeader = Callable[[Leader | None], None]
 RETRY_BACKOFF = 0.1  # first pause after a failed campaign; doubles up to MAX_BACKOFF
 MAX_BACKOFF = 5.0
 CLOSED = "elector is closed"
@@ -72,7 +71,7 @@ class Elector:
         metadata: str | None = None,
         on_elected: OnElected | None = None,
         on_lost: OnLost | None = None,
-        on_jeopardy: OnElected | None = None,
+        on_jeopardy: OnJeopardy | None = None,
         on_new_leader: OnNewLeader | None = None,
         clock: Clock | None = None,
         renew_interval: float | None = None,
@@ -84,13 +83,9 @@ class Elector:
         self.identity = validate_identity(identity)
         self.metadata = validate_metadata(metadata)
         self.timing = Timing(ttl, renew_interval, drift, margin)
-        for label, callback in (
-            ("on_elected", on_elected),
-            ("on_lost", on_lost),
-            ("on_jeopardy", on_jeopardy),
-            ("on_new_leader", on_new_leader),
-        ):
-            check_callback(label, callback)
+        self._callbacks: Callbacks[None] = Callbacks(
+            on_elected, on_lost, on_jeopardy, on_new_leader
+        )
         check_clock(clock)
         check_flag("release_on_exit", release_on_exit)
         if not isinstance(backend_or_url, (str, Backend)):
@@ -102,8 +97,6 @@ class Elector:
         self.backend = (
             shared.borrow(backend_or_url) if isinstance(backend_or_url, str) else backend_or_url
         )
-        self._callbacks = (on_elected, on_lost, on_jeopardy)
-        self._on_new_leader = on_new_leader
         self._follower: Follower | None = None  # the leader watch behind on_new_leader
         self._clock: Clock = clock or SYSTEM_CLOCK
         self._machine = ElectionMachine(self.name, self.identity, self.timing)
@@ -437,7 +430,7 @@ class Elector:
             self._requests += 1
             if self._last_contact is None:  # the store is asked from now on (see health)
                 self._last_contact = self._clock.now()
-            if self._on_new_leader is not None and self._follower is None:
+            if self._callbacks.on_new_leader is not None and self._follower is None:
                 self._follower = Follower(self.backend, self.name, self._new_leader)
             self._stop.clear()
             if self._watched or self._resuming:
@@ -815,11 +808,13 @@ class Elector:
                 token = effect.lease.token
                 extra = with_fields(self._fields, token=token)
                 log.info("elected %r token=%d as %s", self.name, token, self.identity, extra=extra)
-                self._call(0, effect.lease)
+                if (on_elected := self._callbacks.on_elected) is not None:
+                    self._call(functools.partial(on_elected, effect.lease), "on_elected")
             elif isinstance(effect, Jeopardy):
                 extra = with_fields(self._fields, token=effect.lease.token)
                 log.warning("%r in jeopardy: renewals failing", self.name, extra=extra)
-                self._call(2, effect.lease)
+                if (on_jeopardy := self._callbacks.on_jeopardy) is not None:
+                    self._call(functools.partial(on_jeopardy, effect.lease), "on_jeopardy")
             elif isinstance(effect, Recovered):
                 extra = with_fields(self._fields, token=effect.lease.token)
                 log.info("%r renewals recovered", self.name, extra=extra)
@@ -828,7 +823,8 @@ class Elector:
                 token, reason = effect.lease.token, effect.reason.value
                 extra = with_fields(self._fields, token=token, reason=reason)
                 log.info("lost %r token=%d: %s", self.name, token, reason, extra=extra)
-                self._call(1, effect.lease, effect.reason)
+                if (on_lost := self._callbacks.on_lost) is not None:
+                    self._call(functools.partial(on_lost, effect.lease, effect.reason), "on_lost")
 
     def _publish_effects(self, effects: list[Effect]) -> None:
         now = self._clock.now()
@@ -848,26 +844,18 @@ class Elector:
         scheme = type(self.backend).scheme
         events.publish(kind(self.name, self.identity, scheme, at, *fields))
 
-    def _call(self, which: int, lease: Lease, reason: LostReason | None = None) -> None:
-        callback = self._callbacks[which]
-        if callback is None or self._callbacks_stopped:
+    def _call(self, call: Callable[[], None], label: str) -> None:
+        """Queue ``call`` (a callback with its arguments) behind the elector's other callbacks."""
+        if self._callbacks_stopped:
             return
         if self._dispatcher is None:
             self._dispatcher = Dispatcher(self.name, self._user_mask, self._fields)
-        label = ("on_elected", "on_lost", "on_jeopardy")[which]
-        if reason is None:
-            self._dispatcher.submit(lambda: callback(lease), label)  # type: ignore[call-arg]
-        else:
-            self._dispatcher.submit(lambda: callback(lease, reason), label)  # type: ignore[call-arg]
+        self._dispatcher.submit(call, label)
 
     def _new_leader(self, leader: Leader | None) -> None:
         """A change the leader watch saw: ``on_new_leader`` in order with the other callbacks."""
-        callback = self._on_new_leader
-        if callback is None or self._callbacks_stopped:
-            return
-        if self._dispatcher is None:
-            self._dispatcher = Dispatcher(self.name, self._user_mask, self._fields)
-        self._dispatcher.submit(lambda: callback(leader), "on_new_leader")
+        if (on_new_leader := self._callbacks.on_new_leader) is not None:
+            self._call(functools.partial(on_new_leader, leader), "on_new_leader")
 
     def _close_backend(self) -> None:
         if self._owns_backend:

@@ -1,13 +1,13 @@
-"""The keyword options the wrappers (``AsyncElector``, ``LeaderOnly``, ``leader_only``) pass
-on to ``Elector``, typed once: ``**options: Unpack[ElectorOptions]`` lets mypy reject a
-misspelt or mistyped option (``tll=3``) as it does on ``Elector`` itself."""
+"""The keyword options the wrappers (``AsyncElector``, ``LeaderOnly``, ``leader_only``,
+``LeaderScheduler``) pass on to ``Elector``, typed once: ``**options: Unpack[ElectorOptions]``
+lets mypy reject a misspelt or mistyped option (``tll=3``) as it does on ``Elector`` itself."""
 
 from __future__ import annotations
 
 from typing import TypedDict
 
+from .callbacks import OnElected, OnJeopardy, OnLost, OnNewLeader
 from .clock import Clock
-from .elector import OnElected, OnLost, OnNewLeader
 
 
 class ElectorOptions(TypedDict, total=False):
@@ -22,14 +22,23 @@ class ElectorOptions(TypedDict, total=False):
     release_on_exit: bool
 
 
-class RunnerOptions(ElectorOptions, total=False):
+class CallbackOptions(TypedDict, total=False):
+    """``Elector``'s callbacks (see ``leaselect.callbacks``)."""
+
+    on_elected: OnElected | None
+    on_lost: OnLost | None
+    on_jeopardy: OnJeopardy | None
+    on_new_leader: OnNewLeader | None
+
+
+class ElectorKeywords(ElectorOptions, CallbackOptions, total=False):
+    """What ``LeaderScheduler`` passes on to ``Elector``: its options and callbacks."""
+
+
+class RunnerOptions(ElectorKeywords, total=False):
     """``LeaderOnly``'s options beside ``stop_grace``: ``Elector``'s, callbacks and clock."""
 
     clock: Clock | None
-    on_elected: OnElected | None
-    on_lost: OnLost | None
-    on_jeopardy: OnElected | None
-    on_new_leader: OnNewLeader | None
 
 
 class LeaderOptions(RunnerOptions, total=False):

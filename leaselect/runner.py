@@ -27,7 +27,8 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .backend import Backend
-from .checks import check_callback, check_stop_grace
+from .callbacks import Callbacks
+from .checks import check_stop_grace
 from .clock import SYSTEM_CLOCK
 from .elector import Elector
 from .errors import ConfigError, LeaselectError
@@ -332,8 +333,9 @@ class LeaderOnlyDecorator:
             from .aio_leader import AsyncLeaderFunction
 
             options = self._options.copy()
-            for label in ("on_elected", "on_lost", "on_jeopardy"):
-                check_callback(label, options.get(label))
+            Callbacks(  # a bad callback is refused here, at decoration
+                options.get("on_elected"), options.get("on_lost"), options.get("on_jeopardy")
+            )
 
             def make() -> AsyncElector:
                 return AsyncElector(self._target, self._name, **options)

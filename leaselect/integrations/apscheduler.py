@@ -34,7 +34,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from hashlib import sha256
 from threading import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor  # type: ignore[import-untyped]
 from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
@@ -47,6 +47,11 @@ from ..machine import Effect, Elected, Jeopardy, Lost, Recovered
 from ..signalmask import start_quiet
 from ._tenure import CURRENT, JobContext, Tenure
 from .apscheduler_executors import EVENT_JOB_SKIPPED, LeaderAsyncIOExecutor, LeaderExecutor
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..options import ElectorKeywords
 
 log = logging.getLogger("leaselect")
 
@@ -141,7 +146,7 @@ class LeaderScheduler:
         alias: str = "default",
         max_workers: int = 10,
         clock: Clock | None = None,
-        **elector_options: Any,
+        **elector_options: Unpack[ElectorKeywords],
     ) -> None:
         self.scheduler = scheduler
         self._clock = self.clock = clock or SYSTEM_CLOCK
