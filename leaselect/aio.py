@@ -34,6 +34,7 @@ from .lease import Leader, Lease, LostReason
 from .machine import Effect, Lost
 from .runner import AlreadyRunning
 from .signalmask import in_quiet_thread, start_quiet
+from .tenure import Tenure
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -54,20 +55,16 @@ class _DeadlineGuard:
     """Cancels one task when its lease reaches the local deadline (re-armed as it moves)."""
 
     def __init__(self, task: asyncio.Task[Any], lease: Lease, clock: Clock) -> None:
-        self.task, self.lease, self._clock = task, lease, clock
+        self.task, self.lease = task, lease
+        self.tenure = Tenure(lease, clock)  # no grace: the body is cancelled at the deadline
         self.fired = False
         self._done = False
-        self._handle: asyncio.TimerHandle | None = None
+        self._cancel: Callable[[], None] | None = None
 
     def arm(self) -> None:
-        """Schedule the next check at the lease's current deadline."""
-        if self._done:
-            return
-        delay = self.lease.deadline - self._clock.now()
-        if delay <= 0:
-            self.fire()
-        else:
-            self._handle = self.task.get_loop().call_later(delay, self.arm)
+        """Cancel the task once the deadline is reached, wherever renewals move it."""
+        if not self._done:
+            self._cancel = self.tenure.call_at_stop(self.task.get_loop(), self.fire)
 
     def fire(self) -> None:
         """Cancel the task once (the tenure is over)."""
@@ -79,8 +76,8 @@ class _DeadlineGuard:
     def disarm(self) -> None:
         """The body is over: never cancel from now on."""
         self._done = True
-        if self._handle is not None:
-            self._handle.cancel()
+        if self._cancel is not None:
+            self._cancel()
 
 
 class AsyncElector:
@@ -209,7 +206,7 @@ class AsyncElector:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         guard, self._guard = self._guard, None
-        lapsed = guard is not None and self._clock.now() >= guard.lease.deadline
+        lapsed = guard is not None and guard.tenure.over()
         if guard is not None:
             guard.disarm()
         try:

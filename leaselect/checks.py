@@ -7,7 +7,6 @@ import math
 import numbers
 
 from .errors import ConfigError
-from .timing import Timing
 
 
 def check_timeout(timeout: object) -> float | None:
@@ -54,10 +53,12 @@ def check_store_ttl(ttl: float, scheme: str, max_ttl: float) -> None:
         raise ConfigError(f"ttl must be at most {max_ttl:g}s on the {scheme} store, got {ttl!r}")
 
 
-def check_stop_grace(stop_grace: float, timing: Timing) -> None:
-    """A leader-only runner's ``stop_grace``: the stop signal must come inside the lease."""
-    usable = timing.usable(timing.ttl)
-    if stop_grace >= usable:
-        raise ConfigError(
-            f"stop_grace {stop_grace:g}s must be below the usable lease {usable:.3f}s"
-        )
+def check_stop_grace(stop_grace: object) -> float:
+    """``stop_grace`` where the lease timing is not built yet: seconds, not negative. Its upper
+    bound (``Timing.max_stop_grace``) is checked by ``Timing`` once the TTL is known."""
+    if isinstance(stop_grace, bool) or not isinstance(stop_grace, numbers.Real):
+        raise ConfigError(f"stop_grace must be a number of seconds, got {stop_grace!r}")
+    seconds = float(stop_grace)
+    if not seconds >= 0:
+        raise ConfigError(f"stop_grace must not be negative: {stop_grace!r}")
+    return seconds

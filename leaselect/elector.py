@@ -25,7 +25,7 @@ from .machine import Effect, Elected, ElectionMachine, Jeopardy, Lost, Phase, Re
 from .names import validate_identity, validate_metadata, validate_name
 from .parking import Parked, Runner, is_current
 from .signalmask import current_mask, start_quiet
-from .timing import DEFAULT_DRIFT, DEFAULT_TTL, Timing
+from .timing import DEFAULT_DRIFT, DEFAULT_TTL, Timing, timing_of
 from .urls import redact
 from .watchdog import watchdog_for
 from .watching import Follower
@@ -57,7 +57,8 @@ class Elector:
 
     ``is_leader`` reads the clock on every access: it turns False the instant the local deadline
     passes, even when the renewal thread is stuck. Callbacks run in order on a callback thread:
-    ``on_elected(lease)`` then exactly one ``on_lost(lease, reason)`` per tenure. The rules for
+    ``on_elected(lease)`` then exactly one ``on_lost(lease, reason)`` per tenure. ``timing``
+    (a ``Timing``) replaces ``ttl``, ``renew_interval``, ``drift`` and ``margin``. The rules for
     errors, callbacks, ``close()`` and exit are in docs/elector.md.
     """
 
@@ -78,11 +79,12 @@ class Elector:
         margin: float | None = None,
         drift: float = DEFAULT_DRIFT,
         release_on_exit: bool = True,
+        timing: Timing | None = None,
     ) -> None:
         self.name = validate_name(name)
         self.identity = validate_identity(identity)
         self.metadata = validate_metadata(metadata)
-        self.timing = Timing(ttl, renew_interval, drift, margin)
+        self.timing = timing_of(timing, ttl, renew_interval, drift, margin)
         self._callbacks: Callbacks[None] = Callbacks(
             on_elected, on_lost, on_jeopardy, on_new_leader
         )

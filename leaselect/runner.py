@@ -31,9 +31,11 @@ from .callbacks import Callbacks
 from .checks import check_stop_grace
 from .clock import SYSTEM_CLOCK
 from .elector import Elector
-from .errors import ConfigError, LeaselectError
+from .errors import LeaselectError
 from .lease import Lease
 from .machine import Effect, Elected, Jeopardy, Lost
+from .options import with_stop_grace
+from .tenure import Tenure
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -99,11 +101,9 @@ class LeaderOnly:
         stop_grace: float = 0.0,
         **options: Unpack[RunnerOptions],
     ) -> None:
-        if stop_grace < 0:
-            raise ConfigError("stop_grace must not be negative")
         self._target = backend_or_url
         self.name = name
-        self.stop_grace = stop_grace
+        self.stop_grace = check_stop_grace(stop_grace)  # checked against the TTL at run()
         self._clock = options.pop("clock", None) or SYSTEM_CLOCK
         self._options: dict[str, Any] = dict(options)  # Elector's options and callbacks
         self._lock = threading.Lock()
@@ -154,12 +154,8 @@ class LeaderOnly:
             elector.close()
 
     def _open(self) -> Elector:
-        elector = Elector(self._target, self.name, clock=self._clock, **self._options)
-        try:
-            check_stop_grace(self.stop_grace, elector.timing)
-        except ConfigError:
-            elector.close()
-            raise
+        options = with_stop_grace(self._options, self.stop_grace)
+        elector = Elector(self._target, self.name, clock=self._clock, **options)
         elector._observe(self._observe)
         self.elector = elector
         return elector
@@ -204,7 +200,7 @@ class LeaderOnly:
         worker.start()
         self._copy = outcome
         try:
-            self._supervise(lease, stop, outcome)
+            self._supervise(Tenure(lease, self._clock, elector.timing.stop_grace), stop, outcome)
         except BaseException:  # KeyboardInterrupt/SystemExit in run's thread: stop it first
             stop.set()
             worker.join(max(0.0, lease.deadline - self._clock.now()))
@@ -223,18 +219,16 @@ class LeaderOnly:
         elector.start()  # idempotent when the elector is still campaigning
         return False, outcome
 
-    def _supervise(self, lease: Lease, stop: threading.Event, outcome: _Outcome[T]) -> None:
+    def _supervise(self, tenure: Tenure, stop: threading.Event, outcome: _Outcome[T]) -> None:
         """Return when the function returned, or set ``stop`` when the tenure is ending."""
         while True:
             self._wake.clear()
             if outcome.returned_at is not None:
                 return
-            now = self._clock.now()
-            signal_at = lease.deadline - self.stop_grace
-            if self._shutdown or now >= signal_at:
+            if self._shutdown or tenure.stop_due():
                 stop.set()
                 return
-            self._clock.wait(self._wake, signal_at - now)
+            self._clock.wait(self._wake, tenure.until_stop())
 
     def _drain(
         self,
@@ -338,9 +332,10 @@ class LeaderOnlyDecorator:
             )
 
             def make() -> AsyncElector:
-                return AsyncElector(self._target, self._name, **options)
+                timed = with_stop_grace(options, self._stop_grace)  # checked at each call
+                return AsyncElector(self._target, self._name, **timed)
 
-            return AsyncLeaderFunction(fn, make, self._stop_grace)
+            return AsyncLeaderFunction(fn, make)
         runner = LeaderOnly(self._target, self._name, stop_grace=self._stop_grace, **self._options)
         return LeaderFunction(fn, runner)
 
@@ -351,7 +346,5 @@ def leader_only(
     """Decorator: ``@leader_only(url, "name", ttl=10)`` over ``def job(lease, stop): ...`` (run
     by ``LeaderOnly``) or ``async def job(lease, stop): ...`` (``await job()``; see
     leaselect.aio_leader); the keyword options are ``LeaderOnly``'s."""
-    stop_grace = options.pop("stop_grace", 0.0)
-    if stop_grace < 0:
-        raise ConfigError("stop_grace must not be negative")
+    stop_grace = check_stop_grace(options.pop("stop_grace", 0.0))
     return LeaderOnlyDecorator(backend_or_url, name, stop_grace, options)

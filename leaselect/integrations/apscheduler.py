@@ -45,7 +45,7 @@ from ..elector import Elector
 from ..errors import ConfigError, NotLeader
 from ..machine import Effect, Elected, Jeopardy, Lost, Recovered
 from ..signalmask import start_quiet
-from ._tenure import CURRENT, JobContext, Tenure
+from ._tenure import CURRENT, JobContext, JobTenure
 from .apscheduler_executors import EVENT_JOB_SKIPPED, LeaderAsyncIOExecutor, LeaderExecutor
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ class LeaderScheduler:
     ) -> None:
         self.scheduler = scheduler
         self._clock = self.clock = clock or SYSTEM_CLOCK
-        self._tenure: Tenure | None = None
+        self._tenure: JobTenure | None = None
         self._shutdown_lock = threading.Lock()
         self._shut_down = False
         self.elector = Elector(backend_or_url, name, clock=self._clock, **elector_options)
@@ -232,11 +232,11 @@ class LeaderScheduler:
         in_loop = _in_event_loop()
         if in_loop:  # async jobs cannot finish while we block their loop: cancelled
             log.info("shutdown in the event loop: async jobs are cancelled, not awaited")
-        if tenure is not None and not tenure.wait_idle(self._clock, threads_only=in_loop):
+        if tenure is not None and not tenure.wait_idle(threads_only=in_loop):
             log.warning("%d job(s) of %r still running at shutdown", tenure.running, tenure.name)
         self.elector.close()
 
-    def admit(self, fire_time: datetime) -> Tenure | None:
+    def admit(self, fire_time: datetime) -> JobTenure | None:
         """The live, unpaused tenure that may run ``fire_time`` now, or None."""
         tenure = self._tenure
         if (
@@ -246,14 +246,14 @@ class LeaderScheduler:
             or self.elector.in_jeopardy
         ):
             return None
-        return tenure if tenure.began_by(fire_time, self._clock) else None
+        return tenure if tenure.began_by(fire_time) else None
 
     def held(self) -> bool:
         """True while leading in jeopardy: fire times falling due now wait for recovery."""
         tenure = self._tenure
         return tenure is not None and tenure.paused and not tenure.ended
 
-    def claim(self, job_id: str, fire_time: datetime, tenure: Tenure) -> bool:
+    def claim(self, job_id: str, fire_time: datetime, tenure: JobTenure) -> bool:
         """Raise the job's store mark to ``fire_time`` under ``tenure``'s token (one round trip).
 
         False if some tenure already admitted this fire time or a later one, or the store could
@@ -282,7 +282,7 @@ class LeaderScheduler:
                 threading.Thread(target=attempt, name=f"leaselect-claim-{job_id}"[:64], daemon=True)
             )
             while not settled.is_set():
-                left = tenure.lease.deadline - self._clock.now()
+                left = tenure.left()
                 if left <= 0 or not self._clock.wait(settled, left):
                     break
         finally:
@@ -294,15 +294,15 @@ class LeaderScheduler:
         log.warning("job %s at %s skipped: the store did not record it: %s", job_id, fire_time, why)
         return False
 
-    def begin(self, tenure: Tenure, cancel: Callable[[], None] | None = None) -> Event | None:
+    def begin(self, tenure: JobTenure, cancel: Callable[[], None] | None = None) -> Event | None:
         """After a claim: the job's stop event if ``tenure`` may start it now, waiting through
         jeopardy until recovery (never past the deadline); None if the tenure ended, shut down
         or reached its deadline first."""
         while True:
-            stop = tenure.try_enter(self._clock, cancel)
+            stop = tenure.try_enter(cancel)
             if stop is not None:
                 return stop
-            if not tenure.wait_live(self._clock):
+            if not tenure.wait_live():
                 return None
 
     def _flush_held(self) -> None:
@@ -313,7 +313,8 @@ class LeaderScheduler:
 
     def _observe(self, effect: Effect) -> None:
         if isinstance(effect, Elected):
-            self._tenure = Tenure(effect.lease, self._clock.now(), self.elector.timing)
+            now = self._clock.now()
+            self._tenure = JobTenure(effect.lease, self._clock, now, self.elector.timing)
             return
         tenure = self._tenure
         if tenure is None or tenure.lease is not effect.lease:
