@@ -20,9 +20,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 from .aio import AsyncElector
-from .errors import LeaseLost
+from .errors import AlreadyRunning, LeaseLost
 from .lease import Lease
-from .runner import AlreadyRunning
 from .tenure import Tenure
 
 T = TypeVar("T")
