@@ -25,14 +25,10 @@ tenure ends is logged.
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import logging
-import re
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from hashlib import sha256
+from datetime import datetime
 from threading import Event
 from typing import TYPE_CHECKING, Any
 
@@ -42,11 +38,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import
 from ..backend import Backend
 from ..clock import SYSTEM_CLOCK, Clock
 from ..elector import Elector
-from ..errors import ConfigError, NotLeader
+from ..errors import ConfigError
 from ..machine import Effect, Elected, Jeopardy, Lost, Recovered
 from ..signalmask import start_quiet
-from ._tenure import CURRENT, JobContext, JobTenure
+from ._tenure import JobContext, JobTenure
 from .apscheduler_executors import EVENT_JOB_SKIPPED, LeaderAsyncIOExecutor, LeaderExecutor
+from .apscheduler_jobs import checked_add_job, current_job, mark_of, micros
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -65,9 +62,6 @@ __all__ = [
 ]
 
 _GATEABLE = (ThreadPoolExecutor, AsyncIOExecutor)  # replaced by gated executors of the same size
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_MICROSECOND = timedelta(microseconds=1)
-_PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
 def _in_event_loop() -> bool:
@@ -76,57 +70,6 @@ def _in_event_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def current_job() -> JobContext:
-    """The context of the job running in this thread or task; ``NotLeader`` outside one."""
-    context = CURRENT.get()
-    if context is None:
-        raise NotLeader("not inside a job run by a LeaderScheduler")
-    return context
-
-
-def mark_of(job_id: str) -> str:
-    """The store mark that holds the last fire time admitted for ``job_id``."""
-    if _PLAIN_ID.fullmatch(job_id):
-        return f"job.{job_id}"
-    return f"job-sha256.{sha256(job_id.encode()).hexdigest()[:40]}"
-
-
-def micros(fire_time: datetime) -> int:
-    """A fire time as integer microseconds since the epoch (exact, clock-independent)."""
-    return (fire_time - _EPOCH) // _ONE_MICROSECOND
-
-
-def _checked_add_job(add_job: Callable[..., Any]) -> Callable[..., Any]:
-    """``add_job`` refusing jobs without an explicit ``id`` or with ``jitter`` (ConfigError).
-
-    A job's store mark is keyed by its id, and APScheduler gives a job without one a random id
-    in each process: each process would keep its own mark, and a fire time could run twice
-    across a handover. ``jitter`` makes each process draw its own fire times, so one period
-    could run at two different fire times, both above the mark.
-    """
-    signature = inspect.signature(add_job)
-
-    @functools.wraps(add_job)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(*args, **kwargs).arguments
-        func = bound.get("func")
-        label = func if isinstance(func, str) else getattr(func, "__qualname__", repr(func))
-        if bound.get("id") is None:
-            raise ConfigError(
-                f"job {label!r} needs an explicit id= under LeaderScheduler (the store keeps "
-                "its last admitted fire time under that id, identical in every process)"
-            )
-        trigger_args = bound.get("trigger_args", {})
-        if trigger_args.get("jitter") or getattr(bound.get("trigger"), "jitter", None):
-            raise ConfigError(
-                f"job {label!r}: jitter is not supported under LeaderScheduler (each process "
-                "would draw its own fire times, and a period could run twice across a handover)"
-            )
-        return add_job(*args, **kwargs)
-
-    return checked
 
 
 class LeaderScheduler:
@@ -174,7 +117,7 @@ class LeaderScheduler:
             self._gate_executors()
 
         scheduler.add_executor = add_gated_executor  # executors added later are gated too
-        scheduler.add_job = _checked_add_job(scheduler.add_job)
+        scheduler.add_job = checked_add_job(scheduler.add_job)
 
     def start(self) -> None:
         """Start campaigning and the scheduler (if it is not running yet)."""
