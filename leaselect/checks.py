@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import numbers
 
-from .errors import ConfigError
+from .backend import Backend
+from .errors import ConfigError, LeaselectError
 
 
 def check_timeout(timeout: object) -> float | None:
@@ -28,6 +29,15 @@ def check_callback(name: str, callback: object) -> None:
     """``on_elected``/``on_lost``/``on_jeopardy``: callable or None."""
     if callback is not None and not callable(callback):
         raise ConfigError(f"{name} must be callable or None, got {callback!r}")
+
+
+def check_backend(backend_or_url: object) -> None:
+    """``Elector``'s first argument: a store URL string or a ``Backend`` not closed."""
+    if not isinstance(backend_or_url, (str, Backend)):
+        kind = type(backend_or_url).__name__
+        raise ConfigError(f"Elector needs a Backend or a store URL string, got {kind}")
+    if isinstance(backend_or_url, Backend) and backend_or_url.closing:
+        raise LeaselectError(f"backend is closed: {type(backend_or_url).__name__}")
 
 
 def check_clock(clock: object) -> None:

@@ -11,11 +11,19 @@ from collections.abc import Callable
 
 from . import exits, pool, shared
 from .backend import Backend
-from .callbacks import Callbacks, OnElected, OnJeopardy, OnLost, OnNewLeader
-from .checks import check_clock, check_flag, check_store_ttl, check_timeout
+from .callbacks import Callbacks
+from .callbacks import OnElected as OnElected
+from .callbacks import OnJeopardy as OnJeopardy
+from .callbacks import OnLost as OnLost
+from .callbacks import OnNewLeader as OnNewLeader
+from .checks import check_backend, check_clock, check_flag, check_store_ttl, check_timeout
 from .clock import SYSTEM_CLOCK, Clock
 from .elector_campaign import ElectorCampaign
-from .elector_state import CLOSED, MAX_BACKOFF, OPEN, RETRY_BACKOFF, WAIT_TTLS
+from .elector_state import CLOSED as CLOSED
+from .elector_state import MAX_BACKOFF as MAX_BACKOFF
+from .elector_state import OPEN
+from .elector_state import RETRY_BACKOFF as RETRY_BACKOFF
+from .elector_state import WAIT_TTLS as WAIT_TTLS
 from .errors import ConfigError, ElectionTimeout, LeaselectError
 from .health import Health, Snapshot, assess
 from .lease import Leader, Lease
@@ -23,21 +31,6 @@ from .machine import Phase
 from .names import validate_identity, validate_metadata, validate_name
 from .parking import is_current
 from .timing import DEFAULT_DRIFT, DEFAULT_TTL, Timing, timing_of
-
-__all__ = [
-    "CLOSED",
-    "MAX_BACKOFF",
-    "RETRY_BACKOFF",
-    "WAIT_TTLS",
-    "Elector",
-    "OnElected",
-    "OnJeopardy",
-    "OnLost",
-    "OnNewLeader",
-    "open_electors",
-]
-
-WAIT_SLICE = 86400.0  # acquire() waits in slices of a day: any finite timeout works
 
 
 def open_electors() -> list[Elector]:
@@ -79,11 +72,7 @@ class Elector(ElectorCampaign):
         callbacks: Callbacks[None] = Callbacks(on_elected, on_lost, on_jeopardy, on_new_leader)
         check_clock(clock)
         check_flag("release_on_exit", release_on_exit)
-        if not isinstance(backend_or_url, (str, Backend)):
-            kind = type(backend_or_url).__name__
-            raise ConfigError(f"Elector needs a Backend or a store URL string, got {kind}")
-        if isinstance(backend_or_url, Backend) and backend_or_url.closing:
-            raise LeaselectError(f"backend is closed: {type(backend_or_url).__name__}")
+        check_backend(backend_or_url)
         owns_backend = isinstance(backend_or_url, str)
         super().__init__(
             *valid,
@@ -208,19 +197,6 @@ class Elector(ElectorCampaign):
                 self.release()
             raise error
         return lease
-
-    def _wait_settled(self, seconds: float | None) -> bool:
-        """Wait for ``_settled`` at most ``seconds``, in slices short enough for any platform's
-        ``threading.TIMEOUT_MAX`` (a longer single wait raises ``OverflowError``)."""
-        if seconds is None:
-            return self._clock.wait(self._settled, None)
-        end = self._clock.now() + seconds
-        while True:
-            remaining = end - self._clock.now()
-            if self._clock.wait(self._settled, min(remaining, WAIT_SLICE)):
-                return True
-            if remaining <= WAIT_SLICE:
-                return False
 
     def start(self) -> None:
         """Campaign in the background and campaign again after every lost tenure."""

@@ -35,6 +35,7 @@ log = logging.getLogger("leaselect")
 RETRY_BACKOFF = 0.1  # first pause after a failed campaign; doubles up to MAX_BACKOFF
 MAX_BACKOFF = 5.0
 CLOSED = "elector is closed"
+WAIT_SLICE = 86400.0  # acquire() waits in slices of a day: any finite timeout works
 WAIT_TTLS = 10  # a waiter campaigns again after this many TTLs with no news (a safety net only)
 
 OPEN: weakref.WeakSet[ElectorState] = weakref.WeakSet()  # see elector.open_electors
@@ -110,6 +111,19 @@ class ElectorState:
     def _run(self, candidacy: Candidacy | None = None) -> list[pool.Job]:
         """The campaign (``ElectorCampaign._run``)."""
         raise NotImplementedError
+
+    def _wait_settled(self, seconds: float | None) -> bool:
+        """Wait for ``_settled`` at most ``seconds``, in slices short enough for any platform's
+        ``threading.TIMEOUT_MAX`` (a longer single wait raises ``OverflowError``)."""
+        if seconds is None:
+            return self._clock.wait(self._settled, None)
+        end = self._clock.now() + seconds
+        while True:
+            remaining = end - self._clock.now()
+            if self._clock.wait(self._settled, min(remaining, WAIT_SLICE)):
+                return True
+            if remaining <= WAIT_SLICE:
+                return False
 
     def _require_open(self) -> None:
         if self._closed:
