@@ -1,6 +1,13 @@
-"""leaselect: lease-based leader election with fencing tokens."""
+"""leaselect: lease-based leader election with fencing tokens.
 
-from .aio import AsyncElector
+``AsyncElector`` is imported on first use (``from leaselect import AsyncElector`` works as
+usual): ``import leaselect`` does not import asyncio, which is most of its import time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .backend import Backend
 from .clock import SYSTEM_CLOCK, Clock
 from .elector import Elector
@@ -17,6 +24,9 @@ from .registry import connect
 from .runner import LeaderOnly, leader_only
 from .timing import Timing
 from .watching import LeaderChange, LeaderWatch, watch
+
+if TYPE_CHECKING:
+    from .aio import AsyncElector
 
 __all__ = [
     "SYSTEM_CLOCK",
@@ -42,3 +52,13 @@ __all__ = [
     "watch",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``leaselect.AsyncElector``: imported (with asyncio) only when first asked for."""
+    if name == "AsyncElector":
+        from .aio import AsyncElector
+
+        globals()[name] = AsyncElector
+        return AsyncElector
+    raise AttributeError(f"module 'leaselect' has no attribute {name!r}")

@@ -14,24 +14,23 @@ then release, the first one's tenure).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .aio_bridge import DeadlineGuard, call_in_loop, settle
 from .aio_watch import AsyncLeaderWatch as AsyncLeaderWatch
 from .aio_watch import watch as watch
 from .backend import Backend
+from .callbacks import Callbacks
 from .clock import SYSTEM_CLOCK, Clock
 from .elector import Elector
-from .errors import ElectionTimeout, LeaseLost
+from .errors import AlreadyRunning, ElectionTimeout, LeaseLost
 from .lease import Leader, Lease, LostReason
 from .machine import Effect, Lost
-from .runner import AlreadyRunning
 from .signalmask import in_quiet_thread, start_quiet
 
 if TYPE_CHECKING:
@@ -41,45 +40,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leaselect")
 
-_NAMES = ("on_elected", "on_lost", "on_jeopardy", "on_new_leader")
-_LOOP_CHECK = 1.0  # seconds between checks that the loop still runs while a callback is awaited
 
 AsyncOnElected = Callable[[Lease], "Awaitable[None] | None"]
+AsyncOnJeopardy = Callable[[Lease], "Awaitable[None] | None"]
 AsyncOnLost = Callable[[Lease, LostReason], "Awaitable[None] | None"]
 AsyncOnNewLeader = Callable[[Leader | None], "Awaitable[None] | None"]
-
-
-class _DeadlineGuard:
-    """Cancels one task when its lease reaches the local deadline (re-armed as it moves)."""
-
-    def __init__(self, task: asyncio.Task[Any], lease: Lease, clock: Clock) -> None:
-        self.task, self.lease, self._clock = task, lease, clock
-        self.fired = False
-        self._done = False
-        self._handle: asyncio.TimerHandle | None = None
-
-    def arm(self) -> None:
-        """Schedule the next check at the lease's current deadline."""
-        if self._done:
-            return
-        delay = self.lease.deadline - self._clock.now()
-        if delay <= 0:
-            self.fire()
-        else:
-            self._handle = self.task.get_loop().call_later(delay, self.arm)
-
-    def fire(self) -> None:
-        """Cancel the task once (the tenure is over)."""
-        if self._done or self.fired:
-            return
-        self.fired = True
-        self.task.cancel(f"leadership of {self.lease.name!r} token={self.lease.token} lost")
-
-    def disarm(self) -> None:
-        """The body is over: never cancel from now on."""
-        self._done = True
-        if self._handle is not None:
-            self._handle.cancel()
 
 
 class AsyncElector:
@@ -98,24 +63,30 @@ class AsyncElector:
         *,
         on_elected: AsyncOnElected | None = None,
         on_lost: AsyncOnLost | None = None,
-        on_jeopardy: AsyncOnElected | None = None,
+        on_jeopardy: AsyncOnJeopardy | None = None,
         on_new_leader: AsyncOnNewLeader | None = None,
         clock: Clock | None = None,
         **options: Unpack[ElectorOptions],
     ) -> None:
         self._clock = clock or SYSTEM_CLOCK
-        self._callbacks = (on_elected, on_lost, on_jeopardy, on_new_leader)
+        callbacks: Callbacks[Awaitable[None] | None] = Callbacks(
+            on_elected, on_lost, on_jeopardy, on_new_leader
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._guard: _DeadlineGuard | None = None
+        self._guard: DeadlineGuard | None = None
         self._in_block = False  # an ``async with`` body is entering or running
         self.elector = Elector(
             backend_or_url,
             name,
             clock=self._clock,
-            on_elected=lambda lease: self._in_loop(0, lease),
-            on_lost=lambda lease, reason: self._in_loop(1, lease, reason),
-            on_jeopardy=lambda lease: self._in_loop(2, lease),
-            on_new_leader=(lambda leader: self._in_loop(3, leader)) if on_new_leader else None,
+            on_elected=lambda lease: self._in_loop(callbacks.on_elected, "on_elected", lease),
+            on_lost=lambda lease, why: self._in_loop(callbacks.on_lost, "on_lost", lease, why),
+            on_jeopardy=lambda lease: self._in_loop(callbacks.on_jeopardy, "on_jeopardy", lease),
+            on_new_leader=(
+                (lambda leader: self._in_loop(callbacks.on_new_leader, "on_new_leader", leader))
+                if on_new_leader
+                else None
+            ),
             **options,
         )
         self.elector._observe(self._observe)
@@ -194,7 +165,7 @@ class AsyncElector:
             raise
         task = asyncio.current_task()
         assert task is not None, "async with needs a running task"
-        self._guard = _DeadlineGuard(task, lease, self._clock)
+        self._guard = DeadlineGuard(task, lease, self._clock)
         self._guard.arm()
         return lease
 
@@ -202,7 +173,7 @@ class AsyncElector:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         guard, self._guard = self._guard, None
-        lapsed = guard is not None and self._clock.now() >= guard.lease.deadline
+        lapsed = guard is not None and guard.tenure.over()
         if guard is not None:
             guard.disarm()
         try:
@@ -244,60 +215,14 @@ class AsyncElector:
         try:
             lease = self.elector.acquire(timeout)
         except BaseException as exc:
-            self._settle(loop, future, None, exc)
+            settle(loop, future, None, exc)
         else:
-            self._settle(loop, future, lease, None)
+            settle(loop, future, lease, None)
 
-    @staticmethod
-    def _settle(
-        loop: asyncio.AbstractEventLoop,
-        future: asyncio.Future[Lease | None],
-        lease: Lease | None,
-        error: BaseException | None,
-    ) -> None:
-        def settle() -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(lease)
-
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            loop.call_soon_threadsafe(settle)
-
-    def _in_loop(self, which: int, *args: Any) -> None:
-        """On the elector's callback thread: run callback ``which`` in the loop and block until
-        it (and the coroutine it returned) completed, so callbacks stay serialized per tenure and
-        the elector campaigns again only once ``on_lost`` has returned, as with ``Elector``."""
-        callback: Callable[..., Any] | None = self._callbacks[which]
-        loop = self._loop
-        if callback is None:
-            return
-        if loop is None:  # never bound to a loop: run it here
-            result = callback(*args)
-            if inspect.isawaitable(result):
-                asyncio.run(_awaited(result))
-            return
-        call = _call(callback, *args)
-        try:
-            future = asyncio.run_coroutine_threadsafe(call, loop)
-        except RuntimeError:  # the loop is closed: nobody to call back
-            call.close()
-            return
-        while True:
-            try:
-                future.result(timeout=_LOOP_CHECK)
-                return
-            except concurrent.futures.TimeoutError:
-                if loop.is_closed() or not loop.is_running():  # never leave this thread stuck
-                    future.cancel()
-                    return
-            except concurrent.futures.CancelledError:
-                return
-            except Exception:
-                log.exception("callback %s of %r raised", _NAMES[which], self.name)
-                return
+    def _in_loop(self, callback: Callable[..., Any] | None, label: str, *args: Any) -> None:
+        """On the elector's callback thread: ``callback`` in the loop (see ``call_in_loop``)."""
+        if callback is not None:
+            call_in_loop(self._loop, callback, f"callback {label} of {self.name!r}", *args)
 
     def _observe(self, effect: Effect) -> None:
         """The elector's own path: a loss cancels the body without waiting for callbacks."""
@@ -308,16 +233,6 @@ class AsyncElector:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._fire, guard)
 
-    def _fire(self, guard: _DeadlineGuard) -> None:
+    def _fire(self, guard: DeadlineGuard) -> None:
         if self._guard is guard:
             guard.fire()
-
-
-async def _call(callback: Callable[..., Any], *args: Any) -> None:
-    result = callback(*args)
-    if inspect.isawaitable(result):
-        await result
-
-
-async def _awaited(result: Awaitable[Any]) -> None:
-    await result

@@ -20,11 +20,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 from .aio import AsyncElector
-from .checks import check_stop_grace
-from .clock import Clock
-from .errors import LeaseLost
+from .errors import AlreadyRunning, LeaseLost
 from .lease import Lease
-from .runner import AlreadyRunning
+from .tenure import Tenure
 
 T = TypeVar("T")
 AsyncLeaderFn = Callable[[Lease, asyncio.Event], Coroutine[Any, Any, T]]
@@ -37,18 +35,16 @@ class AsyncLeaderFunction(Generic[T]):
         self,
         fn: Callable[..., Coroutine[Any, Any, T]],
         make: Callable[[], AsyncElector],
-        stop_grace: float,
     ) -> None:
         self.fn = fn
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", "leader_function")
         self._make = make
-        self._stop_grace = stop_grace
         self._lock = threading.Lock()
         self._running = False
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._body: tuple[asyncio.Task[Any], asyncio.Event, Lease, Clock] | None = None
+        self._body: tuple[asyncio.Task[Any], asyncio.Event, Tenure] | None = None
         self._cancelled = False  # stop() cancelled the body
 
     async def __call__(self) -> T | None:
@@ -66,7 +62,6 @@ class AsyncLeaderFunction(Generic[T]):
             self._loop = asyncio.get_running_loop()
         elector = self._make()
         try:
-            check_stop_grace(self._stop_grace, elector.elector.timing)
             while not self._stopping:
                 try:
                     async with elector as lease:
@@ -108,27 +103,18 @@ class AsyncLeaderFunction(Generic[T]):
         self, fn: Callable[..., Coroutine[Any, Any, T]], elector: AsyncElector, lease: Lease
     ) -> T:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        clock = elector._clock
-        self._body = (task, stop, lease, clock)
-
-        def signal() -> None:
-            """Set ``stop`` at deadline - stop_grace; the deadline moves with renewals."""
-            wait = lease.deadline - self._stop_grace - clock.now()
-            if wait > 0:
-                timers[0] = loop.call_later(wait, signal)
-            else:
-                stop.set()
-
-        timers = [loop.call_soon(signal)]
+        tenure = Tenure(lease, elector._clock, elector.elector.timing.stop_grace)
+        self._body = (task, stop, tenure)
+        # ``stop`` at deadline - stop_grace; the deadline moves with renewals
+        cancel = tenure.call_at_stop(task.get_loop(), stop.set, soon=True)
         if self._stopping:
             self._stop_body()
         try:
             return await fn(lease, stop)
         finally:
-            timers[0].cancel()
+            cancel()
             self._body = None
 
     def _stop_body(self) -> None:
@@ -136,7 +122,7 @@ class AsyncLeaderFunction(Generic[T]):
         body = self._body
         if body is None:
             return
-        task, stop, lease, clock = body
+        task, stop, tenure = body
         stop.set()
 
         def cancel() -> None:
@@ -144,7 +130,7 @@ class AsyncLeaderFunction(Generic[T]):
                 self._cancelled = True
                 task.cancel("stopped")
 
-        wait = min(self._stop_grace, max(0.0, lease.deadline - clock.now()))
+        wait = min(tenure.grace, max(0.0, tenure.left()))
         task.get_loop().call_later(wait, cancel)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 import numbers
 
-from .errors import ConfigError
-from .timing import Timing
+from .backend import Backend
+from .errors import ConfigError, LeaselectError
 
 
 def check_timeout(timeout: object) -> float | None:
@@ -29,6 +29,15 @@ def check_callback(name: str, callback: object) -> None:
     """``on_elected``/``on_lost``/``on_jeopardy``: callable or None."""
     if callback is not None and not callable(callback):
         raise ConfigError(f"{name} must be callable or None, got {callback!r}")
+
+
+def check_backend(backend_or_url: object) -> None:
+    """``Elector``'s first argument: a store URL string or a ``Backend`` not closed."""
+    if not isinstance(backend_or_url, (str, Backend)):
+        kind = type(backend_or_url).__name__
+        raise ConfigError(f"Elector needs a Backend or a store URL string, got {kind}")
+    if isinstance(backend_or_url, Backend) and backend_or_url.closing:
+        raise LeaselectError(f"backend is closed: {type(backend_or_url).__name__}")
 
 
 def check_clock(clock: object) -> None:
@@ -54,10 +63,12 @@ def check_store_ttl(ttl: float, scheme: str, max_ttl: float) -> None:
         raise ConfigError(f"ttl must be at most {max_ttl:g}s on the {scheme} store, got {ttl!r}")
 
 
-def check_stop_grace(stop_grace: float, timing: Timing) -> None:
-    """A leader-only runner's ``stop_grace``: the stop signal must come inside the lease."""
-    usable = timing.usable(timing.ttl)
-    if stop_grace >= usable:
-        raise ConfigError(
-            f"stop_grace {stop_grace:g}s must be below the usable lease {usable:.3f}s"
-        )
+def check_stop_grace(stop_grace: object) -> float:
+    """``stop_grace`` where the lease timing is not built yet: seconds, not negative. Its upper
+    bound (``Timing.max_stop_grace``) is checked by ``Timing`` once the TTL is known."""
+    if isinstance(stop_grace, bool) or not isinstance(stop_grace, numbers.Real):
+        raise ConfigError(f"stop_grace must be a number of seconds, got {stop_grace!r}")
+    seconds = float(stop_grace)
+    if not seconds >= 0:
+        raise ConfigError(f"stop_grace must not be negative: {stop_grace!r}")
+    return seconds

@@ -25,3 +25,8 @@ class NotLeader(LeaselectError):
 
 class ElectionTimeout(LeaselectError, TimeoutError):
     """Leadership was not won within the caller's timeout."""
+
+
+class AlreadyRunning(LeaselectError):
+    """A leader-only runner (``LeaderOnly``, a ``leader_only`` function, an ``AsyncElector``
+    block) was entered while another call of the same one is running."""

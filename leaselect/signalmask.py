@@ -14,14 +14,16 @@ there must not inherit blocked signals.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 
@@ -68,6 +70,8 @@ async def in_quiet_thread(fn: Callable[..., T], *args: object) -> T:
     """``await asyncio.to_thread(fn, *args)``, on a thread of its own started with
     ``start_quiet`` (the loop's default executor would run leaselect's store I/O on a thread
     that takes process signals). Cancelling the awaiting task leaves ``fn`` running."""
+    import asyncio  # here: ``import leaselect`` does not import asyncio
+
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
     context = contextvars.copy_context()

@@ -34,7 +34,11 @@ class Timing:
     renew_interval: seconds between renewals (default ttl / 3).
     drift: bound on the clock-rate difference between us and the store (default 1 %).
     margin: seconds reserved to stop leader-only work (default min(1 s, ttl / 10)).
-    stop_grace: seconds leader-only work is warned before the deadline (default 0).
+    stop_grace: seconds before the local deadline at which leader-only work is told to stop
+    (default 0: at the deadline). The one rule, for every supervisor (``LeaderOnly``,
+    ``leader_only``, ``leaselect run --grace``): below ``max_stop_grace``, the usable lease
+    minus one renew interval, so the stop comes only once a renewal is overdue, never in a
+    tenure whose renewals succeed; work is stopped by the deadline at the latest.
     """
 
     ttl: float = DEFAULT_TTL
@@ -64,8 +68,8 @@ class Timing:
             f"it leaves {window:.3f}s, less than 1.5 x the {self.renew_every:g}s renew interval",
         )
         _require(
-            self.stop_grace < window - self.renew_every,
-            f"stop_grace {self.stop_grace:g}s must be below {window - self.renew_every:.3f}s "
+            self.stop_grace < self.max_stop_grace,
+            f"stop_grace {self.stop_grace:g}s must be below {self.max_stop_grace:.3f}s "
             f"(usable lease {window:.3f}s minus one renew interval) for ttl {self.ttl:g}s",
         )
 
@@ -78,6 +82,12 @@ class Timing:
     def safety_margin(self) -> float:
         """The margin in seconds."""
         return min(MAX_MARGIN, self.ttl / 10) if self.margin is None else self.margin
+
+    @property
+    def max_stop_grace(self) -> float:
+        """``stop_grace`` must be below this: the usable lease minus one renew interval (a
+        larger one would stop the work before the first renewal could move the deadline)."""
+        return self.usable(self.ttl) - self.renew_every
 
     def usable(self, granted_ttl: float) -> float:
         """Seconds after the send time that a lease of ``granted_ttl`` may be trusted."""
@@ -93,6 +103,20 @@ class Timing:
 
 
 _OPTIONAL = ("renew_interval", "margin")
+
+
+def timing_of(
+    timing: object, ttl: float, renew_interval: float | None, drift: float, margin: float | None
+) -> Timing:
+    """An elector's ``Timing``: ``timing`` if given (then the four settings must be left at
+    their defaults), else one made from them."""
+    if timing is None:
+        return Timing(ttl, renew_interval, drift, margin)
+    if not isinstance(timing, Timing):
+        raise ConfigError(f"timing must be a leaselect.Timing or None, got {timing!r}")
+    if (ttl, renew_interval, drift, margin) != (DEFAULT_TTL, None, DEFAULT_DRIFT, None):
+        raise ConfigError("pass either timing or ttl/renew_interval/drift/margin, not both")
+    return timing
 
 
 def _require_seconds(field: str, value: object, optional: bool) -> float | None:

@@ -28,6 +28,7 @@ from ..lease import Lease, LostReason
 from ..logfields import DefaultFields, with_fields
 from ..probes import ProbeServer, serve
 from ..signalmask import process_signals_blocked
+from ..tenure import Tenure
 from ..timing import Timing
 from .child import Child
 from .config import CREDENTIALS
@@ -59,11 +60,12 @@ class RunOptions:
     health_port: int | None = None  # serve leaselect.probes there (and /metrics)
     health_host: str = "127.0.0.1"
 
-    def stop_grace(self) -> float:
-        """The grace, validated against the TTL (default min(ttl / 5, 5 s))."""
+    def timing(self) -> Timing:
+        """The lease timing with the grace, checked against the TTL by ``Timing`` (the one
+        ``stop_grace`` rule; default grace min(ttl / 5, 5 s))."""
         grace = min(self.ttl / 5, MAX_DEFAULT_GRACE) if self.grace is None else self.grace
         try:
-            return Timing(ttl=self.ttl, stop_grace=grace).stop_grace
+            return Timing(ttl=self.ttl, stop_grace=grace)
         except ConfigError as exc:
             raise cli_error(exc) from None
 
@@ -95,7 +97,8 @@ class Runner:
 
     def __init__(self, options: RunOptions) -> None:
         self.options = options
-        self.grace = options.stop_grace()
+        timing = options.timing()
+        self.grace = timing.stop_grace
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.signals = 0
@@ -108,7 +111,7 @@ class Runner:
                 self.elector = Elector(
                     options.url,
                     options.name,
-                    ttl=options.ttl,
+                    timing=timing,
                     identity=options.identity,
                     metadata=options.metadata,
                     on_elected=self._poke,
@@ -195,8 +198,8 @@ class Runner:
             if lease is None:
                 self.wake.wait()  # woken by on_elected (or a signal)
                 continue
-            now = SYSTEM_CLOCK.now()
-            if not self.elector.in_jeopardy and lease.deadline - now > self.grace:
+            tenure = Tenure(lease, SYSTEM_CLOCK, self.grace)
+            if not self.elector.in_jeopardy and not tenure.stop_due():
                 return lease
             # leading, but in jeopardy or too close to the deadline: wait for on_lost, or look
             # again for renewals that recovered (there is no callback for a recovery)
@@ -211,16 +214,18 @@ class Runner:
             extra=with_fields(self._fields, token=lease.token),
         )
         child = Child(self.options.command, self._child_env(lease), self.wake)
+        tenure = Tenure(lease, SYSTEM_CLOCK, self.grace)
         started = SYSTEM_CLOCK.now()
         hard_stop: float | None = None
         killed_at: float | None = None
         while not child.done.is_set():
             self.wake.clear()
             now = SYSTEM_CLOCK.now()
+            deadline = tenure.deadline
             if self.stopping.is_set() and (hard_stop is None or self.signals > 1):
-                hard_stop = now if self.signals > 1 else min(lease.deadline, now + self.grace)
-            kill_at = lease.deadline if hard_stop is None else min(hard_stop, lease.deadline)
-            term_at = kill_at - self.grace if hard_stop is None else now
+                hard_stop = now if self.signals > 1 else min(deadline, now + self.grace)
+            kill_at = deadline if hard_stop is None else min(hard_stop, deadline)
+            term_at = deadline - tenure.grace if hard_stop is None else now
             if now >= term_at:
                 child.terminate()
             if now >= kill_at:

@@ -1,4 +1,4 @@
-"""One tenure as leader-only job runners see it: its stop signal, pause state and running jobs."""
+"""One tenure as the APScheduler integration sees it: stop signal, pause state, running jobs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime
 
 from ..clock import Clock
 from ..lease import Lease
+from ..tenure import Tenure
 from ..timing import Timing
 
 
@@ -28,9 +29,9 @@ CURRENT: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar(
 )
 
 
-class Tenure:
-    """Paused at jeopardy (``stop`` set), resumed at recovery (a fresh ``stop``), ended at loss;
-    closed at shutdown (paused for good).
+class JobTenure(Tenure):
+    """A ``Tenure`` with jobs: paused at jeopardy (``stop`` set), resumed at recovery (a fresh
+    ``stop``), ended at loss; closed at shutdown (paused for good).
 
     Changed only from the elector's own path (``Elector._observe``) and ``shutdown``: these
     methods never block. ``min_left`` is the time a lease must have left for a job to start:
@@ -38,8 +39,11 @@ class Tenure:
     the elector enters jeopardy), judged on the clock so a late watchdog cannot widen it.
     """
 
-    def __init__(self, lease: Lease, started: float, timing: Timing | None = None) -> None:
-        self.lease, self.started, self.name = lease, started, lease.name
+    def __init__(
+        self, lease: Lease, clock: Clock, started: float, timing: Timing | None = None
+    ) -> None:
+        super().__init__(lease, clock)  # no grace: jobs are stopped at jeopardy and at the end
+        self.started = started
         self._timing = timing
         self.stop = threading.Event()
         self.paused = False
@@ -51,9 +55,9 @@ class Tenure:
         self._cancellers: set[Callable[[], None]] = set()
         self._wakers: set[Callable[[], None]] = set()
 
-    def began_by(self, fire_time: datetime, clock: Clock) -> bool:
+    def began_by(self, fire_time: datetime) -> bool:
         """Whether the tenure began no later than ``fire_time`` (wall clock mapped to ``clock``)."""
-        now = clock.now()
+        now = self.clock.now()
         return fire_time.timestamp() - (time.time() - now) >= self.started
 
     def pause(self) -> None:
@@ -106,31 +110,29 @@ class Tenure:
         timing = self._timing
         return max(0.0, timing.usable(self.lease.ttl) - 1.5 * timing.renew_every)
 
-    def live(self, clock: Clock) -> bool:
+    def live(self) -> bool:
         """Whether a job may start now: not ended, closed or paused, the renewal not overdue."""
-        left = self.lease.deadline - clock.now()
+        left = self.left()
         return not self.paused and left > self.min_left and left > 0
 
-    def wait_live(self, clock: Clock) -> bool:
+    def wait_live(self) -> bool:
         """Block while in jeopardy (bounded by the deadline); True once ``live``, False if the
         tenure ended, closed or reached its deadline first. Woken by the elector's own path."""
         with self._changed:
             while True:
-                left = self.lease.deadline - clock.now()
+                left = self.left()
                 if self.ended or self.closed or left <= 0:
                     return False
-                if self.live(clock):
+                if self.live():
                     return True
                 self._changed.wait(left)
 
-    def try_enter(
-        self, clock: Clock, cancel: Callable[[], None] | None = None
-    ) -> threading.Event | None:
+    def try_enter(self, cancel: Callable[[], None] | None = None) -> threading.Event | None:
         """A job starts now if the tenure is ``live`` (checked and counted atomically): its
         stop event; None if it may not start. ``cancel`` is called if the tenure ends while
         the job runs."""
         with self._changed:
-            if self.ended or self.closed or not self.live(clock):
+            if self.ended or self.closed or not self.live():
                 return None
             self.running += 1
             if cancel is not None:
@@ -149,11 +151,11 @@ class Tenure:
                 self.threads -= 1
             self._changed.notify_all()
 
-    def wait_idle(self, clock: Clock, threads_only: bool = False) -> bool:
+    def wait_idle(self, threads_only: bool = False) -> bool:
         """Wait until no job (no thread job if ``threads_only``) runs or the local deadline
         passes; True if none runs."""
         with self._changed:
             return self._changed.wait_for(
                 lambda: (self.threads if threads_only else self.running) == 0,
-                max(0.0, self.lease.deadline - clock.now()),
+                max(0.0, self.left()),
             )

@@ -25,16 +25,12 @@ tenure ends is logged.
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import logging
-import re
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from hashlib import sha256
+from datetime import datetime
 from threading import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor  # type: ignore[import-untyped]
 from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
@@ -42,11 +38,17 @@ from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import
 from ..backend import Backend
 from ..clock import SYSTEM_CLOCK, Clock
 from ..elector import Elector
-from ..errors import ConfigError, NotLeader
+from ..errors import ConfigError
 from ..machine import Effect, Elected, Jeopardy, Lost, Recovered
 from ..signalmask import start_quiet
-from ._tenure import CURRENT, JobContext, Tenure
+from ._tenure import JobContext, JobTenure
 from .apscheduler_executors import EVENT_JOB_SKIPPED, LeaderAsyncIOExecutor, LeaderExecutor
+from .apscheduler_jobs import checked_add_job, current_job, mark_of, micros
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ..options import ElectorKeywords
 
 log = logging.getLogger("leaselect")
 
@@ -60,9 +62,6 @@ __all__ = [
 ]
 
 _GATEABLE = (ThreadPoolExecutor, AsyncIOExecutor)  # replaced by gated executors of the same size
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_MICROSECOND = timedelta(microseconds=1)
-_PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
 def _in_event_loop() -> bool:
@@ -71,57 +70,6 @@ def _in_event_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def current_job() -> JobContext:
-    """The context of the job running in this thread or task; ``NotLeader`` outside one."""
-    context = CURRENT.get()
-    if context is None:
-        raise NotLeader("not inside a job run by a LeaderScheduler")
-    return context
-
-
-def mark_of(job_id: str) -> str:
-    """The store mark that holds the last fire time admitted for ``job_id``."""
-    if _PLAIN_ID.fullmatch(job_id):
-        return f"job.{job_id}"
-    return f"job-sha256.{sha256(job_id.encode()).hexdigest()[:40]}"
-
-
-def micros(fire_time: datetime) -> int:
-    """A fire time as integer microseconds since the epoch (exact, clock-independent)."""
-    return (fire_time - _EPOCH) // _ONE_MICROSECOND
-
-
-def _checked_add_job(add_job: Callable[..., Any]) -> Callable[..., Any]:
-    """``add_job`` refusing jobs without an explicit ``id`` or with ``jitter`` (ConfigError).
-
-    A job's store mark is keyed by its id, and APScheduler gives a job without one a random id
-    in each process: each process would keep its own mark, and a fire time could run twice
-    across a handover. ``jitter`` makes each process draw its own fire times, so one period
-    could run at two different fire times, both above the mark.
-    """
-    signature = inspect.signature(add_job)
-
-    @functools.wraps(add_job)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(*args, **kwargs).arguments
-        func = bound.get("func")
-        label = func if isinstance(func, str) else getattr(func, "__qualname__", repr(func))
-        if bound.get("id") is None:
-            raise ConfigError(
-                f"job {label!r} needs an explicit id= under LeaderScheduler (the store keeps "
-                "its last admitted fire time under that id, identical in every process)"
-            )
-        trigger_args = bound.get("trigger_args", {})
-        if trigger_args.get("jitter") or getattr(bound.get("trigger"), "jitter", None):
-            raise ConfigError(
-                f"job {label!r}: jitter is not supported under LeaderScheduler (each process "
-                "would draw its own fire times, and a period could run twice across a handover)"
-            )
-        return add_job(*args, **kwargs)
-
-    return checked
 
 
 class LeaderScheduler:
@@ -141,11 +89,11 @@ class LeaderScheduler:
         alias: str = "default",
         max_workers: int = 10,
         clock: Clock | None = None,
-        **elector_options: Any,
+        **elector_options: Unpack[ElectorKeywords],
     ) -> None:
         self.scheduler = scheduler
         self._clock = self.clock = clock or SYSTEM_CLOCK
-        self._tenure: Tenure | None = None
+        self._tenure: JobTenure | None = None
         self._shutdown_lock = threading.Lock()
         self._shut_down = False
         self.elector = Elector(backend_or_url, name, clock=self._clock, **elector_options)
@@ -169,7 +117,7 @@ class LeaderScheduler:
             self._gate_executors()
 
         scheduler.add_executor = add_gated_executor  # executors added later are gated too
-        scheduler.add_job = _checked_add_job(scheduler.add_job)
+        scheduler.add_job = checked_add_job(scheduler.add_job)
 
     def start(self) -> None:
         """Start campaigning and the scheduler (if it is not running yet)."""
@@ -227,11 +175,11 @@ class LeaderScheduler:
         in_loop = _in_event_loop()
         if in_loop:  # async jobs cannot finish while we block their loop: cancelled
             log.info("shutdown in the event loop: async jobs are cancelled, not awaited")
-        if tenure is not None and not tenure.wait_idle(self._clock, threads_only=in_loop):
+        if tenure is not None and not tenure.wait_idle(threads_only=in_loop):
             log.warning("%d job(s) of %r still running at shutdown", tenure.running, tenure.name)
         self.elector.close()
 
-    def admit(self, fire_time: datetime) -> Tenure | None:
+    def admit(self, fire_time: datetime) -> JobTenure | None:
         """The live, unpaused tenure that may run ``fire_time`` now, or None."""
         tenure = self._tenure
         if (
@@ -241,14 +189,14 @@ class LeaderScheduler:
             or self.elector.in_jeopardy
         ):
             return None
-        return tenure if tenure.began_by(fire_time, self._clock) else None
+        return tenure if tenure.began_by(fire_time) else None
 
     def held(self) -> bool:
         """True while leading in jeopardy: fire times falling due now wait for recovery."""
         tenure = self._tenure
         return tenure is not None and tenure.paused and not tenure.ended
 
-    def claim(self, job_id: str, fire_time: datetime, tenure: Tenure) -> bool:
+    def claim(self, job_id: str, fire_time: datetime, tenure: JobTenure) -> bool:
         """Raise the job's store mark to ``fire_time`` under ``tenure``'s token (one round trip).
 
         False if some tenure already admitted this fire time or a later one, or the store could
@@ -277,7 +225,7 @@ class LeaderScheduler:
                 threading.Thread(target=attempt, name=f"leaselect-claim-{job_id}"[:64], daemon=True)
             )
             while not settled.is_set():
-                left = tenure.lease.deadline - self._clock.now()
+                left = tenure.left()
                 if left <= 0 or not self._clock.wait(settled, left):
                     break
         finally:
@@ -289,15 +237,15 @@ class LeaderScheduler:
         log.warning("job %s at %s skipped: the store did not record it: %s", job_id, fire_time, why)
         return False
 
-    def begin(self, tenure: Tenure, cancel: Callable[[], None] | None = None) -> Event | None:
+    def begin(self, tenure: JobTenure, cancel: Callable[[], None] | None = None) -> Event | None:
         """After a claim: the job's stop event if ``tenure`` may start it now, waiting through
         jeopardy until recovery (never past the deadline); None if the tenure ended, shut down
         or reached its deadline first."""
         while True:
-            stop = tenure.try_enter(self._clock, cancel)
+            stop = tenure.try_enter(cancel)
             if stop is not None:
                 return stop
-            if not tenure.wait_live(self._clock):
+            if not tenure.wait_live():
                 return None
 
     def _flush_held(self) -> None:
@@ -308,7 +256,8 @@ class LeaderScheduler:
 
     def _observe(self, effect: Effect) -> None:
         if isinstance(effect, Elected):
-            self._tenure = Tenure(effect.lease, self._clock.now(), self.elector.timing)
+            now = self._clock.now()
+            self._tenure = JobTenure(effect.lease, self._clock, now, self.elector.timing)
             return
         tenure = self._tenure
         if tenure is None or tenure.lease is not effect.lease:

@@ -27,7 +27,7 @@ from apscheduler.executors.pool import BasePoolExecutor  # type: ignore[import-u
 from apscheduler.util import iscoroutinefunction_partial  # type: ignore[import-untyped]
 
 from ..signalmask import in_quiet_thread
-from ._tenure import CURRENT, JobContext, Tenure
+from ._tenure import CURRENT, JobContext, JobTenure
 
 if TYPE_CHECKING:
     from .apscheduler import LeaderScheduler
@@ -241,7 +241,7 @@ async def run_admitted_async(
         last = claimed if index == len(run_times) - 1 else (lambda: None)
         ran = None
         if tenure is not None and won:
-            ran = await _run_one_async(gate, tenure, job, jobstore, fire_time, logger, last)
+            ran = await _run_one_async(tenure, job, jobstore, fire_time, logger, last)
         else:
             last()
         if ran is None:
@@ -252,8 +252,7 @@ async def run_admitted_async(
 
 
 async def _run_one_async(
-    gate: LeaderScheduler,
-    tenure: Tenure,
+    tenure: JobTenure,
     job: Any,
     jobstore: str,
     fire_time: datetime,
@@ -266,10 +265,9 @@ async def _run_one_async(
     def cancel() -> None:
         loop.call_soon_threadsafe(task.cancel, f"leadership of {tenure.name!r} lost")
 
-    clock = gate.clock
     try:
-        while (stop := tenure.try_enter(clock, cancel)) is None:
-            if not await in_quiet_thread(tenure.wait_live, clock):
+        while (stop := tenure.try_enter(cancel)) is None:
+            if not await in_quiet_thread(tenure.wait_live):
                 return None
     finally:
         claimed()

@@ -17,7 +17,8 @@ import types
 from collections.abc import Iterator
 
 import leaselect.dispatch
-import leaselect.elector
+import leaselect.elector_campaign
+import leaselect.elector_tenure
 import leaselect.keeper
 import leaselect.watchdog
 
@@ -208,7 +209,13 @@ def controlled(threads: Threads) -> Iterator[None]:
     """Let leaselect's threads join on the model clock and report deaths to ``threads``."""
     shim = types.SimpleNamespace(**vars(threading))
     shim.Thread = _thread_class(threads)
-    modules = [leaselect.elector, leaselect.dispatch, leaselect.keeper, leaselect.watchdog]
+    modules = [
+        leaselect.elector_campaign,
+        leaselect.elector_tenure,
+        leaselect.dispatch,
+        leaselect.keeper,
+        leaselect.watchdog,
+    ]
     saved = [module.threading for module in modules]
     hook = threading.excepthook
     for module in modules:
