@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from apscheduler.events import JobSubmissionEvent  # type: ignore[import-untyped]
 from apscheduler.executors.base import (  # type: ignore[import-untyped]
@@ -29,18 +29,29 @@ from apscheduler.util import iscoroutinefunction_partial  # type: ignore[import-
 from ..signalmask import in_quiet_thread
 from ._tenure import CURRENT, JobContext, JobTenure
 
-if TYPE_CHECKING:
-    from .apscheduler import LeaderScheduler
-
 log = logging.getLogger("leaselect")
 
 EVENT_JOB_SKIPPED = 2**20
 
 
+class Gate(Protocol):
+    """What the executors use of ``LeaderScheduler``: admission, the store claim, the start."""
+
+    def admit(self, fire_time: datetime) -> JobTenure | None: ...
+
+    def held(self) -> bool: ...
+
+    def claim(self, job_id: str, fire_time: datetime, tenure: JobTenure) -> bool: ...
+
+    def begin(
+        self, tenure: JobTenure, cancel: Callable[[], None] | None = None
+    ) -> threading.Event | None: ...
+
+
 class LeaderExecutor(BasePoolExecutor):  # type: ignore[misc]
     """A thread-pool executor that runs a fire time only if ``gate`` admits and claims it."""
 
-    def __init__(self, gate: LeaderScheduler, max_workers: int = 10) -> None:
+    def __init__(self, gate: Gate, max_workers: int = 10) -> None:
         super().__init__(concurrent.futures.ThreadPoolExecutor(max_workers))
         self._gate = gate
         self._held: dict[str, tuple[Any, list[datetime]]] = {}
@@ -167,7 +178,7 @@ class LeaderAsyncIOExecutor(LeaderExecutor):
         future.add_done_callback(lambda done: self._report(job, done))
 
 
-def _skip(gate: LeaderScheduler, job: Any, jobstore: str, fire_time: datetime) -> Any:
+def _skip(gate: Gate, job: Any, jobstore: str, fire_time: datetime) -> Any:
     log.info("job %s at %s skipped: not leading, or already admitted", job.id, fire_time)
     return JobSubmissionEvent(EVENT_JOB_SKIPPED, job.id, jobstore, [fire_time])
 
@@ -184,7 +195,7 @@ def _once(callback: Callable[[], None]) -> Callable[[], None]:
 
 
 def run_admitted(
-    gate: LeaderScheduler,
+    gate: Gate,
     job: Any,
     jobstore: str,
     run_times: list[datetime],
@@ -218,7 +229,7 @@ def run_admitted(
 
 
 async def run_admitted_async(
-    gate: LeaderScheduler,
+    gate: Gate,
     job: Any,
     jobstore: str,
     run_times: list[datetime],

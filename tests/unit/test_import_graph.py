@@ -1,4 +1,4 @@
-"""The shape of the package: no import cycle in leaselect/, no store module over the size limit.
+"""The shape of the package: no import cycle in leaselect/, no module over the size limit.
 
 Every import counts, also one under ``if TYPE_CHECKING:`` or inside a function: a cycle that
 only type checking or a late import lets run is still two modules that need each other. A
@@ -16,21 +16,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "leaselect"
 
 LINE_LIMIT = 300
-# the directories whose modules the limit covers (the rest of leaselect/ is being split
-# elsewhere: add its directories here as they get there)
-LIMITED = ("leaselect/backends",)
-# modules of LIMITED allowed over the limit for now: tighten, never widen
-OVER_LIMIT_ALLOWED: frozenset[str] = frozenset()
-# cycles outside leaselect/backends/ that the restructuring of the wrappers removes: remove
-# each entry with its cycle (the test fails on an entry whose cycle is gone)
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {
-        frozenset({"leaselect.aio", "leaselect.aio_leader", "leaselect.runner"}),
-        frozenset(
-            {"leaselect.integrations.apscheduler", "leaselect.integrations.apscheduler_executors"}
-        ),
-    }
-)
 
 
 def modules() -> dict[str, Path]:
@@ -127,29 +112,17 @@ def test_the_graph_sees_relative_typing_and_late_imports() -> None:
 
 
 def test_no_import_cycle_in_leaselect() -> None:
-    graph = import_graph()
-    found = set(cycles(graph))
-    new = [
-        sorted(cycle)
-        for cycle in found - KNOWN_CYCLES
-        if not any(cycle <= known for known in KNOWN_CYCLES)
-    ]
-    assert not new, f"import cycles in leaselect/: {new}"
-    gone = [sorted(known) for known in KNOWN_CYCLES if not any(c & known for c in found)]
-    assert not gone, f"these cycles are gone: remove them from KNOWN_CYCLES: {gone}"
+    found = sorted(sorted(cycle) for cycle in cycles(import_graph()))
+    assert not found, f"import cycles in leaselect/: {found}"
 
 
-def test_no_store_module_over_the_line_limit() -> None:
+def test_no_module_over_the_line_limit() -> None:
     sizes = {
         str(path.relative_to(ROOT)): len(path.read_text(encoding="utf-8").splitlines())
-        for directory in LIMITED
-        for path in sorted((ROOT / directory).rglob("*.py"))
+        for path in sorted(PACKAGE.rglob("*.py"))
     }
     over = {path: lines for path, lines in sizes.items() if lines > LINE_LIMIT}
-    unexpected = {path: lines for path, lines in over.items() if path not in OVER_LIMIT_ALLOWED}
-    assert not unexpected, f"modules over {LINE_LIMIT} lines: {unexpected}"
-    fixed = sorted(OVER_LIMIT_ALLOWED - set(over))
-    assert not fixed, f"within the limit now: remove them from OVER_LIMIT_ALLOWED: {fixed}"
+    assert not over, f"modules over {LINE_LIMIT} lines: {over}"
 
 
 def test_the_documented_adapter_paths_import() -> None:
