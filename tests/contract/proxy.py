@@ -8,7 +8,7 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
-from tests.private import free_port
+from tests.support.private import free_port
 
 
 class Proxy:

@@ -19,8 +19,8 @@ from leaselect.backend import Backend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.elector import MAX_BACKOFF
 from tests.contract.proxy import Proxy, first_host, through
-from tests.contract.test_contract import read_event, spawn
-from tests.stores import Store
+from tests.support.contenders import read_event, spawn
+from tests.support.stores import Store
 
 HOLD_LOCK = (
     "import sqlite3, sys, time\n"

@@ -11,7 +11,8 @@ import pytest
 
 import leaselect
 from leaselect.backends.etcd import EtcdBackend
-from tests.stores import require_url
+from tests.support.servers import launch_cli
+from tests.support.stores import require_url
 
 
 @pytest.fixture
@@ -29,6 +30,15 @@ def timing_lock() -> Iterator[None]:
     with open("/tmp/leaselect-bench.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+@pytest.fixture
+def restarted() -> Iterator[list[str]]:
+    """Members of the shared servers this test kills or stops; started again afterwards."""
+    members: list[str] = []
+    yield members
+    for member in members:
+        launch_cli("start", member)
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from backends.launch import get_member, member_pid
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_deletes import DeleteFeed, DeleteInterest
 from leaselect.backends.etcd_transport import b64
-from tests.cli.helpers import eventually
-from tests.integration.test_etcd_watch import killed, launch  # noqa: F401 (a fixture)
+from tests.support.servers import launch_cli
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_a_hundred_waiters_share_one_stream_and_the_hand_over_reaches_one(
 
 @pytest.mark.slow
 def test_parked_waiters_on_a_member_without_a_leader_campaign_again(
-    timing_lock: None, killed: list[str]  # noqa: F811
+    timing_lock: None, restarted: list[str]
 ) -> None:
     """The feed's stream requires a leader: its member losing it cancels the stream, and the
     parked waiters campaign again (here: fail, as every endpoint they can reach has no leader)
@@ -155,8 +155,8 @@ def test_parked_waiters_on_a_member_without_a_leader_campaign_again(
         feed.watch(parked)
         time.sleep(0.5)  # the stream is open on etcd-1
         for member in ("etcd-2", "etcd-3"):
-            launch("kill", member)
-            killed.append(member)
+            launch_cli("kill", member)
+            restarted.append(member)
         cut = time.monotonic()
         assert answers.get(timeout=14) is None
         took = time.monotonic() - cut

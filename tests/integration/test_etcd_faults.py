@@ -9,11 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,10 +20,10 @@ from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_fence import guarded_txn, owner_compare, put_op
 from leaselect.backends.etcd_transport import seconds_left
 from leaselect.clock import SYSTEM_CLOCK
-from tests.contract.test_contract import kill_9_failover
-from tests.stores import require_url
+from tests.support.contenders import kill_9_failover
+from tests.support.servers import launch_cli
+from tests.support.stores import require_url
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TTL = 3.0  # >= 3 x the cluster's 1 s election timeout
 # etcd randomizes each election timeout in [1 s, 2 s): at exactly 3 x, a leader killed just
 # before our keep-alive leaves 1.6 s of our 2.6 s window for an election that can take 2 s (seen
@@ -36,30 +33,9 @@ LEADER_LOSS_TTL = 5.0
 PORTS = {name: get_member(name).port for name in ("etcd-1", "etcd-2", "etcd-3")}
 
 
-def launch(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "backends/launch.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 @pytest.fixture
 def url() -> str:
     return require_url("etcd")
-
-
-@pytest.fixture
-def killed() -> Iterator[list[str]]:
-    """Members this test kills; started again afterwards."""
-    members: list[str] = []
-    yield members
-    for member in members:
-        launch("start", member)
 
 
 def election() -> str:
@@ -74,21 +50,21 @@ def hold_and_watch(elector: leaselect.Elector, seconds: float) -> None:
 
 
 def test_raft_leader_loss_causes_no_step_down(
-    url: str, timing_lock: None, killed: list[str]
+    url: str, timing_lock: None, restarted: list[str]
 ) -> None:
     elector = leaselect.Elector(url, election(), ttl=LEADER_LOSS_TTL)
     assert elector.acquire(timeout=10) is not None
-    member = launch("leader", "etcd")
-    launch("kill", member)
-    killed.append(member)
+    member = launch_cli("leader", "etcd")
+    launch_cli("kill", member)
+    restarted.append(member)
     hold_and_watch(elector, 3 * LEADER_LOSS_TTL)
     elector.close()
 
 
 def test_several_endpoints_survive_loss_of_the_one_in_use(
-    url: str, timing_lock: None, killed: list[str]
+    url: str, timing_lock: None, restarted: list[str]
 ) -> None:
-    leader = launch("leader", "etcd")  # not this test's subject (see the test above)
+    leader = launch_cli("leader", "etcd")  # not this test's subject (see the test above)
     followers = [name for name in PORTS if name != leader]
     hosts = [f"127.0.0.1:{PORTS[name]}" for name in (*followers, leader)]
     elector = leaselect.Elector(f"etcd://{','.join(hosts)}", election(), ttl=TTL)
@@ -98,8 +74,8 @@ def test_several_endpoints_survive_loss_of_the_one_in_use(
     port = backend.transport.client.port
     member = next(name for name, p in PORTS.items() if p == port)
     assert member != leader
-    launch("kill", member)
-    killed.append(member)
+    launch_cli("kill", member)
+    restarted.append(member)
     hold_and_watch(elector, 3 * TTL)
     assert backend.transport.client.port != port
     elector.close()

@@ -22,7 +22,7 @@ from leaselect.backends.etcd_candidacy import EtcdCandidacy
 from leaselect.backends.etcd_transport import b64
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.errors import BackendUnavailable
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 TTL = 3.0
 

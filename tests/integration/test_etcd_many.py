@@ -17,7 +17,7 @@ import leaselect
 from leaselect.backends.etcd import MAX_TXN_OPS, EtcdBackend
 from leaselect.backends.etcd_transport import Json, TooManyOps
 from leaselect.lease import Lease, LostReason
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 TTL = 3.0
 

@@ -23,7 +23,7 @@ from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_redis_handover import ReplyDropper
 from tests.integration.test_zookeeper_proxy import Proxy
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 import leaselect
 from tests.contract.proxy import Proxy, first_host, through
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 TTL = 6.0
 

@@ -22,9 +22,9 @@ import requests
 
 import leaselect
 from leaselect.backends.etcd_transport import b64, prefix_end
-from tests.contract.test_watch import Recorder, led_by, nobody
-from tests.private import elect_and_hand_over, free_port, stop
-from tests.tls import Certs, make_certs
+from tests.support.private import elect_and_hand_over, free_port, stop
+from tests.support.tls import Certs, make_certs
+from tests.support.watching import Recorder, led_by, nobody
 
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
 USER, PASSWORD = "elector", "s3cret-pw"

@@ -7,11 +7,7 @@ started again afterwards. Serialised with the benchmark lock.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,33 +16,13 @@ from backends.launch import get_member
 from leaselect.backends.etcd import EtcdBackend
 from leaselect.backends.etcd_watch import DeleteWatch
 from leaselect.clock import SYSTEM_CLOCK
-from tests.stores import require_url
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def launch(*args: str) -> None:
-    subprocess.run(
-        [sys.executable, "backends/launch.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-
-
-@pytest.fixture
-def killed() -> Iterator[list[str]]:
-    """Members this test kills; started again afterwards."""
-    members: list[str] = []
-    yield members
-    for member in members:
-        launch("start", member)
+from tests.support.servers import launch_cli
+from tests.support.stores import require_url
 
 
 @pytest.mark.slow
 def test_a_watch_on_a_member_without_a_leader_ends_within_a_few_election_timeouts(
-    timing_lock: None, killed: list[str]
+    timing_lock: None, restarted: list[str]
 ) -> None:
     """The watch asks etcd to require a leader (gRPC metadata ``hasleader``): etcd cancels it
     about 3 election timeouts after the member loses its leader, and the waiter campaigns
@@ -68,8 +44,8 @@ def test_a_watch_on_a_member_without_a_leader_ends_within_a_few_election_timeout
         thread.start()
         threading.Event().wait(0.5)  # the watch is open on etcd-1
         for member in ("etcd-2", "etcd-3"):
-            launch("kill", member)
-            killed.append(member)
+            launch_cli("kill", member)
+            restarted.append(member)
         cut = SYSTEM_CLOCK.now()
         thread.join(14.0)
         took = SYSTEM_CLOCK.now() - cut

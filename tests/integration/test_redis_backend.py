@@ -28,10 +28,10 @@ from leaselect.backend import Grant, Renewal, Waiting
 from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.backends.redis_scripts import ACQUIRE
 from leaselect.lease import LostReason
-from tests.contract.test_contract import read_event, spawn
-from tests.private import elect_and_hand_over, free_port
-from tests.stores import require_url
-from tests.tls import Certs, make_certs
+from tests.support.contenders import read_event, spawn
+from tests.support.private import elect_and_hand_over, free_port
+from tests.support.stores import require_url
+from tests.support.tls import Certs, make_certs
 
 
 @pytest.fixture

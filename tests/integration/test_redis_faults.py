@@ -17,8 +17,8 @@ import leaselect
 from backends import launch
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
-from tests.contract.test_contract import read_event, spawn
-from tests.stores import require_url
+from tests.support.contenders import read_event, spawn
+from tests.support.stores import require_url
 
 TTL = 3.0
 

@@ -21,7 +21,7 @@ from leaselect.backend import Grant, Waiting
 from leaselect.backends.redis import RedisBackend
 from leaselect.clock import SYSTEM_CLOCK
 from tests.integration.test_zookeeper_proxy import Proxy
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 
 class ReplyDropper(Proxy):

@@ -1,7 +1,7 @@
 """Redis tokens never repeat and never go back, on a real redis-server.
 
 A black-holing proxy (``tests/integration/test_zookeeper_proxy.py``) cuts one elector off;
-private servers (``tests/private.py``) give the configurations the shared one must not have:
+private servers (``tests/support/private.py``) give the configurations the shared one must not have:
 an eviction policy, no persistence.
 """
 
@@ -23,8 +23,8 @@ from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_zookeeper_proxy import Proxy
-from tests.private import PrivateRedis
-from tests.stores import require_url
+from tests.support.private import PrivateRedis
+from tests.support.stores import require_url
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import redis
 
 import leaselect
 from leaselect import Lease
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 WAITERS = 200
 

@@ -12,7 +12,7 @@ import redis
 
 import leaselect
 from leaselect.errors import ConfigError
-from tests.private import PrivateRedis
+from tests.support.private import PrivateRedis
 
 SECRET = "s3cret-watch-pw"
 

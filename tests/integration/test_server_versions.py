@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from backends import launch
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 
 def first_endpoint(url: str) -> tuple[str, int]:

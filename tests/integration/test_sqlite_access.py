@@ -11,15 +11,15 @@ import pytest
 
 import leaselect
 from leaselect.errors import ConfigError
-from tests.integration.test_sqlite_worker import (
+from tests.support.sqlite_worker import (
     Worker,
     as_user,
     shared_dir,
     throwaway_group,
     throwaway_user,
-    wait_until,
     waiters,
 )
+from tests.support.waiting import eventually
 
 # Holds a shared lock on the WAL write-lock byte of the -shm file (offset 120), as any reader can.
 FREEZE = """
@@ -134,7 +134,7 @@ def test_group_access_shares_one_store_between_two_users(name: str) -> None:
         waiter = Worker(url, name, 10, prefix=as_user(second))
         try:
             assert elected_first is not None, leader.events
-            assert wait_until(lambda: len(waiters(path, name)) == 1, 10), waiter.events
+            assert eventually(lambda: len(waiters(path, name)) == 1, 10, step=0.02), waiter.events
             count = len(leader.events)
             leader.send("release")
             lost = leader.wait_for("lost", 5, after=count)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.test_sqlite_worker import Worker
+from tests.support.sqlite_worker import Worker
 
 CYCLES = """
 import os, sys

@@ -10,6 +10,7 @@ from contextlib import closing
 from pathlib import Path
 
 import leaselect
+from tests.support.waiting import eventually
 
 TTL = 5.0
 ROUNDS = 10
@@ -18,15 +19,6 @@ ROUNDS = 10
 def queued(path: Path) -> int:
     with closing(sqlite3.connect(path)) as db:
         return int(db.execute("SELECT count(*) FROM waiter").fetchone()[0])
-
-
-def until(condition: object, limit: float = 5.0) -> bool:
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def test_a_release_then_start_does_not_take_the_lease_back_from_the_woken_waiter(
@@ -49,13 +41,19 @@ def test_a_release_then_start_does_not_take_the_lease_back_from_the_woken_waiter
         leader, waiter = "a", "b"
         taken_back = 0
         for _ in range(ROUNDS):
-            assert until(lambda: queued(path) == 1), "the waiter never queued"
+            queued_one = eventually(lambda: queued(path) == 1, 5.0, step=0.005)
+            assert queued_one, "the waiter never queued"
             elected[waiter].clear()
             electors[leader].release()
             electors[leader].start()  # campaigns again at once
             if not elected[waiter].wait(3):
                 taken_back += 1
-                assert until(lambda releaser=electors[leader]: releaser.is_leader)
+                releaser = electors[leader]
+
+                def leads(elector: leaselect.Elector = releaser) -> bool:
+                    return elector.is_leader
+
+                assert eventually(leads, 5.0, step=0.005)
                 continue
             leader, waiter = waiter, leader
         assert taken_back == 0, f"the releaser took the lease back in {taken_back}/{ROUNDS}"

@@ -12,15 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.integration.test_sqlite_worker import (
+from tests.support.private import stop_clear_of_write_locks
+from tests.support.sqlite_worker import (
     Worker,
     require,
     shared_dir,
     throwaway_user,
-    wait_until,
     waiters,
 )
-from tests.private import stop_clear_of_write_locks
+from tests.support.waiting import eventually
 
 TTL = 10.0  # long, so a hand-over that waits for the lease's expiry shows plainly
 QUICK = 1.0  # a hand-over that does not depend on the stuck waiter takes far less
@@ -83,7 +83,7 @@ def _queue(url: str, path: str, name: str, count: int) -> list[Worker]:
         def registered(count: int = position) -> bool:
             return len(waiters(path, name)) == count
 
-        assert wait_until(registered, 10), position
+        assert eventually(registered, 10, step=0.02), position
     return queued
 
 
@@ -159,7 +159,7 @@ def test_a_waiter_in_another_network_namespace_is_woken(tmp_path: Path, name: st
         assert leader.wait_for("elected", 10) is not None
         first = Worker(url, name, TTL, prefix=["ip", "netns", "exec", namespace])
         with _workers(leader, first):
-            assert wait_until(lambda: len(waiters(path, name)) == 1, 10)
+            assert eventually(lambda: len(waiters(path, name)) == 1, 10, step=0.02)
             assert _handover(leader, first) < QUICK
 
 
@@ -168,7 +168,7 @@ def _flood_changes(url: str, path: str, name: str, run_flood: object) -> tuple[i
     assert leader.wait_for("elected", 10) is not None
     queued = [Worker(url, name, 0.5) for _ in range(2)]
     with _workers(leader, *queued):
-        assert wait_until(lambda: len(waiters(path, name)) == 2, 10)
+        assert eventually(lambda: len(waiters(path, name)) == 2, 10, step=0.02)
         count = len(leader.events)
         assert callable(run_flood)
         flood = run_flood(FLOOD, "5", *_targets(path, name))

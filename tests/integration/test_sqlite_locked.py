@@ -7,7 +7,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from tests.integration.test_sqlite_worker import Worker
+from tests.support.sqlite_worker import Worker
 
 
 def test_locked_store_is_reported_unreachable(tmp_path: Path, name: str) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 
 import leaselect
 from leaselect.elector import MAX_BACKOFF
-from tests.cli.helpers import eventually
-from tests.integration.test_sqlite_worker import Worker
+from tests.support.sqlite_worker import Worker
+from tests.support.waiting import eventually
 
 TTL = 2.0
 

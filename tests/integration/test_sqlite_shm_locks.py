@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.cli.helpers import eventually
-from tests.private import held_locks
+from tests.support.private import held_locks
+from tests.support.waiting import eventually
 
 HOLDER = """
 import sys, time, leaselect

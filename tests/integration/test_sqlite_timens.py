@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.integration.test_sqlite_worker import Worker, require
+from tests.support.sqlite_worker import Worker, require
 
 UNSHARE = ["unshare", "--time", "--boottime", "100000"]
 

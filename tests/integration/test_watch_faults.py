@@ -6,46 +6,19 @@ Every test leaves its servers running again (Redis with its default configuratio
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 import leaselect
 from backends import launch
 from leaselect.backends.etcd import EtcdBackend
-from tests.contract.test_watch import Recorder, led_by, nobody
-from tests.stores import require_url
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.support.servers import launch_cli
+from tests.support.stores import require_url
+from tests.support.watching import Recorder, led_by, nobody
 
 pytestmark = pytest.mark.slow
-
-
-def launch_cli(*args: str) -> str:
-    """Through the CLI, in a child that closes our fds (see test_zookeeper_faults)."""
-    done = subprocess.run(
-        [sys.executable, "backends/launch.py", *args],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.stdout.strip()
-
-
-@pytest.fixture
-def restarted() -> Iterator[list[str]]:
-    """Members this test stops; started again afterwards."""
-    members: list[str] = []
-    yield members
-    for member in members:
-        launch_cli("start", member)
 
 
 def election() -> str:

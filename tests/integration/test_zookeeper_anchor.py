@@ -34,7 +34,7 @@ from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.errors import ConfigError
 from tests.faults.proxy import Proxy
-from tests.private import free_port, stop
+from tests.support.private import free_port, stop
 
 pytestmark = pytest.mark.slow
 

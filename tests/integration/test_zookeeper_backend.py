@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import socket
@@ -30,10 +29,11 @@ from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import LostReason
 from leaselect.testing import FakeClock
 from leaselect.urls import parse
-from tests.cli.helpers import eventually
-from tests.private import elect_and_hand_over, free_port, stop
-from tests.stores import require_url
-from tests.tls import Certs, make_certs
+from tests.support.private import elect_and_hand_over, free_port, stop
+from tests.support.stores import require_url
+from tests.support.tls import Certs, make_certs
+from tests.support.waiting import eventually
+from tests.support.zookeeper import submitted_requests, zk
 
 
 @pytest.fixture
@@ -49,12 +49,6 @@ def raw(url: str) -> Iterator[KazooClient]:
     yield client
     client.stop()
     client.close()
-
-
-def zk(url: str) -> ZooKeeperBackend:
-    backend = leaselect.connect(url)
-    assert isinstance(backend, ZooKeeperBackend)
-    return backend
 
 
 def test_url_options_chroot_root_credentials_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,26 +158,6 @@ def test_a_deleted_node_is_reported_taken(url: str, raw: KazooClient, held: floa
         assert lost.wait(3.0) and reasons == [LostReason.TAKEN]
     finally:
         elector.close()
-
-
-@contextlib.contextmanager
-def submitted_requests(backend: ZooKeeperBackend) -> Iterator[list[tuple[str, float]]]:
-    """The type ("Ping", "Exists", ...) and submit time of every request the backend's kazoo
-    connection sends meanwhile."""
-    connection = backend.conn.client()._connection
-    submitted: list[tuple[str, float]] = []
-    submit = connection._submit
-
-    def recording(request: Any, timeout: float, xid: int | None = None) -> Any:
-        kind = "Ping" if xid == -2 else type(request).__name__
-        submitted.append((kind, SYSTEM_CLOCK.now()))
-        return submit(request, timeout, xid)
-
-    connection._submit = recording
-    try:
-        yield submitted
-    finally:
-        connection._submit = submit
 
 
 def test_a_renewal_is_an_exists_then_a_tick_later_a_sync_then_a_check(url: str) -> None:

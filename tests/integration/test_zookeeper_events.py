@@ -24,7 +24,7 @@ from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.faults.proxy import Proxy
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,8 @@ members running again.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,9 +23,11 @@ from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.integration.test_zookeeper_proxy import Proxy
-from tests.stores import require_url
+from tests.support import ROOT
+from tests.support.contenders import WORKER
+from tests.support.servers import launch_cli
+from tests.support.stores import require_url
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MEMBERS = ("zookeeper-1", "zookeeper-2", "zookeeper-3")
 PORTS = {name: launch.get_member(name).port for name in MEMBERS}
 TICK = 0.2  # tickTime of the test ensemble (backends/zookeeper/zoo.cfg.in)
@@ -39,18 +39,10 @@ pytestmark = pytest.mark.slow
 def url() -> Iterator[str]:
     """The ensemble's URL; every member is running before and after the test."""
     found = require_url("zookeeper")
-    launch_cli("up", "zookeeper")
+    launch_cli("up", "zookeeper", timeout=None)
     yield found
     for member in MEMBERS:
-        launch_cli("start", member)
-
-
-def launch_cli(*args: str) -> None:
-    """Start servers through the CLI in a child that closes our fds: ``launch.start_member``
-    (posix_spawn) would hand the server our inherited fds, such as the bench ``flock``."""
-    subprocess.run(
-        [sys.executable, "backends/launch.py", *args], cwd=ROOT, check=True, capture_output=True
-    )
+        launch_cli("start", member, timeout=None)
 
 
 @dataclass
@@ -99,7 +91,7 @@ def hold_through(url: str, fault: str, ttl: float = 6.0) -> None:
             launch.stop_member(member)
         time.sleep(2 * ttl)
         assert elector.is_leader and not record.lost, f"spurious step-down: {record.lost}"
-        launch_cli("start", member)
+        launch_cli("start", member, timeout=None)
         time.sleep(ttl / 2)
         assert elector.is_leader and not elector.in_jeopardy
     finally:
@@ -149,7 +141,7 @@ def test_a_leader_cut_off_steps_down_by_its_deadline_and_another_is_elected(url:
 def test_kill_9_of_the_leader_fails_over_within_session_timeout_tick_and_200ms(url: str) -> None:
     ttl, name = 4.0, f"z-{uuid.uuid4().hex[:10]}"
     holder = subprocess.Popen(
-        [sys.executable, "-m", "tests.contract.worker", url, name, str(ttl), "hold"],
+        [*WORKER, url, name, str(ttl), "hold"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -18,8 +18,8 @@ from leaselect.backends.zookeeper_client import ClientConfig
 from leaselect.backends.zookeeper_session import ZooKeeperSession
 from leaselect.lease import Lease, LostReason
 from leaselect.urls import parse
-from tests.integration.test_zookeeper_backend import submitted_requests, zk
-from tests.stores import require_url
+from tests.support.stores import require_url
+from tests.support.zookeeper import submitted_requests, zk
 
 TTL = 3.0
 

@@ -16,8 +16,8 @@ from leaselect import Lease
 from leaselect.backends.zookeeper_anchor import gap
 from leaselect.backends.zookeeper_session import SLACK, ZooKeeperSession
 from leaselect.clock import SYSTEM_CLOCK
-from tests.integration.test_zookeeper_backend import zk
-from tests.stores import require_url
+from tests.support.stores import require_url
+from tests.support.zookeeper import submitted_requests, zk
 
 TTL = 3.0
 
@@ -66,8 +66,6 @@ def test_a_process_with_only_a_waiter_far_back_in_line_sends_nothing_while_idle(
     url: str,
 ) -> None:
     """Only the next in line pays for a proof each renew interval; those behind it do not."""
-    from tests.integration.test_zookeeper_backend import submitted_requests
-
     first, second, third = zk(url), zk(url), zk(url)
     name = f"q-{uuid.uuid4().hex[:8]}"
     electors = [leaselect.Elector(b, name, ttl=TTL) for b in (first, second, third)]

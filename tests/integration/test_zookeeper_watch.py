@@ -8,8 +8,8 @@ import uuid
 
 import leaselect
 from leaselect.backends.zookeeper import ZooKeeperBackend
-from tests.contract.test_watch import Recorder, led_by, nobody
-from tests.stores import require_url
+from tests.support.stores import require_url
+from tests.support.watching import Recorder, led_by, nobody
 
 
 def test_a_watch_survives_the_client_restart_an_elector_causes() -> None:

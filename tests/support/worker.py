@@ -1,6 +1,6 @@
 """A contender process for the contract suite; prints one JSON line per event.
 
-python -m tests.contract.worker URL NAME TTL MODE [ARGS]
+python -m tests.support.worker URL NAME TTL MODE [ARGS]
   rounds HOLD N: N times acquire, hold HOLD seconds, release.
   hold: acquire once and keep leading until killed.
   exit: acquire once, then let the interpreter exit without releasing.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 
@@ -26,6 +27,11 @@ STORES = {
     "etcd": Store("etcd", "LEASELECT_TEST_ETCD_URL", "etcd://127.0.0.1:1", 2.0),
     "zookeeper": Store("zookeeper", "LEASELECT_TEST_ZK_URL", "zk://127.0.0.1:1", 2.0),
 }
+
+
+def implemented(kind: str) -> bool:
+    """Whether leaselect has an adapter module for store ``kind``."""
+    return importlib.util.find_spec(f"leaselect.backends.{kind}") is not None
 
 
 def configured_url(store: Store) -> str | None:

@@ -1,6 +1,6 @@
-"""A contender process for the embedded-store tests (holds no tests itself).
+"""A contender process for the embedded-store tests, and ``Worker``, its driver.
 
-``python -m tests.integration.test_sqlite_worker URL NAME TTL`` campaigns with ``start()`` and
+``python -m tests.support.sqlite_worker URL NAME TTL`` campaigns with ``start()`` and
 prints one JSON line per event (``ready``, ``elected``, ``lost``, ``error``); it reads commands
 from stdin: ``release`` steps down and stops campaigning, ``start`` campaigns again, ``exit``
 (or end of input) closes the elector and exits.
@@ -18,8 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -29,7 +28,7 @@ import pytest
 import leaselect
 from leaselect.clock import SYSTEM_CLOCK
 
-WORKER = [sys.executable, "-m", "tests.integration.test_sqlite_worker"]
+WORKER = [sys.executable, "-m", "tests.support.sqlite_worker"]
 
 
 def emit(event: str, **fields: object) -> None:
@@ -202,16 +201,6 @@ def waiters(path: str, name: str) -> list[str]:
     with closing(sqlite3.connect(path, timeout=5)) as db:
         rows = db.execute("SELECT address FROM waiter WHERE name=? ORDER BY seq", (name,))
         return [address for (address,) in rows]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``predicate`` (test-side only) until it holds or ``timeout`` passes."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,8 @@
+"""Helpers shared by the test packages: stores, private servers, processes, proxies, waits.
+
+Nothing here is a test; test modules import from here, never from one another.
+"""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository: the cwd of every ``python -m tests…``
