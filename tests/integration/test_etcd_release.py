@@ -1,7 +1,7 @@
 """etcd: a key this process gave up never outlives its use, and never comes back as a token.
 
 On the real cluster of ``backends/launch.py``; a black-holing proxy
-(``tests/integration/test_zookeeper_proxy.py``) in front of one endpoint cuts one backend off.
+(``tests/support/proxy.py``) in front of one endpoint cuts one backend off.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from leaselect.backends.etcd_candidacy import EtcdCandidacy
 from leaselect.backends.etcd_transport import b64, granted_seconds
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
-from tests.integration.test_redis_handover import ReplyDropper
-from tests.integration.test_zookeeper_proxy import Proxy
+from tests.support.proxy import Proxy
 from tests.support.stores import require_url
 
 
@@ -35,7 +34,7 @@ def url() -> str:
 def proxy(url: str) -> Iterator[Proxy]:
     """A proxy in front of the first endpoint."""
     first = url.split("://", 1)[1].split(",")[0]
-    opened = Proxy(int(first.split(":")[1]))
+    opened = Proxy(("127.0.0.1", int(first.split(":")[1])))
     yield opened
     opened.close()
 
@@ -83,11 +82,11 @@ def test_a_tenure_after_an_unreachable_loss_never_reuses_the_token(proxy: Proxy)
     try:
         elector.start()
         assert recorder.wait_for(1, 10)[0][0] == "elected"
-        proxy.blackhole.set()
+        proxy.drop()
         events = recorder.wait_for(2, 5)
         assert events[1][2] == "unreachable", events
         time.sleep(0.4)  # the resign after the loss times out (timeout=0.3)
-        proxy.blackhole.clear()
+        proxy.heal()
         events = recorder.wait_for(3, 5)
         assert len(events) >= 3, events
         assert events[2][0] == "elected" and events[2][1] > events[0][1], events
@@ -112,10 +111,10 @@ def test_a_failed_resign_on_a_shared_backend_does_not_strand_the_election(
         rival.start()
         time.sleep(0.5)
         assert not rival.is_leader
-        proxy.blackhole.set()
+        proxy.drop()
         released = SYSTEM_CLOCK.now()
         leader.release()  # its resign cannot reach etcd
-        proxy.blackhole.clear()
+        proxy.heal()
         while not rival.is_leader and SYSTEM_CLOCK.now() - released < 10:
             time.sleep(0.02)
         assert rival.is_leader, "the released key kept the election without a leader"
@@ -193,7 +192,7 @@ def test_a_registration_whose_reply_was_lost_is_deleted_on_release(url: str) -> 
     then released. Its key, bound to a lease another election keeps renewed, must go (main:
     skipped, since no create revision was known; it then blocked the next waiter for good)."""
     first = url.split("://", 1)[1].split(",")[0]
-    proxy = ReplyDropper(int(first.split(":")[1]))
+    proxy = Proxy(("127.0.0.1", int(first.split(":")[1])))
     shared = leaselect.connect(f"etcd://127.0.0.1:{proxy.port}?timeout=0.3")
     name = election()
     leader = leaselect.Elector(url, name, ttl=3.0)
@@ -203,11 +202,11 @@ def test_a_registration_whose_reply_was_lost_is_deleted_on_release(url: str) -> 
     try:
         assert leader.acquire(timeout=10) is not None
         assert other.acquire(timeout=10) is not None
-        proxy.drop_replies.set()
+        proxy.drop(replies_only=True)
         lost_reply.start()  # registers behind the leader; the reply never arrives
         time.sleep(0.5)
         lost_reply.release()
-        proxy.drop_replies.clear()
+        proxy.heal()
         successor.start()
         time.sleep(0.3)
         leader.release()

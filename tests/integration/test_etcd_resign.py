@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 import leaselect
-from tests.contract.proxy import Proxy, first_host, through
+from tests.support.proxy import Proxy, first_host, proxied_url
 from tests.support.stores import require_url
 
 TTL = 6.0
@@ -25,7 +25,7 @@ def test_a_release_whose_delete_failed_hands_over_once_the_store_answers(url: st
     name = f"resign-{uuid.uuid4().hex[:8]}"
     proxy = Proxy(first_host(url), mode="forward")
     elected = threading.Event()
-    leader = leaselect.Elector(through(url, proxy.port), name, ttl=TTL, identity="cut")
+    leader = leaselect.Elector(proxied_url(url, [proxy]), name, ttl=TTL, identity="cut")
     waiter = leaselect.Elector(
         url, name, ttl=TTL, identity="next", on_elected=lambda lease: elected.set()
     )

@@ -2,15 +2,12 @@
 
 On the real redis-server of ``backends/launch.py``. A waiter that "died" is a candidacy that
 registered once and is never refreshed again (no keeper): the state a killed process leaves.
-``ReplyDropper`` forwards requests but drops replies: a request applied whose answer is lost.
+A proxy that forwards requests but drops replies (``Proxy.drop(replies_only=True)``): a
+request applied whose answer is lost.
 """
 
 from __future__ import annotations
 
-import contextlib
-import selectors
-import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -20,36 +17,8 @@ import leaselect
 from leaselect.backend import Grant, Waiting
 from leaselect.backends.redis import RedisBackend
 from leaselect.clock import SYSTEM_CLOCK
-from tests.integration.test_zookeeper_proxy import Proxy
+from tests.support.proxy import Proxy
 from tests.support.stores import require_url
-
-
-class ReplyDropper(Proxy):
-    """A proxy that, while ``drop_replies`` is set, forwards requests but drops every reply."""
-
-    def __init__(self, target_port: int) -> None:
-        self.drop_replies = threading.Event()
-        super().__init__(target_port)
-
-    def _pump(self, a: socket.socket, b: socket.socket) -> None:  # a: client, b: server
-        peer = {a: b, b: a}
-        with selectors.DefaultSelector() as selector:
-            for end in (a, b):
-                selector.register(end, selectors.EVENT_READ)
-            while not self._closed.is_set():
-                for key, _ in selector.select(0.5):
-                    sock = key.fileobj
-                    assert isinstance(sock, socket.socket)
-                    try:
-                        data = sock.recv(65536)
-                    except OSError:
-                        data = b""
-                    if not data:
-                        return self._close_pair(a, b)
-                    if sock is b and self.drop_replies.is_set():
-                        continue
-                    with contextlib.suppress(OSError):
-                        peer[sock].sendall(data)
 
 
 @pytest.fixture
@@ -130,17 +99,17 @@ def test_a_registration_whose_reply_was_lost_is_never_handed_the_lease(
     waiter wins it. Its release must not hand the lease to its own stale registration
     (main: a ghost lease nobody holds, up to the waiter's TTL)."""
     port = int(url.rsplit(":", 1)[1].split("/")[0])
-    proxy = ReplyDropper(port)
+    proxy = Proxy(("127.0.0.1", port))
     crashed = other.session(1.0).candidacy(name, "crashed", "")
     waiter = leaselect.Elector(f"redis://127.0.0.1:{proxy.port}/0?timeout=0.2", name, ttl=2.0)
     successor = leaselect.Elector(url, name, ttl=2.0)
     try:
         assert isinstance(crashed.campaign(SYSTEM_CLOCK.now()), Grant)  # never renewed
         assert waiter.leader() is not None  # connected: the drop then hits a request
-        proxy.drop_replies.set()
+        proxy.drop(replies_only=True)
         waiter.start()  # registers; the reply never arrives
         time.sleep(1.2)  # the crashed holder's key expires
-        proxy.drop_replies.clear()
+        proxy.heal()
         assert elected_within(waiter, 3.0) is not None
         waiter.release()
         assert successor.acquire(timeout=0.5) is not None, "the release left a ghost lease"

@@ -1,6 +1,6 @@
 """Redis tokens never repeat and never go back, on a real redis-server.
 
-A black-holing proxy (``tests/integration/test_zookeeper_proxy.py``) cuts one elector off;
+A black-holing proxy (``tests/support/proxy.py``) cuts one elector off;
 private servers (``tests/support/private.py``) give the configurations the shared one must not have:
 an eviction policy, no persistence.
 """
@@ -22,8 +22,8 @@ from leaselect.backend import Grant, Waiting
 from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
-from tests.integration.test_zookeeper_proxy import Proxy
 from tests.support.private import PrivateRedis
+from tests.support.proxy import Proxy
 from tests.support.stores import require_url
 
 
@@ -59,7 +59,7 @@ def test_a_tenure_after_an_unreachable_loss_never_reuses_the_token(url: str, nam
     """Cut off until the local deadline, back while the key still lives: the next tenure must
     not re-adopt the key (seen on main: elected 1 -> lost 1 unreachable -> elected 1)."""
     port = int(url.rsplit(":", 1)[1].split("/")[0])
-    proxy = Proxy(port)
+    proxy = Proxy(("127.0.0.1", port))
     recorder = Recorder()
     # deadline = sent + 2 x 0.98 - 0.8 = sent + 1.16 s; the key lives until sent' + 2 s
     elector = leaselect.Elector(
@@ -73,11 +73,11 @@ def test_a_tenure_after_an_unreachable_loss_never_reuses_the_token(url: str, nam
     try:
         elector.start()
         assert recorder.wait_for(1, 5)[0][0] == "elected"
-        proxy.blackhole.set()
+        proxy.drop()
         events = recorder.wait_for(2, 5)
         assert events[1][2] == "unreachable", events
         time.sleep(0.3)  # the resign after the loss times out (timeout=0.25)
-        proxy.blackhole.clear()
+        proxy.heal()
         events = recorder.wait_for(3, 5)
         assert len(events) >= 3, events
         assert events[2][0] == "elected" and int(events[2][1]) > int(events[0][1]), events  # type: ignore[call-overload]

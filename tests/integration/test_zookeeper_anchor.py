@@ -33,8 +33,8 @@ from backends import launch
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.errors import ConfigError
-from tests.faults.proxy import Proxy
 from tests.support.private import free_port, stop
+from tests.support.proxy import Proxy
 
 pytestmark = pytest.mark.slow
 
@@ -241,7 +241,7 @@ def inflict(ensemble: Ensemble, fault: str, sid: int = 3) -> None:
         os.kill(process.pid, signal.SIGKILL)
     else:
         for proxy in ensemble.proxies:
-            proxy.cut()
+            proxy.hold()
 
 
 def heal(ensemble: Ensemble, fault: str, sid: int = 3) -> None:

@@ -23,7 +23,7 @@ import leaselect
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
-from tests.faults.proxy import Proxy
+from tests.support.proxy import Proxy
 from tests.support.stores import require_url
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def kazoo_of(elector: leaselect.Elector) -> Any:
 def suspend(elector: leaselect.Elector, proxy: Proxy) -> None:
     """Cut the proxy and drop the elector's connection: kazoo reports SUSPENDED at once and
     cannot reconnect until ``proxy.heal()``."""
-    proxy.cut()
+    proxy.hold()
     kazoo_of(elector)._connection._socket.shutdown(socket.SHUT_RDWR)
 
 

@@ -22,9 +22,9 @@ from backends import launch
 from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
-from tests.integration.test_zookeeper_proxy import Proxy
 from tests.support import ROOT
 from tests.support.contenders import WORKER
+from tests.support.proxy import Proxy
 from tests.support.servers import launch_cli
 from tests.support.stores import require_url
 
@@ -108,7 +108,7 @@ def test_killing_the_ensemble_leader_causes_no_step_down(url: str) -> None:
 
 def test_a_leader_cut_off_steps_down_by_its_deadline_and_another_is_elected(url: str) -> None:
     ttl, name = 4.0, f"z-{uuid.uuid4().hex[:10]}"
-    proxies = [Proxy(port) for port in PORTS.values()]
+    proxies = [Proxy(("127.0.0.1", port)) for port in PORTS.values()]
     via = "zk://" + ",".join(f"127.0.0.1:{p.port}" for p in proxies)
     cut, rival_record = Record(), Record()
     leader = leaselect.Elector(via, name, ttl=ttl, **cut.callbacks())
@@ -119,7 +119,7 @@ def test_a_leader_cut_off_steps_down_by_its_deadline_and_another_is_elected(url:
         rival.start()
         time.sleep(0.5)
         for proxy in proxies:
-            proxy.blackhole.set()
+            proxy.drop()
         assert cut.done.wait(2 * ttl), "the cut-off leader never stepped down"
         lost_at, _, reason = cut.lost[0]
         assert reason is LostReason.UNREACHABLE
@@ -129,7 +129,7 @@ def test_a_leader_cut_off_steps_down_by_its_deadline_and_another_is_elected(url:
         assert elected_at >= lost_at, "tenures overlap"
         assert new_lease.token > lease.token
         for proxy in proxies:
-            proxy.blackhole.clear()
+            proxy.heal()
         assert leader.acquire(timeout=1.0) is None, "the old leader came back over the new one"
     finally:
         leader.close()

@@ -1,6 +1,7 @@
 """Helpers shared by the test packages: stores, private servers, processes, proxies, waits.
 
-Nothing here is a test; test modules import from here, never from one another.
+Nothing here is a test but the proxy's own (test_proxy.py); test modules import from here, never
+from one another.
 """
 
 from pathlib import Path
