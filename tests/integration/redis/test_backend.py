@@ -1,6 +1,6 @@
 """The Redis backend's own promises, on the real redis-server of ``backends/launch.py``.
 
-Run: .venv/bin/python -m pytest tests/integration/test_redis_backend.py
+Run: .venv/bin/python -m pytest tests/integration/redis/test_backend.py
 Counting wrappers spy on leaselect's own calls; the store is never mocked.
 """
 

@@ -1,6 +1,6 @@
 """etcds:// and etcd auth on a private single-member etcd: client certificates, or passwords.
 
-Run: .venv/bin/python -m pytest tests/integration/test_etcd_secure.py
+Run: .venv/bin/python -m pytest tests/integration/etcd/test_secure.py
 The fixtures start their own /usr/bin/etcd on free 127.0.0.1 ports (the shared test cluster has
 neither TLS nor auth) and stop it afterwards. Two setups, because etcd 3.4's gateway refuses a
 request that carries a client certificate once auth is enabled ("CommonName of client sending a
