@@ -9,10 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import leaselect
-from leaselect.backends.etcd import EtcdBackend
 from tests.support.servers import launch_cli
-from tests.support.stores import require_url
 
 
 @pytest.fixture
@@ -39,12 +36,3 @@ def restarted() -> Iterator[list[str]]:
     yield members
     for member in members:
         launch_cli("start", member)
-
-
-@pytest.fixture
-def etcd_backend() -> Iterator[EtcdBackend]:
-    """A backend of its own on the test cluster, closed afterwards."""
-    opened = leaselect.connect(require_url("etcd"))
-    assert isinstance(opened, EtcdBackend)
-    yield opened
-    opened.close()

@@ -6,4 +6,4 @@ from one another.
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository: the cwd of every ``python -m tests…``
+ROOT = Path(__file__).resolve().parents[2]  # the repository: where ``python -m tests...`` runs

@@ -22,7 +22,6 @@ from leaselect.backends.etcd_transport import seconds_left
 from leaselect.clock import SYSTEM_CLOCK
 from tests.support.contenders import kill_9_failover
 from tests.support.servers import launch_cli
-from tests.support.stores import require_url
 
 TTL = 3.0  # >= 3 x the cluster's 1 s election timeout
 # etcd randomizes each election timeout in [1 s, 2 s): at exactly 3 x, a leader killed just
@@ -31,11 +30,6 @@ TTL = 3.0  # >= 3 x the cluster's 1 s election timeout
 # endpoint test happened to kill the leader). 5 s leaves 2.7 s.
 LEADER_LOSS_TTL = 5.0
 PORTS = {name: get_member(name).port for name in ("etcd-1", "etcd-2", "etcd-3")}
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("etcd")
 
 
 def election() -> str:

@@ -22,14 +22,8 @@ from leaselect.backends.etcd_candidacy import EtcdCandidacy
 from leaselect.backends.etcd_transport import b64
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.errors import BackendUnavailable
-from tests.support.stores import require_url
 
 TTL = 3.0
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("etcd")
 
 
 @pytest.fixture

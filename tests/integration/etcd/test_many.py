@@ -17,14 +17,8 @@ import leaselect
 from leaselect.backends.etcd import MAX_TXN_OPS, EtcdBackend
 from leaselect.backends.etcd_transport import Json, TooManyOps
 from leaselect.lease import Lease, LostReason
-from tests.support.stores import require_url
 
 TTL = 3.0
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("etcd")
 
 
 @pytest.mark.timeout(120)

@@ -22,12 +22,6 @@ from leaselect.backends.etcd_transport import b64, granted_seconds
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.support.proxy import Proxy
-from tests.support.stores import require_url
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("etcd")
 
 
 @pytest.fixture

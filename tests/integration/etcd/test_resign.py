@@ -7,18 +7,10 @@ import threading
 import time
 import uuid
 
-import pytest
-
 import leaselect
 from tests.support.proxy import Proxy, first_host, proxied_url
-from tests.support.stores import require_url
 
 TTL = 6.0
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("etcd")
 
 
 def test_a_release_whose_delete_failed_hands_over_once_the_store_answers(url: str) -> None:

@@ -30,13 +30,7 @@ from leaselect.backends.redis_scripts import ACQUIRE
 from leaselect.lease import LostReason
 from tests.support.contenders import read_event, spawn
 from tests.support.private import elect_and_hand_over, free_port
-from tests.support.stores import require_url
 from tests.support.tls import Certs, make_certs
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("redis")
 
 
 @pytest.fixture

@@ -18,14 +18,8 @@ from backends import launch
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.support.contenders import read_event, spawn
-from tests.support.stores import require_url
 
 TTL = 3.0
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("redis")
 
 
 @pytest.fixture

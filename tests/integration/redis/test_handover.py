@@ -18,12 +18,6 @@ from leaselect.backend import Grant, Waiting
 from leaselect.backends.redis import RedisBackend
 from leaselect.clock import SYSTEM_CLOCK
 from tests.support.proxy import Proxy
-from tests.support.stores import require_url
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("redis")
 
 
 @pytest.fixture

@@ -24,12 +24,6 @@ from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.support.private import PrivateRedis
 from tests.support.proxy import Proxy
-from tests.support.stores import require_url
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("redis")
 
 
 class Recorder:

@@ -30,25 +30,9 @@ from leaselect.lease import LostReason
 from leaselect.testing import FakeClock
 from leaselect.urls import parse
 from tests.support.private import elect_and_hand_over, free_port, stop
-from tests.support.stores import require_url
 from tests.support.tls import Certs, make_certs
 from tests.support.waiting import eventually
 from tests.support.zookeeper import submitted_requests, zk
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("zookeeper")
-
-
-@pytest.fixture
-def raw(url: str) -> Iterator[KazooClient]:
-    """A plain kazoo client on the same ensemble, to inspect and meddle."""
-    client = KazooClient(hosts=ClientConfig.from_url(parse(url)).hosts)
-    client.start(timeout=10)
-    yield client
-    client.stop()
-    client.close()
 
 
 def test_url_options_chroot_root_credentials_and_tls(monkeypatch: pytest.MonkeyPatch) -> None:

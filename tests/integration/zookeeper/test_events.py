@@ -24,14 +24,8 @@ from leaselect.backends.zookeeper import ZooKeeperBackend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.lease import Lease, LostReason
 from tests.support.proxy import Proxy
-from tests.support.stores import require_url
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("zookeeper")
 
 
 @pytest.fixture

@@ -7,35 +7,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from kazoo.client import KazooClient
 
 import leaselect
-from leaselect.backends.zookeeper_client import ClientConfig
 from leaselect.backends.zookeeper_session import ZooKeeperSession
 from leaselect.lease import Lease, LostReason
-from leaselect.urls import parse
-from tests.support.stores import require_url
 from tests.support.zookeeper import submitted_requests, zk
 
 TTL = 3.0
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("zookeeper")
-
-
-@pytest.fixture
-def raw(url: str) -> Iterator[KazooClient]:
-    client = KazooClient(hosts=ClientConfig.from_url(parse(url)).hosts)
-    client.start(timeout=10)
-    yield client
-    client.stop()
-    client.close()
 
 
 def test_fifty_leaders_are_proven_with_one_check_write_per_round(url: str) -> None:

@@ -9,22 +9,14 @@ import time
 import uuid
 from typing import Any
 
-import pytest
-
 import leaselect
 from leaselect import Lease
 from leaselect.backends.zookeeper_anchor import gap
 from leaselect.backends.zookeeper_session import SLACK, ZooKeeperSession
 from leaselect.clock import SYSTEM_CLOCK
-from tests.support.stores import require_url
 from tests.support.zookeeper import submitted_requests, zk
 
 TTL = 3.0
-
-
-@pytest.fixture
-def url() -> str:
-    return require_url("zookeeper")
 
 
 def test_the_next_in_line_proves_nothing_when_the_leader_releases(url: str) -> None:
