@@ -24,7 +24,7 @@ from pathlib import Path
 import leaselect
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.urls import parse
-from tests.stores import STORES, configured_url
+from tests.support.stores import STORES, configured_url
 
 from .etcd_recipe import RecipeElection, connect
 from .events import add_pause_option, handover_gaps, hold_spec, next_event

@@ -17,8 +17,8 @@ import random
 import statistics
 
 from leaselect.backends.etcd import expiry
-from tests.contract.test_contract import kill_9_failover
-from tests.stores import STORES, configured_url
+from tests.support.contenders import kill_9_failover
+from tests.support.stores import STORES, configured_url
 
 
 class _ProofCounter(logging.Handler):

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from leaselect.urls import parse
-from tests.stores import STORES, configured_url
+from tests.support.stores import STORES, configured_url
 
 Stamp = tuple[str, float, str]
 STAMPS: list[Stamp] = []

@@ -27,7 +27,7 @@ import redis
 from benchmarks.events import add_pause_option, handover_gaps, hold_spec, next_event
 from leaselect.backends.redis import RedisBackend, RedisCandidacy
 from leaselect.registry import connect
-from tests.stores import STORES, configured_url
+from tests.support.stores import STORES, configured_url
 
 LIBS = ("leaselect", "leaselect-acquire", "redis_lock")  # leaselect: on_elected
 Event = dict[str, Any]

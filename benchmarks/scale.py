@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import leaselect
 from leaselect import Lease, LostReason
-from tests.stores import STORES, configured_url
+from tests.support.stores import STORES, configured_url
 
 
 def cpu_seconds() -> float:

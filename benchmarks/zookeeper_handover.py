@@ -30,7 +30,7 @@ from typing import Any
 
 from benchmarks.events import add_pause_option
 from leaselect.urls import parse
-from tests.stores import STORES, configured_url
+from tests.support.stores import STORES, configured_url
 
 # leaselect: elected = acquire() returning; leaselect-callbacks: elected = on_elected running
 KINDS = ("leaselect", "leaselect-callbacks", "kazoo-election", "kazoo-lock")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,18 +10,13 @@ import pytest
 
 import leaselect
 from leaselect.backend import Backend
-from tests.stores import STORES, Store, url_for
+from tests.support.stores import STORES, Store, implemented, url_for
 
 pytest_plugins = ["pytester"]  # tests/plugin runs leaselect's pytest plugin in pytests of its own
 
 
-def _implemented(kind: str) -> bool:
-    module = {"sqlite": "sqlite", "redis": "redis", "etcd": "etcd", "zookeeper": "zookeeper"}[kind]
-    return importlib.util.find_spec(f"leaselect.backends.{module}") is not None
-
-
 # Every backend that exists runs the contract; in CI its server must be there (no skips).
-CONTRACT_STORES = [kind for kind in STORES if _implemented(kind)]
+CONTRACT_STORES = [kind for kind in STORES if implemented(kind)]
 
 
 @pytest.fixture(params=CONTRACT_STORES)

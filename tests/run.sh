@@ -13,8 +13,9 @@ export LEASELECT_FAULT_ROUNDS="${LEASELECT_FAULT_ROUNDS:-4}"
 .venv/bin/python -m pytest -p no:cacheprovider "$@"
 # The newer lines users run, from Debian 13's packages (backends/README.md, "Newer servers"):
 # the contract suite and the etcd and ZooKeeper tests again on etcd 3.5 and ZooKeeper 3.9, but
-# not the tests of private servers (system binaries) nor the *_faults files (kept to the main
-# pass so the whole run stays under 45 minutes; the anchor tests still kill members here).
+# not the tests of private servers (system binaries) nor the fault files of each store's directory
+# (tests/integration/<store>/test_*faults.py, kept to the main pass so the whole run stays under
+# 45 minutes; the anchor tests still kill members here).
 if [ "$#" -eq 0 ]; then
   python3 backends/launch.py down etcd zookeeper
   export LEASELECT_ETCD_VERSION=3.5 LEASELECT_ZOOKEEPER_VERSION=3.9

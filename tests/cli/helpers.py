@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 CLI = [sys.executable, "-m", "leaselect.cli.main"]
@@ -43,16 +41,6 @@ def start(*args: str, cwd: Path | None = None, **env: str) -> subprocess.Popen[s
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10, step: float = 0.05) -> bool:
-    """Test helper: True once ``check()`` holds, False after ``timeout`` seconds."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
 
 
 def alive(pid: int) -> bool:

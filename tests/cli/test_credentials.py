@@ -14,9 +14,10 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.private import free_port, stop
+from tests.support.private import free_port, stop
+from tests.support.waiting import eventually
 
-from .helpers import CLI, cli, env_without_url, eventually
+from .helpers import CLI, cli, env_without_url
 
 SECRET = "p@ss:w/o#r%d? wörd密"
 ENCODED = quote(SECRET, safe="")

@@ -20,9 +20,10 @@ from leaselect import Elector
 from leaselect.cli.main import _parser, verbosity
 from leaselect.cli.status import describe, render
 from leaselect.lease import Leader
-from tests.private import free_port
+from tests.support.private import free_port
+from tests.support.waiting import eventually
 
-from .helpers import cli, eventually, start
+from .helpers import cli, start
 
 KEYS = ["name", "leader", "token", "metadata", "expires_in"]
 

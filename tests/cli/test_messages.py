@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import cli, eventually, start
+from tests.support.waiting import eventually
+
+from .helpers import cli, start
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from .helpers import alive, cli, eventually, start
+from tests.support.waiting import eventually
+
+from .helpers import alive, cli, start
 
 # A child that logs "start TOKEN T" / "stop TOKEN T" (CLOCK_BOOTTIME) around its life.
 WORKER = """

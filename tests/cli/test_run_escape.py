@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import alive, eventually, start
+from tests.support.waiting import eventually
+
+from .helpers import alive, start
 
 SPAWNER = """
 import os, signal, subprocess, sys, time

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import eventually, start
+from tests.support.waiting import eventually
+
+from .helpers import start
 
 HOPPER = """
 import fcntl, os, signal, sys, time

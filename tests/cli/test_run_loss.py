@@ -9,7 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from .helpers import alive, eventually, start
+from tests.support.waiting import eventually
+
+from .helpers import alive, start
 
 STUBBORN = """
 import os, signal, sys, time

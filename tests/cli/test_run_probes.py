@@ -8,9 +8,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.private import free_port
+from tests.support.private import free_port
+from tests.support.waiting import eventually
 
-from .helpers import cli, eventually, start
+from .helpers import cli, start
 
 
 def fetch(port: int, path: str) -> tuple[int, str]:

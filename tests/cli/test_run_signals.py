@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.test_signal_masks import blocked_signals
-from tests.stores import url_for
+from tests.support.signals import blocked_signals
+from tests.support.stores import url_for
+from tests.support.waiting import eventually
 
-from .helpers import eventually, start
+from .helpers import start
 
 NEEDED: set[int] = {signal.SIGINT, signal.SIGTERM}
 COMMAND = (

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.private import free_port, redis_server_argv, stop
+from tests.support.private import free_port, redis_server_argv, stop
+from tests.support.waiting import eventually
 
-from .helpers import eventually, start
+from .helpers import start
 
 COUNTER = """
 import os, sys, time, signal

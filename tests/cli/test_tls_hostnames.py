@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tls import Certs, make_certs
+from tests.support.tls import Certs, make_certs
 
 from .helpers import cli
 

@@ -4,61 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 import leaselect
 from leaselect.backend import Backend
 from leaselect.clock import SYSTEM_CLOCK
-from tests.stores import Store
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def spawn(url: str, name: str, ttl: float, *mode: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.contract.worker", url, name, str(ttl), *mode],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-
-
-def read_event(proc: subprocess.Popen[str], event: str) -> dict[str, Any]:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        record: dict[str, Any] = json.loads(line)
-        if record["event"] == event:
-            return record
-    raise AssertionError(f"worker exited ({proc.wait()}) before {event!r}")
-
-
-def kill_9_failover(url: str, name: str, ttl: float, phase: float) -> float:
-    """Seconds from a leader process's SIGKILL, ``phase`` s after a waiter queued, to that
-    waiter's election (which must bring a greater token)."""
-    holder = spawn(url, name, ttl, "hold")
-    first = read_event(holder, "elected")
-    waiter = leaselect.Elector(url, name, ttl=ttl)
-    try:
-        assert waiter.acquire(timeout=0.5) is None
-        time.sleep(phase)
-        holder.send_signal(signal.SIGKILL)
-        killed = SYSTEM_CLOCK.now()
-        holder.wait()
-        lease = waiter.acquire(timeout=ttl + 3)
-        failover = SYSTEM_CLOCK.now() - killed
-        assert lease is not None and lease.token > first["token"]
-        return failover
-    finally:
-        waiter.close()
+from tests.support.contenders import read_event, spawn
+from tests.support.stores import Store
 
 
 def test_mutual_exclusion_between_processes(store: Store, store_url: str, election: str) -> None:

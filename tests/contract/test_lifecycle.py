@@ -18,9 +18,9 @@ import leaselect
 from leaselect.backend import Backend
 from leaselect.clock import SYSTEM_CLOCK
 from leaselect.elector import MAX_BACKOFF
-from tests.contract.proxy import Proxy, first_host, through
-from tests.contract.test_contract import read_event, spawn
-from tests.stores import Store
+from tests.support.contenders import read_event, spawn
+from tests.support.proxy import Mode, Proxy, first_host, proxied_url
+from tests.support.stores import Store
 
 HOLD_LOCK = (
     "import sqlite3, sys, time\n"
@@ -45,7 +45,7 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> float | None:
 
 @pytest.mark.parametrize("mode", ["refuse", "blackhole"])
 def test_an_elector_started_while_the_store_is_down_is_elected_once_it_is_back(
-    store: Store, store_url: str, election: str, mode: str
+    store: Store, store_url: str, election: str, mode: Mode
 ) -> None:
     ttl = store.fast_ttl
     if store.kind == "sqlite":
@@ -76,7 +76,7 @@ def test_an_elector_started_while_the_store_is_down_is_elected_once_it_is_back(
                 holder.wait()
     else:
         proxy = Proxy(first_host(store_url), mode)
-        url = through(store_url, proxy.port)
+        url = proxied_url(store_url, [proxy])
         if store.kind == "zookeeper":  # session() then fails inside the campaign thread
             url += ("&" if "?" in url else "?") + "connect_timeout=1.5"
         elector = leaselect.Elector(url, election, ttl=ttl)

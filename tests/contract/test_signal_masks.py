@@ -15,15 +15,9 @@ from pathlib import Path
 import leaselect
 from leaselect import Lease
 from leaselect.aio import AsyncElector
+from tests.support.signals import blocked_signals
 
 WATCHED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
-
-
-def blocked_signals(status: str) -> set[int]:
-    """The signals a ``/proc/.../status`` text says are blocked."""
-    line = next(line for line in status.splitlines() if line.startswith("SigBlk:"))
-    mask = int(line.split()[1], 16)
-    return {signum for signum in range(1, 65) if mask >> (signum - 1) & 1}
 
 
 def thread_blocks(native_id: int) -> set[int]:

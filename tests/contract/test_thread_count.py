@@ -9,7 +9,7 @@ import uuid
 
 import leaselect
 from leaselect import pool
-from tests.stores import Store
+from tests.support.stores import Store
 
 
 def leaselect_threads(before: set[threading.Thread]) -> list[str]:

@@ -17,7 +17,7 @@ from typing import IO
 import pytest
 
 import leaselect
-from tests.jobs.conftest import JobStore
+from tests.support.jobs import JobStore
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from leaselect.urls import parse
+from tests.support.proxy import Proxy, proxied_url
 
 from .netns import Host, Net
-from .proxy import Proxy
 
 REPO = Path(__file__).resolve().parents[2]
 Event = dict[str, Any]
@@ -39,7 +39,7 @@ class Contender:
             self.host.cut()
             return
         for proxy in self.proxies:
-            proxy.cut()
+            proxy.hold()
 
     def heal(self) -> None:
         if self.host is not None:
@@ -51,15 +51,6 @@ class Contender:
         """Delay every chunk to and from the store by ``delay`` seconds (0: no delay)."""
         for proxy in self.proxies:
             proxy.delay = delay
-
-
-def proxied_url(url: str, proxies: list[Proxy]) -> str:
-    """``url`` with its host list replaced by the proxies' addresses."""
-    scheme, rest = url.split("://", 1)
-    netloc, slash, tail = rest.partition("/")
-    userinfo, at, _hosts = netloc.rpartition("@")
-    hosts = ",".join(proxy.address for proxy in proxies)
-    return f"{scheme}://{userinfo}{at}{hosts}{slash}{tail}"
 
 
 class Cluster:
@@ -106,7 +97,7 @@ class Cluster:
         if self.networked:
             hosts = parse(self.url).hosts
             listen = self.net.gateway if self.net is not None and host else "127.0.0.1"
-            proxies = [Proxy((name, port or 0), listen) for name, port in hosts]
+            proxies = [Proxy((name, port or 0), listen=listen) for name, port in hosts]
             url = proxied_url(self.url, proxies)
         argv = [
             sys.executable,

@@ -19,7 +19,7 @@ import signal
 import time
 
 from leaselect.elector import MAX_BACKOFF
-from tests.private import stop_clear_of_write_locks
+from tests.support.private import stop_clear_of_write_locks
 
 from .cluster import Cluster, Contender
 from .nemesis import Fault

@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.stores import STORES, configured_url
+from tests.support.stores import STORES, configured_url
 
 from . import netns
 from .checker import Report

@@ -8,15 +8,14 @@ under CI=true that fallback is a failure.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.stores import STORES as STORE_INFO
-from tests.stores import configured_url
+from tests.support.stores import STORES as STORE_INFO
+from tests.support.stores import configured_url, implemented
 
 from . import netns
 from .checker import Report
@@ -28,10 +27,6 @@ ROUNDS = int(os.environ.get("LEASELECT_FAULT_ROUNDS", "5"))
 STORES = ("sqlite", "redis", "etcd", "zookeeper")
 _reports: dict[str, Report] = {}
 SUMMARIES: list[Path] = []  # printed by conftest.pytest_terminal_summary
-
-
-def present(store: str) -> bool:
-    return importlib.util.find_spec(f"leaselect.backends.{store}") is not None
 
 
 def store_url(store: str, tmp_path: Path) -> str:
@@ -62,7 +57,7 @@ def net() -> Iterator[netns.Net | None]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("store", [s for s in STORES if present(s)])
+@pytest.mark.parametrize("store", [s for s in STORES if implemented(s)])
 def test_faults(store: str, tmp_path: Path, net: netns.Net | None) -> None:
     report = run_store(store, store_url(store, tmp_path), TTL, ROUNDS, tmp_path, net=net)
     _reports[store] = report

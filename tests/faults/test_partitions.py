@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from backends.testbed import topology
-from tests.integration.test_sqlite_worker import Worker
+from tests.support.sqlite_worker import Worker
 
 from . import netns
 from .hosted import HostedCluster

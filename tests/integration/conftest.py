@@ -9,9 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import leaselect
-from leaselect.backends.etcd import EtcdBackend
-from tests.stores import require_url
+from tests.support.servers import launch_cli
 
 
 @pytest.fixture
@@ -32,9 +30,9 @@ def timing_lock() -> Iterator[None]:
 
 
 @pytest.fixture
-def etcd_backend() -> Iterator[EtcdBackend]:
-    """A backend of its own on the test cluster, closed afterwards."""
-    opened = leaselect.connect(require_url("etcd"))
-    assert isinstance(opened, EtcdBackend)
-    yield opened
-    opened.close()
+def restarted() -> Iterator[list[str]]:
+    """Members of the shared servers this test kills or stops; started again afterwards."""
+    members: list[str] = []
+    yield members
+    for member in members:
+        launch_cli("start", member)

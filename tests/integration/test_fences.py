@@ -25,8 +25,8 @@ from kazoo.exceptions import BadVersionError
 
 import leaselect
 from leaselect.fencing import RedisFence, StaleToken, ZooKeeperFence
-from tests.integration.fence_worker import fenced_value
-from tests.stores import Store, require_url
+from tests.support.fence_worker import fenced_value
+from tests.support.stores import Store, require_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PAUSES = 3  # SIGSTOP caught A holding the embedded store's write lock: resume it, stop it again
@@ -36,7 +36,7 @@ class Worker:
     """The old leader's process and its JSON lines."""
 
     def __init__(self, *args: str) -> None:
-        command = [sys.executable, "-m", "tests.integration.fence_worker", *args]
+        command = [sys.executable, "-m", "tests.support.fence_worker", *args]
         self.proc = subprocess.Popen(
             command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )

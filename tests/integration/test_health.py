@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ import pytest
 
 from leaselect import ConfigError, Elector, Lease, connect
 from leaselect.probes import ProbeServer, serve
-from tests.private import PrivateRedis
+from tests.support.private import PrivateRedis
+from tests.support.waiting import eventually
 
 
 def get(server: ProbeServer, path: str) -> tuple[int, Any]:
@@ -28,15 +29,6 @@ def get(server: ProbeServer, path: str) -> tuple[int, Any]:
     except urllib.error.HTTPError as error:
         status, body, kind = error.code, error.read(), error.headers["Content-Type"]
     return status, json.loads(body) if kind == "application/json" else body.decode()
-
-
-def eventually(condition: Callable[[], bool], within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture

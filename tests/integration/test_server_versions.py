@@ -14,7 +14,7 @@ import pytest
 
 from backends.testbed import topology
 from backends.testbed.errors import BackendError
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 
 def first_endpoint(url: str) -> tuple[str, int]:

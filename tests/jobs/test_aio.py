@@ -12,8 +12,7 @@ import leaselect
 from leaselect import Lease, LostReason
 from leaselect.aio import AsyncElector
 from leaselect.runner import AlreadyRunning
-from tests.jobs.conftest import JobStore
-from tests.jobs.test_runner_processes import take_lease
+from tests.support.jobs import JobStore, take_lease
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -13,8 +13,7 @@ import leaselect
 from leaselect import ConfigError, Lease, leader_only
 from leaselect.aio_leader import AsyncLeaderFunction
 from leaselect.runner import AlreadyRunning, LeaderFunction
-from tests.jobs.conftest import JobStore
-from tests.jobs.test_runner_processes import take_lease
+from tests.support.jobs import JobStore, take_lease
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -17,8 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 import leaselect
 from leaselect import SYSTEM_CLOCK
 from leaselect.integrations.apscheduler import EVENT_JOB_SKIPPED, LeaderScheduler, current_job
-from tests.jobs.conftest import JobStore
-from tests.jobs.test_runner_processes import take_lease
+from tests.support.jobs import JobStore, take_lease
 
 pytestmark = pytest.mark.timeout(60)
 GRID = datetime(2020, 1, 1, tzinfo=timezone.utc)

@@ -22,7 +22,7 @@ import pytest
 import redis
 
 import leaselect
-from tests.stores import require_url
+from tests.support.stores import require_url
 
 ROOT = Path(__file__).resolve().parents[2]
 TTL = 3.0

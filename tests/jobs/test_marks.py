@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 import leaselect
-from tests.jobs.conftest import JobStore
+from tests.support.jobs import JobStore
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,8 +11,7 @@ import pytest
 
 from leaselect import Lease
 from leaselect.runner import LeaderOnly, leader_only
-from tests.jobs.conftest import JobStore
-from tests.jobs.test_runner_processes import take_lease
+from tests.support.jobs import JobStore, take_lease
 
 pytestmark = pytest.mark.timeout(60)
 

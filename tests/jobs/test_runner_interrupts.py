@@ -14,9 +14,9 @@ import pytest
 import leaselect
 from leaselect import Lease
 from leaselect.runner import LeaderOnly
-from tests.jobs.conftest import JobStore
 from tests.jobs.procs import stop_all
-from tests.jobs.test_runner_processes import spawn, wait_for
+from tests.jobs.runner_log import spawn, wait_for
+from tests.support.jobs import JobStore
 
 pytestmark = pytest.mark.timeout(60)
 

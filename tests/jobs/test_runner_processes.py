@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -12,39 +10,11 @@ import pytest
 
 import leaselect
 from leaselect import SYSTEM_CLOCK
-from tests.jobs.conftest import JobStore
 from tests.jobs.procs import stop_all
-from tests.jobs.test_apscheduler import ROOT
+from tests.jobs.runner_log import lines, spawn, wait_for
+from tests.support.jobs import JobStore, take_lease
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def spawn(store: JobStore, name: str, log: Path, mode: str) -> subprocess.Popen[bytes]:
-    args = [store.url, name, str(log), str(store.ttl), mode]
-    return subprocess.Popen([sys.executable, "-m", "tests.jobs.runner_worker", *args], cwd=ROOT)
-
-
-def lines(log: Path, kind: str) -> list[list[str]]:
-    text = log.read_text() if log.exists() else ""
-    return [line.split()[1:] for line in text.splitlines() if line.startswith(kind + " ")]
-
-
-def wait_for(log: Path, kind: str, count: int, timeout: float = 15) -> list[list[str]]:
-    until = time.monotonic() + timeout
-    while time.monotonic() < until:
-        if len(found := lines(log, kind)) >= count:
-            return found
-        time.sleep(0.02)
-    raise AssertionError(f"fewer than {count} {kind!r} lines: {log.read_text()}")
-
-
-def take_lease(store: JobStore, name: str) -> None:
-    """Delete the leader's lease in the store, as an operator or a buggy peer would."""
-    backend = leaselect.connect(store.url)
-    try:
-        assert backend.expire_lease(name), f"nobody leads {name!r}"
-    finally:
-        backend.close()
 
 
 def test_stop_is_not_queued_behind_a_slow_user_callback(

@@ -22,8 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 
 from leaselect import SYSTEM_CLOCK, Lease, LostReason
 from leaselect.integrations.apscheduler import LeaderScheduler, current_job
-from tests.jobs.conftest import JobStore
-from tests.jobs.test_scheduler_faults import stall_store
+from tests.support.jobs import JobStore, stall_store
 
 pytestmark = pytest.mark.timeout(60)
 GRID = datetime(2020, 1, 1, tzinfo=timezone.utc)

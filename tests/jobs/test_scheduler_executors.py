@@ -17,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler  # type: ignor
 import leaselect
 from leaselect.errors import ConfigError
 from leaselect.integrations.apscheduler import LeaderScheduler
-from tests.jobs.conftest import JobStore
+from tests.support.jobs import JobStore
 
 pytestmark = pytest.mark.timeout(60)
 GRID = datetime(2020, 1, 1, tzinfo=timezone.utc)

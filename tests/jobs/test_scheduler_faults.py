@@ -6,7 +6,6 @@ Each test runs real ``tests.jobs.scheduler_worker`` processes (a ``BackgroundSch
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,13 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import redis
 
 import leaselect
 from leaselect import SYSTEM_CLOCK
-from tests.jobs.conftest import JobStore
 from tests.jobs.procs import stop_all
-from tests.jobs.test_apscheduler import ROOT, await_runs_of, current_leader, read_log
+from tests.jobs.scheduler_log import await_runs_of, current_leader, read_log
+from tests.support import ROOT
+from tests.support.jobs import JobStore, stall_store
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -29,23 +28,6 @@ pytestmark = pytest.mark.timeout(90)
 def spawn(store: JobStore, name: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     args = [store.url, name, str(log), "3.0", *extra]
     return subprocess.Popen([sys.executable, "-m", "tests.jobs.scheduler_worker", *args], cwd=ROOT)
-
-
-def stall_store(store: JobStore, seconds: float) -> None:
-    """Make the store answer nobody for ``seconds`` (the leader's renewals hang, then pass)."""
-    if store.kind == "sqlite":
-        db = sqlite3.connect(store.url.removeprefix("sqlite://"), isolation_level=None)
-        db.execute("BEGIN EXCLUSIVE")
-        time.sleep(seconds)
-        db.execute("ROLLBACK")
-        db.close()
-    elif store.kind == "redis":
-        client = redis.Redis.from_url(store.url)
-        client.client_pause(round(seconds * 1000))
-        time.sleep(seconds)
-        client.close()
-    else:
-        pytest.skip(f"no stall for {store.kind}")
 
 
 def test_jobs_run_again_after_a_stall_that_recovers(job_store: JobStore, tmp_path: Path) -> None:

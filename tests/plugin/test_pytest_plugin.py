@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stores import STORES, configured_url
+from tests.support.stores import STORES, configured_url
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pytest_leader_only.py"
 REAL = [kind for kind in ("redis", "etcd", "zookeeper") if configured_url(STORES[kind])]
