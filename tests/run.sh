@@ -7,6 +7,7 @@ python3 backends/launch.py up
 set -a; . .backends-state/test.env; set +a
 trap 'python3 backends/launch.py down >/dev/null 2>&1 || true' EXIT
 .venv/bin/ruff check leaselect tests benchmarks examples backends
+.venv/bin/ruff format --check leaselect tests benchmarks examples backends
 .venv/bin/mypy leaselect tests benchmarks
 # 4 rounds of every fault per store in CI: at least 180 faults across the four stores
 export LEASELECT_FAULT_ROUNDS="${LEASELECT_FAULT_ROUNDS:-4}"

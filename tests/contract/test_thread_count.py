@@ -84,9 +84,7 @@ def test_waiters_hold_no_thread_where_the_store_parks_their_waits(
     backend = leaselect.connect(store_url)
     name = f"w-{uuid.uuid4().hex[:8]}"
     leader = leaselect.Elector(backend, name, ttl=3.0, identity="leader")
-    waiters = [
-        leaselect.Elector(backend, name, ttl=3.0, identity=f"w{i}") for i in range(30)
-    ]
+    waiters = [leaselect.Elector(backend, name, ttl=3.0, identity=f"w{i}") for i in range(30)]
     try:
         assert leader.acquire(timeout=10) is not None
         for waiter in waiters:

@@ -28,12 +28,16 @@ def test_an_async_watch_reports_changes_and_a_cancel_stops_it_at_once(tmp_path: 
             if seen:
                 break
             await asyncio.sleep(0.02)
-        async with AsyncElector(url, "svc", ttl=5, identity="a") as lease:
-            assert lease is not None
-            for _ in range(100):
-                if "a" in seen:
-                    break
-                await asyncio.sleep(0.02)
+        elector = AsyncElector(url, "svc", ttl=5, identity="a")
+        try:
+            async with elector as lease:
+                assert lease is not None
+                for _ in range(100):
+                    if "a" in seen:
+                        break
+                    await asyncio.sleep(0.02)
+        finally:
+            await elector.close()  # not left to the garbage collector (its metrics series)
         cancelled = time.monotonic()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

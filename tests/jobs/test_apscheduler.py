@@ -27,6 +27,7 @@ from tests.support.private import stop_clear_of_write_locks
 
 pytestmark = pytest.mark.timeout(60)
 
+
 def test_only_the_leader_runs_each_fire_time(job_store: JobStore, tmp_path: Path) -> None:
     ttl = job_store.ttl
     log = tmp_path / "runs.log"

@@ -49,8 +49,11 @@ class ModelClock:
     def next_due(self, until: float) -> float | None:
         """The earliest waiter timeout after now and no later than ``until``."""
         with self._lock:
-            due = [u for e, u in self.waiters.values()
-                   if u is not None and self._now < u <= until and not (e and e.is_set())]
+            due = [
+                u
+                for e, u in self.waiters.values()
+                if u is not None and self._now < u <= until and not (e and e.is_set())
+            ]
             return min(due, default=None)
 
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
@@ -169,7 +172,7 @@ class Threads:
 
 
 def _kernel_view(thread: threading.Thread) -> object:
-    """"runnable" if the kernel has ``thread`` on a run queue, else its CPU time so far (a
+    """ "runnable" if the kernel has ``thread`` on a run queue, else its CPU time so far (a
     thread descheduled under load keeps its frame but is not parked; one that ran between two
     samples shows a new CPU time). None where ``/proc`` does not say."""
     task = f"/proc/self/task/{thread.native_id}"

@@ -53,9 +53,7 @@ EXIT = "exit"  # callbacks raising SystemExit
 API_IN_CALLBACKS = "api_in_callbacks"  # acquire/release/start/close from inside callbacks
 AFTER_CLOSE = "after_close"  # the API called on a closed elector
 RELEASE = "release"  # release()/close() from the test thread
-ALL = frozenset(
-    {LOSSES, CAMPAIGN_ERRORS_F, RAISE, EXIT, API_IN_CALLBACKS, AFTER_CLOSE, RELEASE}
-)
+ALL = frozenset({LOSSES, CAMPAIGN_ERRORS_F, RAISE, EXIT, API_IN_CALLBACKS, AFTER_CLOSE, RELEASE})
 
 
 @dataclass
@@ -385,7 +383,8 @@ class ElectorModel(RuleBasedStateMachine):
             waited += LIVENESS_STEP
             self.check()
         wanting = [
-            s for s in self.subjects
+            s
+            for s in self.subjects
             if not s.ambiguous and not s.closing and s.want in ("start", "acquire")
         ]
         leaders = [s for s in self.subjects if s.elector.is_leader]
@@ -405,7 +404,8 @@ class ElectorModel(RuleBasedStateMachine):
         stuck = [t.name for t in self.users if t.is_alive()]
         assert not stuck, f"API calls never returned: {stuck}\n" + stacks()
         left = [
-            t.name for t in threading.enumerate()
+            t.name
+            for t in threading.enumerate()
             if t not in self.before and t.name.startswith("leaselect")
         ]
         assert not left, f"threads left behind after close(): {left}\n" + stacks()

@@ -109,8 +109,9 @@ def test_everything() -> None:
 # -- shrunk failing examples, kept as code ------------------------------------------------------
 
 
-def replay(families: frozenset[str], count: int, actions: list[tuple[int, int]],
-           steps: list[str]) -> None:
+def replay(
+    families: frozenset[str], count: int, actions: list[tuple[int, int]], steps: list[str]
+) -> None:
     """Run ``steps`` (method calls on the machine) checking the invariants after each."""
     state: ElectorModel = machine(families, "Replay")()
     try:
@@ -129,8 +130,12 @@ def replay(families: frozenset[str], count: int, actions: list[tuple[int, int]],
 # (the actions the family allows, in that order)
 def test_replay_readopted_token_after_a_cut() -> None:
     """Caught on 9250b6f: issue 12 item 8: elected 1 -> lost 1 unreachable -> elected 1."""
-    replay(frozenset({LOSSES}), 1, [(0, 0)],
-           ["start(i=0)", "cut(lead=0.6, fate='lose_request', seconds=2.0, then=0.3)"])
+    replay(
+        frozenset({LOSSES}),
+        1,
+        [(0, 0)],
+        ["start(i=0)", "cut(lead=0.6, fate='lose_request', seconds=2.0, then=0.3)"],
+    )
 
 
 def test_replay_session_failure_kills_the_campaign() -> None:
@@ -144,8 +149,12 @@ def test_replay_campaign_overflow_kills_the_campaign() -> None:
     """Caught on 9250b6f: issue 12 item 1: a campaign raising OverflowError kills the
     campaign thread.
     """
-    replay(frozenset({CAMPAIGN_ERRORS_F}), 1, [(0, 0)],
-           ["store_mode(mode='manual')", "start(i=0)", "campaign_raises(i=0, error='overflow')"])
+    replay(
+        frozenset({CAMPAIGN_ERRORS_F}),
+        1,
+        [(0, 0)],
+        ["store_mode(mode='manual')", "start(i=0)", "campaign_raises(i=0, error='overflow')"],
+    )
 
 
 def test_replay_system_exit_in_on_lost() -> None:
@@ -162,26 +171,39 @@ def test_replay_start_after_close() -> None:
     """Caught on 9250b6f: issue 12 item 5: start() after close() neither raises nor stays
     stopped.
     """
-    replay(frozenset({AFTER_CLOSE, RELEASE}), 1, [(0, 0)],
-           ["stop(i=0, op='close')", "start(i=0)"])
+    replay(frozenset({AFTER_CLOSE, RELEASE}), 1, [(0, 0)], ["stop(i=0, op='close')", "start(i=0)"])
 
 
 def test_replay_release_then_start_leaves_the_lease_unrenewed() -> None:
     """Caught on 9250b6f: issue 12 item 2: release() whose join timed out, then start(): the
     lease is never renewed.
     """
-    replay(frozenset({RELEASE}), 1, [(0, 0)], [
-        "store_mode(mode='manual')", "start(i=0)", "stop(i=0, op='release')",
-        "advance(seconds=1.5)",  # the keeper's keep-alive waits too
-        "advance(seconds=1.5)",  # release's join times out; pending: campaign, keep_alive, resign
-        "answer(i=2, fate='deliver')", "start(i=0)", "answer(i=0, fate='deliver')",
-        "store_mode(mode='deliver')",
-    ])
+    replay(
+        frozenset({RELEASE}),
+        1,
+        [(0, 0)],
+        [
+            "store_mode(mode='manual')",
+            "start(i=0)",
+            "stop(i=0, op='release')",
+            "advance(seconds=1.5)",  # the keeper's keep-alive waits too
+            "advance(seconds=1.5)",  # release's join times out;
+            # pending: campaign, keep_alive, resign
+            "answer(i=2, fate='deliver')",
+            "start(i=0)",
+            "answer(i=0, fate='deliver')",
+            "store_mode(mode='deliver')",
+        ],
+    )
 
 
 def test_replay_acquire_in_on_lost_during_close() -> None:
     """Caught on 9250b6f: issue 12 items 4 and 5: acquire() in on_lost during close(): a
     tenure after close, on_lost without on_elected.
     """
-    replay(frozenset({API_IN_CALLBACKS, RELEASE}), 1, [(0, 1)],
-           ["start(i=0)", "stop(i=0, op='close')", "advance(seconds=3.0)"])
+    replay(
+        frozenset({API_IN_CALLBACKS, RELEASE}),
+        1,
+        [(0, 1)],
+        ["start(i=0)", "stop(i=0, op='close')", "advance(seconds=3.0)"],
+    )

@@ -29,10 +29,9 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def elector(backend: ScriptedBackend, clock: FakeClock, recorder: Recorder) -> Iterator[Elector]:
-    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected,
-                      on_lost=recorder.on_lost)
+    elector = Elector(
+        backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected, on_lost=recorder.on_lost
+    )
     yield elector
     backend.unblock.set()
     elector.close()
-
-

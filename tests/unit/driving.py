@@ -40,5 +40,3 @@ def wait_for(condition: object, settle: float = SETTLE) -> bool:
             return True
         done.wait(0.01)
     return False
-
-

@@ -27,7 +27,10 @@ def test_on_lost_runs_on_the_thread_that_ran_on_elected_without_a_thread_start(
     ran_on: list[tuple[str, threading.Thread]] = []
     backend = ScriptedBackend()
     elector = Elector(
-        backend, "job", ttl=TTL, clock=clock,
+        backend,
+        "job",
+        ttl=TTL,
+        clock=clock,
         on_elected=lambda lease: ran_on.append(("elected", threading.current_thread())),
         on_lost=lambda lease, reason: ran_on.append(("lost", threading.current_thread())),
     )
@@ -52,8 +55,9 @@ def test_one_electors_blocking_callback_does_not_hold_anothers(clock: FakeClock)
         release.wait(10)
 
     blocking = Elector(ScriptedBackend(), "a", ttl=TTL, clock=clock, on_elected=block)
-    other = Elector(ScriptedBackend(), "b", ttl=TTL, clock=clock,
-                    on_elected=lambda lease: elected.set())
+    other = Elector(
+        ScriptedBackend(), "b", ttl=TTL, clock=clock, on_elected=lambda lease: elected.set()
+    )
     try:
         assert blocking.acquire(timeout=1.0) is not None
         assert other.acquire(timeout=1.0) is not None
@@ -86,8 +90,10 @@ def test_idle_threads_are_few_and_end_when_the_last_elector_closes(clock: FakeCl
         assert len(busy) >= 6  # six callbacks at once: six threads
         gate.set()
         assert wait_for(
-            lambda: all(t.name == pool.IDLE_NAME for t in pool_threads(before))
-            and len(pool_threads(before)) <= pool.KEEP_IDLE
+            lambda: (
+                all(t.name == pool.IDLE_NAME for t in pool_threads(before))
+                and len(pool_threads(before)) <= pool.KEEP_IDLE
+            )
         ), [t.name for t in pool_threads(before)]
     finally:
         gate.set()
@@ -101,8 +107,13 @@ def test_an_idle_thread_ends_after_lingering(
 ) -> None:
     monkeypatch.setattr(pool, "LINGER", 0.2)
     ran_on: list[threading.Thread] = []
-    elector = Elector(ScriptedBackend(), "job", ttl=TTL, clock=clock,
-                      on_elected=lambda lease: ran_on.append(threading.current_thread()))
+    elector = Elector(
+        ScriptedBackend(),
+        "job",
+        ttl=TTL,
+        clock=clock,
+        on_elected=lambda lease: ran_on.append(threading.current_thread()),
+    )
     try:
         assert elector.acquire(timeout=1.0) is not None
         assert wait_for(lambda: bool(ran_on))
@@ -125,8 +136,14 @@ def test_idle_threads_block_process_signals_and_callbacks_run_with_the_electors_
     made_with = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
     try:
         backend = ScriptedBackend()
-        elector = Elector(backend, "job", ttl=TTL, clock=clock,
-                          on_elected=lambda lease: masks.append(set()), on_lost=on_lost)
+        elector = Elector(
+            backend,
+            "job",
+            ttl=TTL,
+            clock=clock,
+            on_elected=lambda lease: masks.append(set()),
+            on_lost=on_lost,
+        )
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, made_with)
     try:
@@ -171,8 +188,13 @@ def test_the_thread_that_won_runs_on_elected_itself_and_then_serves_the_pool(
         return campaign(candidacy, sent)
 
     monkeypatch.setattr(ScriptedCandidacy, "campaign", recording)
-    elector = Elector(backend, "job", ttl=TTL, clock=clock,
-                      on_elected=lambda lease: elected_on.append(threading.current_thread()))
+    elector = Elector(
+        backend,
+        "job",
+        ttl=TTL,
+        clock=clock,
+        on_elected=lambda lease: elected_on.append(threading.current_thread()),
+    )
     try:
         elector.start()
         assert wait_for(lambda: bool(elected_on))
@@ -201,7 +223,10 @@ def test_no_leaselect_thread_is_alive_when_the_last_close_returns() -> None:
 
     for _ in range(5):
         out = subprocess.run(
-            [sys.executable, "-c", CLOSE_LEAVES_NOTHING], capture_output=True, text=True,
-            timeout=60, check=True,
+            [sys.executable, "-c", CLOSE_LEAVES_NOTHING],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout
         assert out.strip() == "[]", out

@@ -150,8 +150,9 @@ def test_release_fires_lost_once_and_lets_the_next_candidate_win(
 def test_background_mode_campaigns_again_after_a_loss(
     backend: ScriptedBackend, clock: FakeClock, recorder: Recorder
 ) -> None:
-    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected,
-                      on_lost=recorder.on_lost)
+    elector = Elector(
+        backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected, on_lost=recorder.on_lost
+    )
     elector.start()
     assert wait_for(lambda: elector.is_leader)
     backend.mode = "taken"
@@ -171,8 +172,9 @@ def test_no_new_campaign_until_the_last_on_lost_returned(
         recorder.on_lost(lease, reason)
         stopping.wait(SETTLE)  # leader-only work still winding down
 
-    elector = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected,
-                      on_lost=slow_on_lost)
+    elector = Elector(
+        backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected, on_lost=slow_on_lost
+    )
     elector.start()
     assert wait_for(lambda: elector.is_leader)
     backend.mode = "taken"
@@ -206,8 +208,13 @@ def test_callbacks_never_run_on_the_renewal_thread(
     backend: ScriptedBackend, clock: FakeClock
 ) -> None:
     threads: list[str] = []
-    elector = Elector(backend, "job", ttl=TTL, clock=clock,
-                      on_elected=lambda lease: threads.append(threading.current_thread().name))
+    elector = Elector(
+        backend,
+        "job",
+        ttl=TTL,
+        clock=clock,
+        on_elected=lambda lease: threads.append(threading.current_thread().name),
+    )
     elector.acquire()
     assert wait_for(lambda: bool(threads))
     assert threads[0].startswith("leaselect-callbacks")

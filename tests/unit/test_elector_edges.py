@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
@@ -67,8 +68,9 @@ def test_an_acquire_that_raises_leaves_no_campaign_behind(
 ) -> None:
     clock = _RaisingClock()
     holder = Elector(backend, "job", ttl=TTL, clock=clock, release_on_exit=False)
-    waiter = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected,
-                     release_on_exit=False)
+    waiter = Elector(
+        backend, "job", ttl=TTL, clock=clock, on_elected=recorder.elected, release_on_exit=False
+    )
     try:
         assert holder.acquire() is not None
         with pytest.raises(KeyboardInterrupt):
@@ -111,11 +113,16 @@ def test_the_deadline_is_unreachable_once_a_renewal_was_overdue_expired_before()
 
 
 def test_fractions_are_accepted_as_seconds(backend: ScriptedBackend, clock: FakeClock) -> None:
-    timing = Timing(ttl=Fraction(9), renew_interval=Fraction(3),  # type: ignore[arg-type]
-                    margin=Fraction(9, 10), drift=Fraction(1, 100))  # type: ignore[arg-type]
+    fractions: dict[str, Any] = {
+        "ttl": Fraction(9),
+        "renew_interval": Fraction(3),
+        "margin": Fraction(9, 10),
+        "drift": Fraction(1, 100),
+    }
+    timing = Timing(**fractions)
     assert timing.ttl == 9.0 and type(timing.ttl) is float and timing.safety_margin == 0.9
-    elector = Elector(backend, "job", ttl=Fraction(9), margin=Fraction(1, 2),  # type: ignore[arg-type]
-                      clock=clock, release_on_exit=False)
+    seconds: dict[str, Any] = {"ttl": Fraction(9), "margin": Fraction(1, 2)}
+    elector = Elector(backend, "job", clock=clock, release_on_exit=False, **seconds)
     try:
         lease = elector.acquire()
         assert lease is not None and lease.ttl == 9.0
@@ -146,7 +153,9 @@ def test_a_round_sent_before_the_election_never_ends_the_new_tenure(
     assert wait_for(lambda: backend.keep_alives > keep_alives)
     assert elector.is_leader and elector.lease is lease
     assert recorder.calls == [
-        ("elected", 1, None), ("lost", 1, LostReason.RELEASED), ("elected", 2, None)
+        ("elected", 1, None),
+        ("lost", 1, LostReason.RELEASED),
+        ("elected", 2, None),
     ]
 
 
@@ -193,8 +202,9 @@ def test_an_acquire_timeout_on_a_started_elector_keeps_it_campaigning(
         assert holder.acquire() is not None
         elector.start()
         result: list[Lease | None] = []
-        thread = threading.Thread(target=lambda: result.append(elector.acquire(timeout=1.0)),
-                                  daemon=True)
+        thread = threading.Thread(
+            target=lambda: result.append(elector.acquire(timeout=1.0)), daemon=True
+        )
         thread.start()
         for _ in range(20):  # until the acquire has waited its second (it may start late)
             clock.advance(0.5)
@@ -220,8 +230,7 @@ def test_a_raising_callback_is_logged_naming_the_election_and_the_callback(
         lost.set()
         raise ValueError("boom")
 
-    elector = Elector(backend, "jobs", ttl=TTL, clock=clock, on_lost=on_lost,
-                      release_on_exit=False)
+    elector = Elector(backend, "jobs", ttl=TTL, clock=clock, on_lost=on_lost, release_on_exit=False)
     with caplog.at_level(logging.ERROR, logger="leaselect"):
         assert elector.acquire() is not None
         elector.release()
@@ -252,8 +261,9 @@ def _close_while_a_waiter_acquires(clock: FakeClock) -> None:
         calls.elected(lease)
         won.set()
 
-    waiter = Elector(backend, "job", ttl=TTL, clock=clock, on_elected=elected,
-                     release_on_exit=False)
+    waiter = Elector(
+        backend, "job", ttl=TTL, clock=clock, on_elected=elected, release_on_exit=False
+    )
     assert leader.acquire() is not None
     result: list[Lease | None] = []
     thread = threading.Thread(target=lambda: result.append(waiter.acquire()), daemon=True)

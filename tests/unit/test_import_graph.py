@@ -140,3 +140,52 @@ def test_the_documented_adapter_paths_import() -> None:
     assert callable(fence.guarded_txn) and callable(fence.owner_compare)
     for name in ("put_op", "delete_op"):
         assert getattr(fence, name) is getattr(fencing, name)
+
+
+CORE = {
+    f"leaselect.{name}"
+    for name in ("clock", "errors", "lease", "machine", "names", "timing", "url_options", "urls")
+}
+WRAPPERS = (
+    "leaselect.runner",
+    "leaselect.leader_runner",
+    "leaselect.leader_function",
+    "leaselect.aio",
+    "leaselect.integrations",
+    "leaselect.fencing",
+    "leaselect.probes",
+    "leaselect.metrics",
+    "leaselect.pytest_plugin",
+    "leaselect.cli",
+)
+# the package's facade (``from leaselect import ...``) and the old import path of etcd's fenced
+# writes (a re-export of leaselect.fencing) may import from any layer
+FACADES = {"leaselect", "leaselect.backends.etcd_fence"}
+
+
+def _against_the_layers(module: str, dep: str) -> bool:
+    """Whether ``module`` importing ``dep`` goes up the layers of docs/architecture.md."""
+    if module in FACADES or not dep.startswith("leaselect.") or module.startswith(WRAPPERS):
+        return False
+    if module in CORE:
+        return dep not in CORE
+    if dep.startswith(WRAPPERS):
+        return True  # neither the driver nor an adapter builds on a wrapper
+    adapter = module.startswith("leaselect.backends.")
+    return not adapter and dep.startswith("leaselect.backends.")  # the driver names no store
+
+
+def test_the_layers_of_docs_architecture() -> None:
+    """Core imports only core; the driver and the adapters import no wrapper; the driver
+    imports no adapter (the registry imports one by name, when its scheme is used)."""
+    graph = import_graph()
+    upward = sorted(
+        (module, dep)
+        for module, deps in graph.items()
+        for dep in deps
+        if _against_the_layers(module, dep)
+    )
+    assert not upward, f"imports against the layers: {upward}"
+    assert _against_the_layers("leaselect.machine", "leaselect.elector")
+    assert _against_the_layers("leaselect.backends.redis.backend", "leaselect.runner")
+    assert _against_the_layers("leaselect.keeper", "leaselect.backends.redis.backend")

@@ -102,6 +102,7 @@ def test_every_due_tenure_ends_before_any_on_lost_thread_starts(clock: FakeClock
         Elector(backend, f"job{i}", ttl=TTL, clock=clock, on_lost=on_lost)
         for i, backend in enumerate(backends)
     )
+
     def count_lost(effect: Effect) -> None:
         if isinstance(effect, Lost):
             ended.append(effect)

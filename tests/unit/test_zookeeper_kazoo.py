@@ -47,7 +47,8 @@ def test_the_hooks_report_the_negotiated_timeout_and_answered_pings() -> None:
     handshakes: list[float] = []
     pings: list[tuple[float, float]] = []
     assert kazoo_hooks.install(
-        client, lambda _start, granted: handshakes.append(granted),
+        client,
+        lambda _start, granted: handshakes.append(granted),
         lambda sent, answered: pings.append((sent, answered)),
     )
     connection = client._connection

@@ -189,8 +189,7 @@ def test_a_hand_over_to_waiters_parked_on_a_frozen_member_comes_within_the_ttl(
         elected.setdefault(lease.name, time.monotonic())
 
     waiters = [
-        leaselect.Elector(waiting, n, ttl=3.0, identity="B", on_elected=on_elected)
-        for n in names
+        leaselect.Elector(waiting, n, ttl=3.0, identity="B", on_elected=on_elected) for n in names
     ]
     try:
         for leader in leaders:

@@ -29,7 +29,10 @@ def test_a_release_then_start_does_not_take_the_lease_back_from_the_woken_waiter
     elected: dict[str, threading.Event] = {"a": threading.Event(), "b": threading.Event()}
     electors = {
         who: leaselect.Elector(
-            leaselect.connect(url), "job", identity=who, ttl=TTL,
+            leaselect.connect(url),
+            "job",
+            identity=who,
+            ttl=TTL,
             on_elected=lambda lease, who=who: elected[who].set(),  # type: ignore[misc]
         )
         for who in ("a", "b")

@@ -57,6 +57,7 @@ def test_a_rank_waits_its_head_start_and_a_lower_rank_cuts_it_short(tmp_path: Pa
     watcher = MailboxWatcher()
     slow, cut = Mailbox(directory), Mailbox(directory)
     delivered: dict[str, float] = {}
+
     def at(name: str) -> None:
         delivered.setdefault(name, time.monotonic())
 

@@ -421,7 +421,10 @@ def test_a_reconnect_with_many_nodes_to_delete_does_not_wedge_the_client(url: st
 
 
 def test_an_election_node_deleted_while_registering_is_no_kazoo_error(
-    url: str, raw: KazooClient, name: str, monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    raw: KazooClient,
+    name: str,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An operator deletes the election's node right after the campaign made it: the attempt
@@ -565,13 +568,15 @@ def test_the_next_in_line_reads_its_node_as_the_leaders_delete_event_arrives(
     leader_backend, waiter_backend = zk(url), zk(url)
     elected = threading.Event()
     leader = leaselect.Elector(leader_backend, name, ttl=3.0, identity="A")
-    waiter = leaselect.Elector(waiter_backend, name, ttl=3.0, identity="B",
-                               on_elected=lambda lease: elected.set())
+    waiter = leaselect.Elector(
+        waiter_backend, name, ttl=3.0, identity="B", on_elected=lambda lease: elected.set()
+    )
     try:
         assert leader.acquire(timeout=10) is not None
         waiter.start()
-        assert eventually(lambda: len(leader_backend.conn.current().get_children(
-            f"/leaselect/{name}")) == 2, 10)
+        assert eventually(
+            lambda: len(leader_backend.conn.current().get_children(f"/leaselect/{name}")) == 2, 10
+        )
         time.sleep(0.3)  # the waiter watches the leader
         children = leader_backend.conn.current().get_children(f"/leaselect/{name}")
         mine = f"/leaselect/{name}/" + max(children, key=lambda child: child[-10:])
