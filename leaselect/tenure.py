@@ -2,7 +2,8 @@
 
 Every supervisor (``LeaderOnly``, ``leader_only`` over a coroutine function, ``AsyncElector``'s
 ``async with``, ``LeaderScheduler``, ``leaselect run``) tells its work to stop ``grace`` seconds
-before the local deadline and stops it by the deadline at the latest (S5 in the safety model).
+before the local deadline and stops it by the deadline at the latest (README, "The safety
+model in a few lines").
 The deadline moves forward with each renewal, so every question is asked of the clock again;
 ``Timing.max_stop_grace`` bounds ``grace`` so the stop comes only once a renewal is overdue.
 """
