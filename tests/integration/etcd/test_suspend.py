@@ -2,9 +2,9 @@
 
 A suspend cannot be produced in a test; what it does to ``CLOCK_MONOTONIC`` can: that clock
 stops while the host sleeps (and with it every timeout the process waits on), while the lease
-timers of etcd (another host) keep running. Here the ``time`` module the candidacy and its watch
-see has a ``monotonic()`` that stands still for a while, and the test renews the leader's lease
-by hand exactly as a live leader would.
+timers of etcd (another host) keep running. Here the ``time`` module the candidacy, its
+predecessor wait and its watch see has a ``monotonic()`` that stands still for a while, and the
+test renews the leader's lease by hand exactly as a live leader would.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import types
 import pytest
 
 import leaselect
-from leaselect.backends.etcd import EtcdBackend, candidacy, watch
+from leaselect.backends.etcd import EtcdBackend, candidacy, predecessor, watch
 from leaselect.backends.etcd.transport import b64
 
 GRANTED = 5  # the leader's lease TTL, seconds
@@ -44,15 +44,16 @@ def test_a_suspend_between_two_zero_answers_never_deletes_a_live_leaders_key(
     """The leader renews once in its last second; the waiter's clock then stops for 3.75 s.
     Its next probe lands in the renewed lease's last second and answers 0 again: with a clock
     that stopped, the two zeros look 1 s apart and the proof deletes the key 0.5 s before the
-    lease expires (main). With CLOCK_BOOTTIME they are 4.8 s apart and prove nothing."""
+    lease expires (a proof timed on CLOCK_MONOTONIC). With CLOCK_BOOTTIME they are 4.8 s apart
+    and prove nothing."""
     name = f"susp-{os.urandom(6).hex()}"
     lease = backend.post("lease/grant", {"TTL": str(GRANTED)})["ID"]
     t0 = time.monotonic()
     key = f"{backend.election_prefix(name)}{int(lease):x}-leader"
     backend.post("kv/put", {"key": b64(key), "value": b64("{}"), "lease": lease})
     fake = types.SimpleNamespace(monotonic=SuspendedMonotonic(t0 + 4.4, 3.75).monotonic)
-    monkeypatch.setattr(candidacy, "time", fake, raising=False)
-    monkeypatch.setattr(watch, "time", fake, raising=False)
+    for module in (candidacy, predecessor, watch):  # where the proof lives: a `time.monotonic`
+        monkeypatch.setattr(module, "time", fake, raising=False)  # read there would stop
     waiter = leaselect.Elector(backend, name, ttl=float(GRANTED))
     waiter.start()
     try:
