@@ -43,10 +43,7 @@ class EtcdFence:
         """The guard of ``lease``, a tenure this process leads now; ``StaleToken`` if not.
 
         A guard taken while leading and used after a pause is still checked by etcd."""
-        key = self._backend.leader_key(lease.name, lease.token)
-        if key is None:
-            raise StaleToken(lease.name, lease.token, None)
-        return Guard(lease.name, lease.token, key)
+        return Guard.of(lease, self._backend.leader_key(lease.name, lease.token))
 
     def write(self, guard: Lease | Guard, ops: Sequence[Json]) -> list[Json]:
         """Apply ``ops`` atomically iff the guarded tenure still leads in etcd: their responses,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import LeaselectError
+from ..lease import Lease
 
 
 def admits(newest: tuple[int, str] | None, token: int, holder: str) -> bool:
@@ -51,3 +52,10 @@ class Guard:
     name: str
     token: int
     entry: str
+
+    @classmethod
+    def of(cls, lease: Lease, entry: str | None) -> Guard:
+        """The guard of ``lease`` given its store ``entry`` (None: it no longer leads there)."""
+        if entry is None:
+            raise StaleToken(lease.name, lease.token, None)
+        return cls(lease.name, lease.token, entry)

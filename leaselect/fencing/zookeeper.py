@@ -38,10 +38,7 @@ class ZooKeeperFence:
         """The guard of ``lease``, a tenure this process leads now; ``StaleToken`` if not.
 
         A guard taken while leading and used after a pause is still checked by ZooKeeper."""
-        node = self._backend.leader_node(lease.name, lease.token)
-        if node is None:
-            raise StaleToken(lease.name, lease.token, None)
-        return Guard(lease.name, lease.token, node)
+        return Guard.of(lease, self._backend.leader_node(lease.name, lease.token))
 
     def write(self, guard: Lease | Guard, ops: Callable[[Any], object]) -> list[Any]:
         """Commit ``ops(txn)`` (calls on a kazoo ``TransactionRequest``) iff the guarded node
